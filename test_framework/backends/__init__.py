@@ -1,0 +1,1 @@
+"""Where the service under test runs: one ``Backend`` per mode."""

@@ -1,0 +1,43 @@
+"""The seam every mode plugs into: start a deployment, hand back its endpoints, stop it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Protocol
+
+
+@dataclass(frozen=True)
+class Endpoints:
+    """How tests reach a deployment. URLs carry no secrets."""
+
+    ws_url: str
+    http_url: str
+    auth_url: str
+    ca_bundle: Path | None = None
+    # Facts for the report: image ids, container names, the in-process factory...
+    details: dict[str, str] = field(default_factory=dict)
+
+
+class Backend(Protocol):
+    """A deployment of the service under test for one run of the suite."""
+
+    def start(self) -> Endpoints:
+        """Start (or attach to) the deployment and return once it is healthy."""
+        ...
+
+    def stop(self) -> None:
+        """Stop what ``start`` started. Safe to call twice, and after a failed start."""
+        ...
+
+
+class ControllableBackend(Backend, Protocol):
+    """A deployment the harness controls, for tests marked ``deployment_control``."""
+
+    def terminate(self) -> None:
+        """Ask the service to shut down gracefully (SIGTERM semantics) and wait for it."""
+        ...
+
+    def restart(self) -> Endpoints:
+        """Start the service again after ``terminate`` and return its (new) endpoints."""
+        ...

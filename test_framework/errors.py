@@ -1,0 +1,28 @@
+"""The harness's exception tree.
+
+Every expected failure is a ``HarnessError``: its message is one line saying what is wrong and
+what to do, and the command-line entry points print it without a traceback and exit with
+``EXIT_USAGE``. Anything else is a bug and keeps its traceback.
+"""
+
+from __future__ import annotations
+
+EXIT_USAGE = 2
+
+
+class HarnessError(Exception):
+    """An expected failure with a one-line, actionable message."""
+
+    exit_code: int = EXIT_USAGE
+
+
+class ConfigError(HarnessError):
+    """The configuration (pyproject, environment, options) cannot be right."""
+
+
+class ModeUnavailableError(HarnessError):
+    """A mode that was asked for cannot run here."""
+
+
+class ServiceUnavailableError(HarnessError):
+    """The service under test cannot be reached or did not become healthy."""
