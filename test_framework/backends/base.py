@@ -41,3 +41,21 @@ class ControllableBackend(Backend, Protocol):
     def restart(self) -> Endpoints:
         """Start the service again after ``terminate`` and return its (new) endpoints."""
         ...
+
+
+@dataclass(frozen=True)
+class RunContext:
+    """What one run of the suite shares across its pytest-xdist workers.
+
+    The controller process creates it and hands it to every worker, so all of them agree on the
+    run id (which names and labels docker resources) and on the deployment's test credentials.
+    """
+
+    run_id: str
+    owner_pid: int
+    # A folder every worker of this run can reach, for locks and shared state.
+    shared_dir: Path
+    test_password: str = field(repr=False)
+    jwt_secret: str = field(repr=False)
+    worker_id: str = "master"
+    worker_count: int = 1
