@@ -171,7 +171,9 @@ def check_url(name: str, url: str, schemes: tuple[str, ...]) -> str:
         raise ConfigError(f"{name}={url!r} cannot be parsed ({exc}): use {expected}") from None
     if parts.scheme not in schemes:
         wanted = " or ".join(f"{s}://" for s in schemes)
-        raise ConfigError(f"{name}={url!r} has scheme {parts.scheme!r}: use {wanted}, e.g. {expected}")
+        raise ConfigError(
+            f"{name}={url!r} has scheme {parts.scheme!r}: use {wanted}, e.g. {expected}"
+        )
     if not parts.hostname:
         raise ConfigError(f"{name}={url!r} has no host: use {expected}")
     if port == 0:
@@ -221,7 +223,9 @@ def load_settings(
         mode = parse_mode(mode_name, allow_auto=False)
         assert mode is not None
         if not isinstance(table, dict):
-            raise ConfigError(f"{source}: [tool.test_framework.profiles.{mode_name}] must be a table")
+            raise ConfigError(
+                f"{source}: [tool.test_framework.profiles.{mode_name}] must be a table"
+            )
         profile_overrides[mode].update({k: str(v) for k, v in table.items()})
 
     # < environment.
@@ -287,7 +291,9 @@ def _staging_settings(env: Mapping[str, str], service: ServiceSettings) -> Stagi
         auth_url = backend_url.rstrip("/") + service.auth_path
     ca = env.get("STAGING_CA_BUNDLE") or None
     if ca and not Path(ca).is_file():
-        raise ConfigError(f"STAGING_CA_BUNDLE={ca!r} is not a file: give the path of a PEM CA bundle")
+        raise ConfigError(
+            f"STAGING_CA_BUNDLE={ca!r} is not a file: give the path of a PEM CA bundle"
+        )
     return StagingSettings(
         enabled=parse_bool("USE_STAGING_FALLBACK", env.get("USE_STAGING_FALLBACK", "true")),
         ws_url=ws_url,

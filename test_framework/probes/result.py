@@ -34,7 +34,12 @@ class ProbeResult:
             "elapsed_ms": round(self.elapsed_ms, 3),
             "details": dict(self.details),
             "steps": [
-                {"name": s.name, "ok": s.ok, "elapsed_ms": round(s.elapsed_ms, 3), "detail": s.detail}
+                {
+                    "name": s.name,
+                    "ok": s.ok,
+                    "elapsed_ms": round(s.elapsed_ms, 3),
+                    "detail": s.detail,
+                }
                 for s in self.steps
             ],
         }
