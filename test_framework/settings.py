@@ -212,8 +212,8 @@ def load_settings(
     unknown = set(service_table) - set(vars(ServiceSettings()))
     if unknown:
         raise ConfigError(
-            f"{source}: unknown key(s) {', '.join(sorted(unknown))} in [tool.test_framework.service]:"
-            f" use {', '.join(vars(ServiceSettings()))}"
+            f"{source}: unknown key(s) {', '.join(sorted(unknown))} in"
+            f" [tool.test_framework.service]: use {', '.join(vars(ServiceSettings()))}"
         )
     service = ServiceSettings(**service_kwargs)
 
