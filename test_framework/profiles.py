@@ -10,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
 from test_framework.errors import ConfigError
 from test_framework.modes import Mode
@@ -70,11 +71,10 @@ class Profile:
                 ) from None
             if value < 0:
                 raise ConfigError(f"profile setting {key}={raw!r} is negative: give 0 or more")
+            change: dict[str, Any] = {attr: value}
             if group:
-                part = dataclasses.replace(getattr(profile, group), **{attr: value})
-                profile = dataclasses.replace(profile, **{group: part})
-            else:
-                profile = dataclasses.replace(profile, **{attr: value})
+                change = {group: dataclasses.replace(getattr(profile, group), **change)}
+            profile = dataclasses.replace(profile, **change)
         return profile
 
 
