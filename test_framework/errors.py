@@ -26,3 +26,11 @@ class ModeUnavailableError(HarnessError):
 
 class ServiceUnavailableError(HarnessError):
     """The service under test cannot be reached or did not become healthy."""
+
+
+class ConnectionLostError(HarnessError):
+    """A connection to the deployment could not be opened, or dropped, after its retries.
+
+    The plugin reruns a test that fails with this (as the profile's retry policy allows) and
+    marks it as retried; an assertion failure is never rerun.
+    """
