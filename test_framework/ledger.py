@@ -8,9 +8,11 @@ any session's environment. The format is described in ``docs/ledger.md``.
 from __future__ import annotations
 
 import enum
+import hashlib
 import json
 import os
 import tempfile
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -27,11 +29,14 @@ class Outcome(enum.StrEnum):
     SKIPPED = "skipped"
     XFAILED = "xfailed"
     XPASSED = "xpassed"
+    # In no ledger written by a run: the gate's word for a test that another mode (or shard
+    # set) collected and this one did not.
+    NOT_COLLECTED = "not_collected"
 
     @property
     def executed(self) -> bool:
         """The test ran against the deployment (whatever its verdict)."""
-        return self is not Outcome.SKIPPED
+        return self not in (Outcome.SKIPPED, Outcome.NOT_COLLECTED)
 
 
 class RunStatus(enum.StrEnum):
@@ -86,6 +91,13 @@ class TestRecord:
         )
 
 
+def collected_digest(nodeids: Iterable[str]) -> str:
+    """SHA-256 of the sorted, distinct node ids joined by newlines: every shard of a mode
+    records it for the whole collected set, so the gate can tell whether they agree."""
+    text = "\n".join(sorted(set(nodeids)))
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
 @dataclass(frozen=True)
 class CollectionError:
     nodeid: str
@@ -108,6 +120,10 @@ class Ledger:
     deployment: dict[str, Any] = field(default_factory=dict)
     collection_errors: tuple[CollectionError, ...] = ()
     tests: tuple[TestRecord, ...] = ()
+    # The whole set the run collected before the shard split (after -k/-m): its size and
+    # ``collected_digest``. ``tests`` holds only this shard's part of it. None: not recorded.
+    collected_count: int | None = None
+    collected_sha256: str | None = None
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -121,6 +137,11 @@ class Ledger:
             "ended_at": self.ended_at,
             "complete": self.complete,
             "shard": {"index": self.shard_index, "count": self.shard_count},
+            "collected": (
+                None
+                if self.collected_sha256 is None
+                else {"count": self.collected_count, "sha256": self.collected_sha256}
+            ),
             "exit_status": self.exit_status,
             "probes": list(self.probes),
             "deployment": self.deployment,
@@ -139,6 +160,7 @@ class Ledger:
                 f"ledger version {data.get('version')!r}; this harness reads {VERSION}"
             )
         shard = data.get("shard", {})
+        collected = data.get("collected") or {}
         return cls(
             run_id=str(data["run_id"]),
             mode=str(data["mode"]),
@@ -157,6 +179,8 @@ class Ledger:
                 for e in data.get("collection_errors", ())
             ),
             tests=tuple(TestRecord.from_json(t) for t in data.get("tests", ())),
+            collected_count=collected.get("count"),
+            collected_sha256=collected.get("sha256"),
         )
 
 
