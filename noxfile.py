@@ -1,0 +1,131 @@
+"""Sessions: the mission-critical suite per mode, the gate, and the project's own checks.
+
+A mode session is a short pipeline: probe (standard library, before anything is installed),
+skip with the probe's reason or fail when the mode is required, install, run the suite with the
+mode's parallelism, and hand over to the ``gate`` session, which every mode session queues last.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import nox
+
+ROOT = Path(__file__).resolve().parent
+# The harness's settings, probes and ledger are standard library only, so this process can
+# decide about a mode before any session has installed anything.
+sys.path.insert(0, str(ROOT))
+
+from test_framework.errors import HarnessError  # noqa: E402
+from test_framework.ledger import Ledger, RunStatus, ledger_path, write_ledger  # noqa: E402
+from test_framework.modes import Mode  # noqa: E402
+from test_framework.probes.runner import probe_modes  # noqa: E402
+from test_framework.settings import Settings, load_settings  # noqa: E402
+
+nox.options.default_venv_backend = "uv|virtualenv"
+nox.options.sessions = ["mission_critical"]
+nox.options.reuse_venv = "yes"
+
+MODES = [mode.value for mode in Mode]
+SUITE = "tests/mission_critical"
+# The mode folders whose ledgers this nox run wrote; the gate judges these and nothing older.
+_judged: list[str] = []
+
+
+def _settings(session: nox.Session) -> Settings:
+    try:
+        return load_settings(ROOT)
+    except HarnessError as exc:
+        session.error(str(exc))
+
+
+def _clear_ledgers(settings: Settings, mode: Mode) -> None:
+    for old in (settings.report_dir / mode.value).glob("ledger*.json"):
+        old.unlink()
+
+
+def _run_mode(session: nox.Session, mode: Mode) -> None:
+    settings = _settings(session)
+    session.notify("gate")
+    _clear_ledgers(settings, mode)
+    _judged.append(mode.value)
+    probe = probe_modes(settings, [mode])[mode]
+    session.log(
+        f"probe {mode}: {'available' if probe.available else 'unavailable'}"
+        f" in {probe.elapsed_ms:.1f} ms: {probe.reason}"
+    )
+    if not probe.available:
+        write_ledger(
+            Ledger(
+                run_id="not-started",
+                mode=mode.value,
+                status=RunStatus.SKIPPED,
+                reason=probe.reason,
+                started_at=0.0,
+                ended_at=0.0,
+                complete=True,
+                probes=(probe.to_json(),),
+            ),
+            ledger_path(settings.report_dir, mode.value),
+        )
+        if mode in settings.required_modes:
+            session.error(f"{mode} is required by MC_REQUIRED_MODES but cannot run: {probe.reason}")
+        session.skip(f"{mode} cannot run here: {probe.reason}")
+
+    session.install("-e", ".[docker]" if mode is Mode.DOCKER_LOCAL else ".")
+    workers = settings.profile(mode).pacing.workers
+    args = ["pytest", SUITE, "--mc-mode", mode.value, "-p", "no:cacheprovider"]
+    if workers > 0:
+        args += ["-n", str(workers)]
+    session.run(
+        *args, "--junitxml", str(settings.report_dir / mode.value / "junit.xml"), *session.posargs
+    )
+
+
+@nox.session(tags=["mission_critical"])
+@nox.parametrize("mode", MODES)
+def mission_critical(session: nox.Session, mode: str) -> None:
+    """The mission-critical suite in one mode; skipped, with the reason, where it cannot run."""
+    _run_mode(session, Mode(mode))
+
+
+@nox.session(tags=["mission_critical"])
+def staging(session: nox.Session) -> None:
+    """The mission-critical suite against the configured staging deployment alone."""
+    _run_mode(session, Mode.STAGING_FALLBACK)
+
+
+@nox.session(venv_backend="none", default=False)
+def gate(session: nox.Session) -> None:
+    """Judge the ledgers this nox run wrote: fails when any test failed or ran nowhere."""
+    settings = _settings(session)
+    folders = [str(settings.report_dir / mode) for mode in _judged] or [str(settings.report_dir)]
+    session.run(
+        sys.executable,
+        "-m",
+        "test_framework",
+        "gate",
+        *folders,
+        env={"PYTHONPATH": str(ROOT)},
+        external=True,
+    )
+
+
+@nox.session(tags=["checks"])
+def tests(session: nox.Session) -> None:
+    """The project's own tests: backend, harness, docker and staging support."""
+    session.install("-e", ".[test]")
+    session.run("pytest", "tests", "--ignore", SUITE, "-p", "no:cacheprovider", *session.posargs)
+
+
+@nox.session(tags=["checks"])
+def lint(session: nox.Session) -> None:
+    session.install("ruff")
+    session.run("ruff", "check", ".")
+
+
+@nox.session(tags=["checks"])
+def typecheck(session: nox.Session) -> None:
+    session.install("-e", ".[lint]")
+    session.run("mypy")

@@ -1,0 +1,42 @@
+"""``python -m test_framework``: probe, gate, cleanup and monitor.
+
+Each subcommand is a ``run(args) -> int`` in its own module, imported only when chosen, so
+``probe`` and ``gate`` stay standard-library only. A ``HarnessError`` prints as one line on
+stderr with exit status 2; anything else keeps its traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+from collections.abc import Sequence
+
+from test_framework.errors import HarnessError
+
+# subcommand -> (module with ``add_arguments(parser)`` and ``run(args) -> int``, help)
+COMMANDS: dict[str, tuple[str, str]] = {
+    "probe": ("test_framework.probe_command", "probe every mode and say which one auto picks"),
+}
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m test_framework")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for name, (module_name, help_text) in COMMANDS.items():
+        module = importlib.import_module(module_name)
+        module.add_arguments(sub.add_parser(name, help=help_text, description=help_text))
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    module = importlib.import_module(COMMANDS[args.command][0])
+    try:
+        return int(module.run(args))
+    except HarnessError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130

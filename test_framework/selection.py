@@ -1,0 +1,38 @@
+"""Choosing the mode a run uses, from the settings and the probes' answers."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from test_framework.errors import ModeUnavailableError
+from test_framework.modes import Mode
+from test_framework.probes.result import ProbeResult
+
+
+@dataclass(frozen=True)
+class Selection:
+    mode: Mode
+    reason: str
+
+
+def select_mode(requested: Mode | None, probes: Mapping[Mode, ProbeResult]) -> Selection:
+    """``requested`` None means auto: the first available mode in order of preference."""
+    if requested is not None:
+        result = probes[requested]
+        if not result.available:
+            raise ModeUnavailableError(
+                f"mode {requested} cannot run here: {result.reason}"
+                " (fix that, or choose another mode with --mc-mode / TEST_MODE)"
+            )
+        return Selection(requested, f"{requested} requested: {result.reason}")
+    passed_over: list[str] = []
+    for mode, result in probes.items():
+        if result.available:
+            why = f"auto chose {mode} ({result.reason})"
+            if passed_over:
+                why += "; passed over " + "; ".join(passed_over)
+            return Selection(mode, why)
+        passed_over.append(f"{mode}: {result.reason}")
+    reasons = "; ".join(f"{m}: {r.reason}" for m, r in probes.items())
+    raise ModeUnavailableError(f"no mode can run here ({reasons})")

@@ -1,0 +1,151 @@
+"""Configuration precedence: defaults < pyproject.toml < environment < command line."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from test_framework.errors import ConfigError
+from test_framework.modes import Mode
+from test_framework.settings import LOCAL_BASE_IMAGE, load_settings
+
+
+def write_pyproject(folder: Path, body: str) -> Path:
+    (folder / "pyproject.toml").write_text("[tool.test_framework]\n" + body, "utf-8")
+    return folder
+
+
+def test_defaults_apply_when_nothing_is_configured(tmp_path: Path) -> None:
+    settings = load_settings(tmp_path, environ={})
+    assert settings.mode is None
+    assert settings.report_dir == tmp_path / "reports"
+    assert settings.required_modes == ()
+    assert settings.profile(Mode.DOCKER_LOCAL).timeouts.connect_s == 10.0
+    assert settings.profile(Mode.DOCKER_LOCAL).retry.attempts == 3
+    assert settings.profile(Mode.STAGING_FALLBACK).timeouts.message_s == 45.0
+    assert settings.profile(Mode.STAGING_FALLBACK).pacing.max_connections == 10
+    assert not settings.staging.configured
+
+
+def test_pyproject_overrides_defaults(tmp_path: Path) -> None:
+    write_pyproject(
+        tmp_path,
+        'mode = "minimal"\nreport_dir = "out"\nrequired_modes = ["minimal"]\n'
+        "[tool.test_framework.service]\n"
+        'factory = "myservice.testing:start"\nws_path = "/socket"\n'
+        "[tool.test_framework.profiles.staging_fallback]\nconnect_timeout_s = 12\n",
+    )
+    settings = load_settings(tmp_path, environ={})
+    assert settings.mode is Mode.MINIMAL
+    assert settings.report_dir == tmp_path / "out"
+    assert settings.required_modes == (Mode.MINIMAL,)
+    assert settings.service.factory == "myservice.testing:start"
+    assert settings.service.ws_path == "/socket"
+    assert settings.profile(Mode.STAGING_FALLBACK).timeouts.connect_s == 12.0
+    assert settings.profile(Mode.DOCKER_LOCAL).timeouts.connect_s == 10.0
+
+
+def test_environment_overrides_pyproject(tmp_path: Path) -> None:
+    write_pyproject(tmp_path, 'mode = "minimal"\n')
+    env = {
+        "TEST_MODE": "docker_local",
+        "MC_REQUIRED_MODES": "minimal, docker_local",
+        "MC_CONNECT_TIMEOUT_S": "3",
+    }
+    settings = load_settings(tmp_path, environ=env)
+    assert settings.mode is Mode.DOCKER_LOCAL
+    assert settings.required_modes == (Mode.MINIMAL, Mode.DOCKER_LOCAL)
+    assert settings.profile(Mode.MINIMAL).timeouts.connect_s == 3.0
+
+
+def test_command_line_overrides_environment(tmp_path: Path) -> None:
+    env = {"TEST_MODE": "docker_local", "MC_CONNECT_TIMEOUT_S": "3"}
+    options = {"mode": "auto", "profile.connect_timeout_s": "7", "report_dir": "/tmp/x"}
+    settings = load_settings(tmp_path, environ=env, options=options)
+    assert settings.mode is None
+    assert settings.profile(Mode.MINIMAL).timeouts.connect_s == 7.0
+    assert settings.report_dir == Path("/tmp/x")
+
+
+def test_settings_are_found_from_a_subfolder(tmp_path: Path) -> None:
+    write_pyproject(tmp_path, 'report_dir = "found"\n')
+    nested = tmp_path / "a" / "b"
+    nested.mkdir(parents=True)
+    assert load_settings(nested, environ={}).report_dir == tmp_path / "found"
+
+
+def test_staging_urls_are_derived_from_the_websocket_url(tmp_path: Path) -> None:
+    env = {"STAGING_WEBSOCKET_URL": "wss://staging.example:8443/ws"}
+    staging = load_settings(tmp_path, environ=env).staging
+    assert staging.backend_url == "https://staging.example:8443"
+    assert staging.auth_url == "https://staging.example:8443/auth"
+
+
+def test_staging_websocket_url_is_derived_from_the_backend_url(tmp_path: Path) -> None:
+    env = {"STAGING_BACKEND_URL": "http://127.0.0.1:9000", "STAGING_AUTH_URL": "http://a:1/x"}
+    staging = load_settings(tmp_path, environ=env).staging
+    assert staging.ws_url == "ws://127.0.0.1:9000/ws"
+    assert staging.auth_url == "http://a:1/x"
+
+
+def test_secrets_do_not_appear_in_the_settings_repr(tmp_path: Path) -> None:
+    env = {"STAGING_TEST_PASSWORD": "hunter2-secret", "STAGING_AUTH_TOKEN": "tok-abcdef"}
+    text = repr(load_settings(tmp_path, environ=env))
+    assert "hunter2-secret" not in text
+    assert "tok-abcdef" not in text
+
+
+def test_base_image_can_be_chosen_by_environment(tmp_path: Path) -> None:
+    settings = load_settings(tmp_path, environ={"MC_BASE_IMAGE": LOCAL_BASE_IMAGE})
+    assert settings.docker.base_image == LOCAL_BASE_IMAGE
+
+
+@pytest.mark.parametrize(
+    ("env", "message"),
+    [
+        ({"TEST_MODE": "dockr"}, "unknown mode 'dockr'"),
+        ({"MC_REQUIRED_MODES": "minimal,cloud"}, "MC_REQUIRED_MODES: unknown mode 'cloud'"),
+        ({"USE_STAGING_FALLBACK": "maybe"}, "USE_STAGING_FALLBACK='maybe' is not a boolean"),
+        ({"FORCE_DOCKER_UNAVAILABLE": "2"}, "FORCE_DOCKER_UNAVAILABLE='2' is not a boolean"),
+        ({"STAGING_FALLBACK_TIMEOUT": "soon"}, "STAGING_FALLBACK_TIMEOUT='soon' is not a number"),
+        ({"STAGING_FALLBACK_TIMEOUT": "0"}, "must be more than 0 seconds"),
+        ({"STAGING_WEBSOCKET_URL": "http://host/ws"}, "has scheme 'http': use wss:// or ws://"),
+        ({"STAGING_WEBSOCKET_URL": "wss:///ws"}, "has no host"),
+        ({"STAGING_WEBSOCKET_URL": "wss://host:99999/ws"}, "cannot be parsed"),
+        ({"STAGING_BACKEND_URL": "ftp://host"}, "use https:// or http://"),
+        ({"STAGING_CA_BUNDLE": "/nonexistent/ca.pem"}, "is not a file"),
+        ({"MC_CONNECT_TIMEOUT_S": "fast"}, "connect_timeout_s='fast' is not a float"),
+        ({"MC_RETRY_ATTEMPTS": "-1"}, "is negative"),
+    ],
+)
+def test_bad_environment_values_are_refused_with_the_fix(
+    tmp_path: Path, env: dict[str, str], message: str
+) -> None:
+    with pytest.raises(ConfigError, match=None) as raised:
+        load_settings(tmp_path, environ=env)
+    assert message in str(raised.value)
+    assert "\n" not in str(raised.value)
+
+
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [
+        ("mode = \n", "invalid TOML"),
+        ("mode = 3\n", "mode must be a str"),
+        ("[tool.test_framework.service]\nfactroy = 'x:y'\n", "unknown key(s) factroy"),
+        ("[tool.test_framework.service]\nws_path = 5\n", "ws_path must be a str"),
+        ("[tool.test_framework.profiles.cloud]\nworkers = 1\n", "unknown mode 'cloud'"),
+        (
+            "[tool.test_framework.profiles.minimal]\nwrokers = 1\n",
+            "unknown profile setting 'wrokers'",
+        ),
+    ],
+)
+def test_bad_pyproject_sections_are_refused_with_the_fix(
+    tmp_path: Path, body: str, message: str
+) -> None:
+    write_pyproject(tmp_path, body)
+    with pytest.raises(ConfigError) as raised:
+        load_settings(tmp_path, environ={})
+    assert message in str(raised.value)
