@@ -1,0 +1,355 @@
+"""Can the staging deployment serve the suite? Standard library only.
+
+The probe walks the path a test takes, one step at a time, each with its own timeout
+(``STAGING_FALLBACK_TIMEOUT``) and its own reason on failure:
+
+``dns`` -> ``tcp`` -> ``tls`` (wss/https only, verified against ``STAGING_CA_BUNDLE`` or the
+system's trust store) -> ``health`` (``GET /health`` is 200 with ``status: ok``; skipped when
+``STAGING_HEALTH_CHECK_ENABLED=false``) -> ``token`` (Basic auth against ``<auth>/token``; skipped
+with a ready ``STAGING_AUTH_TOKEN``) -> ``websocket`` (an RFC 6455 upgrade that yields
+``connection_ready``) -> ``ping`` (a WebSocket ping and a protocol ``ping`` both answered).
+
+The first failing step ends the probe, and the reason names it. Secrets never reach the result.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import socket
+import ssl
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from test_framework.errors import ConfigError
+from test_framework.modes import Mode
+from test_framework.probes.result import ProbeResult, StepResult
+from test_framework.probes.wire import (
+    OP_PING,
+    OP_PONG,
+    OP_TEXT,
+    Conn,
+    Deadline,
+    Origin,
+    StepFailed,
+    close_websocket,
+    connect,
+    http_get,
+    next_event,
+    open_conn,
+    origin_of,
+    resolve,
+    send_frame,
+    tls_context,
+    tls_wrap,
+    websocket_upgrade,
+)
+from test_framework.redaction import redact_text, register_secret
+from test_framework.settings import Settings, StagingSettings, check_url
+
+NOT_CONFIGURED = (
+    "not configured: set STAGING_WEBSOCKET_URL (e.g. wss://staging.example.com/ws) or"
+    " STAGING_BACKEND_URL, with STAGING_TEST_USER and STAGING_TEST_PASSWORD or STAGING_AUTH_TOKEN"
+)
+NO_CREDENTIALS = (
+    "no credentials: set STAGING_TEST_USER and STAGING_TEST_PASSWORD, or STAGING_AUTH_TOKEN"
+)
+DISABLED = "disabled by USE_STAGING_FALLBACK=false"
+
+
+@dataclass
+class _Walk:
+    """The steps done so far and what they learned."""
+
+    timeout_s: float
+    steps: list[StepResult] = field(default_factory=list)
+    details: dict[str, str] = field(default_factory=dict)
+    failure: str | None = None
+
+    def run(self, name: str, check: Callable[[Deadline], str]) -> bool:
+        """Run one step under its own deadline; record it; return whether it passed."""
+        started = time.perf_counter()
+        try:
+            detail = check(Deadline(self.timeout_s))
+        except (StepFailed, OSError, ValueError) as exc:
+            elapsed = (time.perf_counter() - started) * 1000
+            reason = redact_text(describe(exc, self.timeout_s))
+            self.steps.append(StepResult(name, False, elapsed, reason))
+            self.failure = f"{name} failed after {elapsed:.0f} ms: {reason}"
+            return False
+        elapsed = (time.perf_counter() - started) * 1000
+        self.steps.append(StepResult(name, True, elapsed, redact_text(detail)))
+        return True
+
+    def skip(self, name: str, why: str) -> None:
+        self.steps.append(StepResult(name, True, 0.0, f"skipped: {why}"))
+
+
+def describe(exc: BaseException, timeout_s: float) -> str:
+    """One line for what went wrong in a step."""
+    if isinstance(exc, StepFailed):
+        return str(exc)
+    if isinstance(exc, TimeoutError):
+        return f"no answer within {timeout_s:g} s (STAGING_FALLBACK_TIMEOUT)"
+    if isinstance(exc, ssl.SSLCertVerificationError):
+        return f"certificate verification failed: {exc.verify_message}"
+    if isinstance(exc, ssl.SSLError):
+        return f"TLS error: {exc.reason or exc}"
+    if isinstance(exc, ConnectionRefusedError):
+        return "connection refused: nothing is listening there"
+    if isinstance(exc, ConnectionResetError | BrokenPipeError):
+        return f"the server dropped the connection ({exc.strerror or exc})"
+    if isinstance(exc, OSError) and exc.strerror:
+        return exc.strerror
+    return str(exc) or type(exc).__name__
+
+
+def _refusal(settings: StagingSettings) -> str | None:
+    """Why the probe cannot even start, or ``None``."""
+    if not settings.enabled:
+        return DISABLED
+    if not settings.configured or not settings.ws_url or not settings.auth_url:
+        return NOT_CONFIGURED
+    if not settings.auth_token and not (settings.user and settings.password):
+        return NO_CREDENTIALS
+    try:
+        check_url("STAGING_WEBSOCKET_URL", settings.ws_url, ("wss", "ws"))
+        check_url("STAGING_BACKEND_URL", settings.backend_url or "", ("https", "http"))
+        check_url("STAGING_AUTH_URL", settings.auth_url, ("https", "http"))
+    except ConfigError as exc:
+        return str(exc)
+    if settings.ca_bundle is not None and not settings.ca_bundle.is_file():
+        return f"STAGING_CA_BUNDLE={str(settings.ca_bundle)!r} is not a file: give a PEM CA bundle"
+    return None
+
+
+def probe_staging(settings: Settings) -> ProbeResult:
+    """Whether staging_fallback can run here, and why; see the module docstring for the steps."""
+    started = time.perf_counter()
+    staging = settings.staging
+    refusal = _refusal(staging)
+    if refusal is not None:
+        elapsed = (time.perf_counter() - started) * 1000
+        return ProbeResult(Mode.STAGING_FALLBACK, False, redact_text(refusal), elapsed)
+    register_secret(staging.password)
+    register_secret(staging.auth_token)
+
+    walk = _Walk(timeout_s=staging.step_timeout_s)
+    walk.details.update(_public_details(settings))
+    _walk_steps(settings, walk)
+
+    elapsed = (time.perf_counter() - started) * 1000
+    if walk.failure is not None:
+        reason = walk.failure
+    else:
+        reason = f"healthy: {len(walk.steps)} steps in {elapsed:.0f} ms"
+    return ProbeResult(
+        mode=Mode.STAGING_FALLBACK,
+        available=walk.failure is None,
+        reason=redact_text(reason),
+        elapsed_ms=elapsed,
+        details={key: redact_text(value) for key, value in walk.details.items()},
+        steps=tuple(walk.steps),
+    )
+
+
+def _public_details(settings: Settings) -> dict[str, str]:
+    staging = settings.staging
+    details = {
+        "ws_url": staging.ws_url or "",
+        "backend_url": staging.backend_url or "",
+        "auth_url": staging.auth_url or "",
+        "ca_bundle": str(staging.ca_bundle) if staging.ca_bundle else "system default",
+        "step_timeout_s": f"{staging.step_timeout_s:g}",
+    }
+    if staging.user:
+        details["user"] = staging.user
+    return details
+
+
+def _walk_steps(settings: Settings, walk: _Walk) -> None:
+    staging = settings.staging
+    assert staging.ws_url
+    assert staging.backend_url
+    assert staging.auth_url
+    ca = str(staging.ca_bundle) if staging.ca_bundle else None
+    ws_origin, ws_target = origin_of(staging.ws_url)
+    state: dict[str, object] = {}
+
+    def dns(deadline: Deadline) -> str:
+        try:
+            addresses = resolve(ws_origin.host, ws_origin.port, deadline.remaining())
+        except socket.gaierror as exc:
+            raise StepFailed(f"cannot resolve {ws_origin.host!r}: {exc.strerror}") from None
+        state["addresses"] = addresses
+        return ", ".join(sorted({address[0] for _, address in addresses}))
+
+    def tcp(deadline: Deadline) -> str:
+        addresses = state["addresses"]
+        assert isinstance(addresses, list)
+        try:
+            sock = connect(addresses, deadline)
+        except ConnectionRefusedError:
+            where = f"{ws_origin.host}:{ws_origin.port}"
+            raise StepFailed(f"connection to {where} refused: nothing is listening there") from None
+        state["conn"] = Conn(sock)
+        peer = sock.getpeername()
+        return f"connected to {peer[0]}:{peer[1]}"
+
+    def tls(deadline: Deadline) -> str:
+        conn = state.pop("conn")
+        assert isinstance(conn, Conn)
+        wrapped = tls_wrap(conn.sock, ws_origin.host, tls_context(ca), deadline)
+        state["conn"] = Conn(wrapped)
+        walk.details["tls_version"] = wrapped.version() or ""
+        return f"{wrapped.version()}, certificate valid for {ws_origin.host}"
+
+    try:
+        if not walk.run("dns", dns) or not walk.run("tcp", tcp):
+            return
+        if ws_origin.tls:
+            if not walk.run("tls", tls):
+                return
+        else:
+            walk.skip("tls", f"plain {staging.ws_url.split(':', 1)[0]}:// URL")
+        early = state.pop("conn")
+        assert isinstance(early, Conn)
+        if not staging.health_check_enabled:
+            early.close()
+            walk.skip("health", "STAGING_HEALTH_CHECK_ENABLED=false")
+        elif not walk.run("health", lambda d: _health(settings, ws_origin, early, ca, d)):
+            return
+        token = staging.auth_token
+        if staging.user and staging.password:
+            fetched: list[str] = []
+            if not walk.run("token", lambda d: _token(staging, ca, fetched, d)):
+                return
+            token = fetched[0]
+        else:
+            walk.skip("token", "using STAGING_AUTH_TOKEN")
+        assert token is not None
+        _websocket_steps(walk, ws_origin, ws_target, token, ca)
+    finally:
+        leftover = state.get("conn")
+        if isinstance(leftover, Conn):
+            leftover.close()
+
+
+def _health(
+    settings: Settings, ws_origin: Origin, early: Conn, ca: str | None, deadline: Deadline
+) -> str:
+    """``GET /health``: 200 with ``status: ok``. Reuses the first connection when it fits."""
+    assert settings.staging.backend_url
+    url = settings.staging.backend_url.rstrip("/") + settings.service.health_path
+    origin, target = origin_of(url)
+    if origin == ws_origin:
+        conn = early
+    else:
+        early.close()
+        conn, _ = open_conn(origin, ca, deadline)
+    try:
+        response = http_get(conn, origin, target, {}, deadline)
+    finally:
+        conn.close()
+    expected = "expected 200 with status ok"
+    if response.status != 200:
+        raise StepFailed(f"GET {url} answered {response.summary()} ({expected})")
+    try:
+        body = json.loads(response.body)
+    except ValueError:
+        raise StepFailed(f"GET {url} answered 200 but not JSON ({expected})") from None
+    if not isinstance(body, dict) or body.get("status") != "ok":
+        text = response.body[:120].decode("utf-8", "replace")
+        raise StepFailed(f"GET {url} answered 200 with {text} ({expected})")
+    version = body.get("version")
+    return f"200 status ok, version {version}" if version else "200 status ok"
+
+
+def _token(staging: StagingSettings, ca: str | None, out: list[str], deadline: Deadline) -> str:
+    """A token from ``<auth>/token`` with Basic auth for ``STAGING_TEST_USER``."""
+    assert staging.auth_url
+    assert staging.user
+    assert staging.password
+    url = staging.auth_url.rstrip("/") + "/token"
+    origin, target = origin_of(url)
+    basic = base64.b64encode(f"{staging.user}:{staging.password}".encode()).decode("ascii")
+    register_secret(basic)
+    conn, _ = open_conn(origin, ca, deadline)
+    try:
+        response = http_get(conn, origin, target, {"Authorization": f"Basic {basic}"}, deadline)
+    finally:
+        conn.close()
+    if response.status == 401:
+        raise StepFailed(
+            f"GET {url} refused STAGING_TEST_USER={staging.user!r}: {response.summary()};"
+            " check STAGING_TEST_PASSWORD"
+        )
+    if response.status != 200:
+        raise StepFailed(f"GET {url} answered {response.summary()} (expected 200 with a token)")
+    try:
+        body = json.loads(response.body)
+    except ValueError:
+        raise StepFailed(f"GET {url} answered 200 but not JSON") from None
+    token = body.get("access_token") if isinstance(body, dict) else None
+    if not isinstance(token, str) or not token:
+        raise StepFailed(f"GET {url} answered 200 without an access_token")
+    register_secret(token)
+    out.append(token)
+    return f"token for {staging.user!r}, expires in {body.get('expires_in')} s"
+
+
+def _websocket_steps(walk: _Walk, origin: Origin, target: str, token: str, ca: str | None) -> None:
+    opened: list[Conn] = []
+
+    def upgrade(deadline: Deadline) -> str:
+        conn, _ = open_conn(origin, ca, deadline)
+        opened.append(conn)
+        websocket_upgrade(conn, origin, target, {"Authorization": f"Bearer {token}"}, deadline)
+        event = next_event(conn, deadline)
+        if event.opcode != OP_TEXT:
+            raise StepFailed("the first message after the upgrade is not a text frame")
+        message = _json_object(event.payload, "the first message")
+        if message.get("type") != "connection_ready":
+            raise StepFailed(
+                f"the first message is {message.get('type')!r}, expected 'connection_ready'"
+            )
+        walk.details["server_version"] = str(message.get("server_version", ""))
+        walk.details["heartbeat_interval_s"] = str(message.get("heartbeat_interval_s", ""))
+        return f"connection_ready for {message.get('user_id')!r}"
+
+    def ping(deadline: Deadline) -> str:
+        conn = opened[0]
+        nonce = "probe-" + os.urandom(6).hex()
+        send_frame(conn, OP_PING, nonce.encode(), deadline)
+        send_frame(conn, OP_TEXT, json.dumps({"type": "ping", "nonce": nonce}).encode(), deadline)
+        control, protocol = False, False
+        while not (control and protocol):
+            event = next_event(conn, deadline)
+            if event.opcode == OP_PONG and event.payload == nonce.encode():
+                control = True
+            elif event.opcode == OP_TEXT:
+                message = _json_object(event.payload, "a message")
+                if message.get("type") == "pong" and message.get("nonce") == nonce:
+                    protocol = True
+                elif message.get("type") == "error":
+                    raise StepFailed(f"the ping was answered with an error: {message}")
+        return "WebSocket pong and protocol pong"
+
+    try:
+        if walk.run("websocket", upgrade):
+            walk.run("ping", ping)
+    finally:
+        if opened:
+            close_websocket(opened[0], min(walk.timeout_s, 1.0))
+
+
+def _json_object(payload: bytes, what: str) -> dict[str, object]:
+    try:
+        value = json.loads(payload)
+    except ValueError:
+        raise StepFailed(f"{what} is not JSON: {payload[:80]!r}") from None
+    if not isinstance(value, dict):
+        raise StepFailed(f"{what} is not a JSON object")
+    return value

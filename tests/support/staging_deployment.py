@@ -1,0 +1,387 @@
+"""A real staging deployment on loopback: ``agent_backend`` behind nginx terminating TLS.
+
+This is how a remote staging deployment looks, scaled down to one machine: the backend serves
+plain HTTP on ``127.0.0.1:<ephemeral>``; nginx (Debian's package, run as ``nginx -c <own
+config>`` with every path in a private folder) terminates TLS with a certificate from a
+throwaway ``trustme`` CA for ``localhost``/``127.0.0.1`` and proxies the WebSocket upgrade.
+
+From tests::
+
+    with StagingDeployment(tmp_path) as env:
+        env.variables()  # STAGING_WEBSOCKET_URL=wss://localhost:<port>/ws, STAGING_CA_BUNDLE, ...
+
+From CI::
+
+    python -m tests.support.staging_deployment up --dir DIR    # starts it in the background,
+    set -a; . DIR/env; set +a                                   # writes DIR/env (mode 0600)
+    python -m tests.support.staging_deployment down --dir DIR
+
+``up`` prints the variables with the password masked; only ``DIR/env`` holds it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import secrets
+import shutil
+import signal
+import socket
+import ssl
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from types import TracebackType
+
+import trustme
+
+NGINX_CANDIDATES = ("/usr/sbin/nginx", "/usr/local/sbin/nginx", "/usr/local/nginx/sbin/nginx")
+START_TIMEOUT_S = 20.0
+STOP_TIMEOUT_S = 10.0
+PORT_ATTEMPTS = 5
+
+NGINX_CONF = """\
+worker_processes 1;
+daemon off;
+pid {dir}/nginx.pid;
+error_log {dir}/error.log warn;
+events {{ worker_connections 1024; }}
+http {{
+    # The request line can carry ?token=...: log the path only.
+    log_format staging '$remote_addr [$time_local] "$request_method $uri" $status '
+                       '$body_bytes_sent $request_time';
+    access_log {dir}/access.log staging;
+    client_body_temp_path {dir}/tmp/client_body;
+    proxy_temp_path {dir}/tmp/proxy;
+    fastcgi_temp_path {dir}/tmp/fastcgi;
+    uwsgi_temp_path {dir}/tmp/uwsgi;
+    scgi_temp_path {dir}/tmp/scgi;
+    map $http_upgrade $connection_upgrade {{
+        default upgrade;
+        ''      close;
+    }}
+    server {{
+        listen 127.0.0.1:{port} ssl;
+        server_name localhost;
+        ssl_certificate {dir}/server.pem;
+        ssl_certificate_key {dir}/server.key;
+        ssl_protocols TLSv1.2 TLSv1.3;
+        location / {{
+            proxy_pass http://127.0.0.1:{backend_port};
+            proxy_http_version 1.1;
+            proxy_set_header Upgrade $http_upgrade;
+            proxy_set_header Connection $connection_upgrade;
+            proxy_set_header Host $host;
+            proxy_set_header X-Forwarded-For $remote_addr;
+            proxy_buffering off;
+            proxy_read_timeout 3600s;
+            proxy_send_timeout 3600s;
+        }}
+    }}
+}}
+"""
+
+
+class DeploymentError(RuntimeError):
+    """The deployment could not start; the message says why and what to do."""
+
+
+def find_nginx() -> str | None:
+    """The nginx binary, or ``None`` when it is not installed."""
+    found = shutil.which("nginx")
+    if found:
+        return found
+    return next((path for path in NGINX_CANDIDATES if os.access(path, os.X_OK)), None)
+
+
+def free_port() -> int:
+    """A port that was free a moment ago. Another process may take it before we bind it, so
+    every caller retries with a new port when its server fails to bind."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@dataclass(frozen=True)
+class StagingEnvironment:
+    """What a client needs to use the deployment: the ``STAGING_*`` variables."""
+
+    ws_url: str
+    ca_bundle: Path
+    user: str
+    password: str = field(repr=False)
+    https_port: int = 0
+    backend_port: int = 0
+
+    def variables(self) -> dict[str, str]:
+        return {
+            "STAGING_WEBSOCKET_URL": self.ws_url,
+            "STAGING_CA_BUNDLE": str(self.ca_bundle),
+            "STAGING_TEST_USER": self.user,
+            "STAGING_TEST_PASSWORD": self.password,
+        }
+
+    def through(self, port: int) -> StagingEnvironment:
+        """The same deployment reached through a proxy listening on ``localhost:port``."""
+        return replace(self, ws_url=f"wss://localhost:{port}/ws")
+
+
+@dataclass
+class _Process:
+    name: str
+    popen: subprocess.Popen[bytes] | None
+    pid: int
+    log: Path
+
+
+class StagingDeployment:
+    """Start with ``start()`` (or ``with``); ``stop()`` stops what was started."""
+
+    def __init__(
+        self, directory: Path, *, user: str = "mc-staging", password: str | None = None
+    ) -> None:
+        self.directory = directory.resolve()
+        self.user = user
+        self.password = password or secrets.token_urlsafe(18)
+        self.jwt_secret = secrets.token_urlsafe(32)
+        self.environment: StagingEnvironment | None = None
+        self._processes: list[_Process] = []
+
+    def __enter__(self) -> StagingEnvironment:
+        return self.start()
+
+    def __exit__(
+        self,
+        kind: type[BaseException] | None,
+        error: BaseException | None,
+        trace: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+    def start(self) -> StagingEnvironment:
+        nginx = find_nginx()
+        if nginx is None:
+            raise DeploymentError(
+                "nginx is not installed: run .ci/setup-staging.sh (apt-get install -y nginx)"
+            )
+        self.directory.mkdir(parents=True, exist_ok=True)
+        for sub in ("client_body", "proxy", "fastcgi", "uwsgi", "scgi"):
+            (self.directory / "tmp" / sub).mkdir(parents=True, exist_ok=True)
+        ca_bundle = self._write_certificates()
+        try:
+            backend_port = self._start_backend()
+            https_port = self._start_nginx(nginx, backend_port, ca_bundle)
+        except BaseException:
+            self.stop()
+            raise
+        self.environment = StagingEnvironment(
+            ws_url=f"wss://localhost:{https_port}/ws",
+            ca_bundle=ca_bundle,
+            user=self.user,
+            password=self.password,
+            https_port=https_port,
+            backend_port=backend_port,
+        )
+        return self.environment
+
+    def stop(self) -> None:
+        """nginx first (no new traffic), then the backend; SIGKILL what outlives the timeout."""
+        for process in reversed(self._processes):
+            _terminate(process.pid, process.popen)
+        self._processes.clear()
+
+    # -- parts ---------------------------------------------------------------------------------
+
+    def _write_certificates(self) -> Path:
+        ca = trustme.CA()
+        server = ca.issue_cert("localhost", "127.0.0.1")
+        ca_bundle = self.directory / "ca.pem"
+        ca.cert_pem.write_to_path(str(ca_bundle))
+        server.private_key_pem.write_to_path(str(self.directory / "server.key"))
+        chain = b"".join(blob.bytes() for blob in server.cert_chain_pems)
+        (self.directory / "server.pem").write_bytes(chain)
+        os.chmod(self.directory / "server.key", 0o600)
+        return ca_bundle
+
+    def _spawn(self, name: str, argv: list[str], env: dict[str, str]) -> _Process:
+        log = self.directory / f"{name}.log"
+        with log.open("ab") as out:
+            popen = subprocess.Popen(
+                argv,
+                env=env,
+                stdin=subprocess.DEVNULL,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                # Its own session: a CI `up` leaves it running after the CLI exits, and a
+                # Ctrl-C in the test terminal does not reach it before stop() does.
+                start_new_session=True,
+            )
+        process = _Process(name, popen, popen.pid, log)
+        self._processes.append(process)
+        return process
+
+    def _start_backend(self) -> int:
+        env = {
+            **os.environ,
+            "AGENT_JWT_SECRET": self.jwt_secret,
+            "AGENT_TEST_PASSWORD": self.password,
+            "AGENT_ENV": "test",
+            "PYTHONUNBUFFERED": "1",
+        }
+        root = Path(__file__).resolve().parents[2]
+        env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(root), env.get("PYTHONPATH")]))
+        for _ in range(PORT_ATTEMPTS):
+            port = free_port()
+            argv = [sys.executable, "-m", "agent_backend", "--host", "127.0.0.1"]
+            process = self._spawn("backend", [*argv, "--port", str(port)], env)
+            if _wait_healthy(f"http://127.0.0.1:{port}/health", process, None):
+                return port
+            self._forget(process)
+        raise DeploymentError(f"agent_backend did not start: see {self.directory / 'backend.log'}")
+
+    def _start_nginx(self, nginx: str, backend_port: int, ca_bundle: Path) -> int:
+        context = ssl.create_default_context(cafile=str(ca_bundle))
+        conf = self.directory / "nginx.conf"
+        for _ in range(PORT_ATTEMPTS):
+            port = free_port()
+            conf.write_text(
+                NGINX_CONF.format(dir=self.directory, port=port, backend_port=backend_port)
+            )
+            argv = [nginx, "-p", str(self.directory), "-c", str(conf)]
+            argv += ["-e", str(self.directory / "error.log")]
+            process = self._spawn("nginx", argv, dict(os.environ))
+            if _wait_healthy(f"https://localhost:{port}/health", process, context):
+                return port
+            self._forget(process)
+        raise DeploymentError(f"nginx did not start: see {self.directory / 'error.log'}")
+
+    def _forget(self, process: _Process) -> None:
+        _terminate(process.pid, process.popen)
+        self._processes.remove(process)
+
+    # -- the command line's background mode ------------------------------------------------------
+
+    def save_state(self) -> None:
+        state = {
+            "processes": [
+                {"name": p.name, "pid": p.pid, "cmdline": _cmdline(p.pid)} for p in self._processes
+            ]
+        }
+        (self.directory / "state.json").write_text(json.dumps(state, indent=2))
+
+
+def _wait_healthy(url: str, process: _Process, context: ssl.SSLContext | None) -> bool:
+    """Poll ``url`` until 200; ``False`` when the process exits first (e.g. its port was
+    taken) or the start timeout passes."""
+    deadline = time.monotonic() + START_TIMEOUT_S
+    while time.monotonic() < deadline:
+        assert process.popen is not None
+        if process.popen.poll() is not None:
+            return False
+        try:
+            with urllib.request.urlopen(url, timeout=2, context=context) as response:
+                if response.status == 200:
+                    return True
+        except (urllib.error.URLError, OSError):
+            pass  # not listening yet: poll again
+        time.sleep(0.05)
+    return False
+
+
+def _cmdline(pid: int) -> str:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode().strip()
+    except OSError:
+        return ""
+
+
+def _terminate(pid: int, popen: subprocess.Popen[bytes] | None) -> None:
+    """SIGTERM (nginx: fast shutdown; backend: drain), then SIGKILL after the stop timeout."""
+    try:
+        os.kill(pid, signal.SIGTERM)
+    except ProcessLookupError:
+        return
+    deadline = time.monotonic() + STOP_TIMEOUT_S
+    while time.monotonic() < deadline:
+        if popen is not None:
+            if popen.poll() is not None:
+                return
+        elif not Path(f"/proc/{pid}").exists() or _is_zombie(pid):
+            return
+        time.sleep(0.05)
+    try:
+        os.kill(pid, signal.SIGKILL)
+    except ProcessLookupError:
+        return
+    if popen is not None:
+        popen.wait(STOP_TIMEOUT_S)
+
+
+def _is_zombie(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+        return state == "Z"
+    except OSError:
+        return True
+
+
+def write_env(directory: Path, environment: StagingEnvironment) -> Path:
+    path = directory / "env"
+    lines = [f"{key}={value}" for key, value in environment.variables().items()]
+    path.write_text("\n".join(lines) + "\n")
+    os.chmod(path, 0o600)
+    return path
+
+
+def _up(directory: Path) -> int:
+    deployment = StagingDeployment(directory)
+    try:
+        environment = deployment.start()
+    except DeploymentError as exc:
+        print(f"staging deployment: {exc}", file=sys.stderr)
+        return 2
+    deployment.save_state()
+    env_file = write_env(directory, environment)
+    for key, value in environment.variables().items():
+        shown = "***" if key == "STAGING_TEST_PASSWORD" else value
+        print(f"{key}={shown}")
+    print(f"# full values (with the password) in {env_file}", file=sys.stderr)
+    return 0
+
+
+def _down(directory: Path) -> int:
+    state_file = directory / "state.json"
+    if not state_file.is_file():
+        print(f"staging deployment: nothing to stop ({state_file} is absent)", file=sys.stderr)
+        return 0
+    state = json.loads(state_file.read_text())
+    for entry in reversed(state["processes"]):
+        pid = int(entry["pid"])
+        # Only signal the process we started, not whatever reused its pid since.
+        if _cmdline(pid) == entry["cmdline"]:
+            _terminate(pid, None)
+    state_file.unlink()
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m tests.support.staging_deployment",
+        description="agent_backend behind nginx with TLS on loopback, for staging_fallback.",
+    )
+    parser.add_argument("command", choices=("up", "down"))
+    parser.add_argument("--dir", type=Path, required=True, help="private folder for its files")
+    args = parser.parse_args(argv)
+    directory: Path = args.dir.resolve()
+    if args.command == "up":
+        return _up(directory)
+    return _down(directory)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
