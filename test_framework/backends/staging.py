@@ -1,0 +1,80 @@
+"""The staging_fallback backend: a deployment somebody else runs, reached by URL.
+
+Nothing is started or stopped here. ``start`` re-validates the deployment with the staging
+probe (one pass over DNS, TCP, TLS, health, token, WebSocket and ping, in tens of milliseconds
+against a healthy deployment), because the decision to use staging may be minutes old by the
+time a worker needs it, and hands back the endpoints. URLs and details carry no secrets.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from test_framework.backends.base import Endpoints, RunContext
+from test_framework.credentials import Credentials
+from test_framework.errors import ServiceUnavailableError
+from test_framework.probes.staging import probe_staging
+from test_framework.settings import Settings
+
+log = logging.getLogger(__name__)
+
+DEFAULT_USER_PREFIX = "mc"
+
+
+class StagingBackend:
+    def __init__(self, settings: Settings, run: RunContext) -> None:
+        self.settings = settings
+        self.run = run
+        self._endpoints: Endpoints | None = None
+
+    def start(self) -> Endpoints:
+        if self._endpoints is not None:
+            return self._endpoints
+        staging = self.settings.staging
+        probe = probe_staging(self.settings)
+        if not probe.available:
+            raise ServiceUnavailableError(
+                f"staging deployment {staging.ws_url or '(not configured)'} is not usable:"
+                f" {probe.reason}; fix the deployment or its STAGING_* settings, or pick"
+                " another mode"
+            )
+        assert staging.ws_url is not None
+        assert staging.backend_url is not None
+        assert staging.auth_url is not None
+        details = {
+            key: probe.details[key]
+            for key in ("server_version", "tls_version", "ca_bundle", "user")
+            if probe.details.get(key)
+        }
+        details["probe_ms"] = f"{probe.elapsed_ms:.0f}"
+        self._endpoints = Endpoints(
+            ws_url=staging.ws_url,
+            http_url=staging.backend_url,
+            auth_url=staging.auth_url,
+            ca_bundle=staging.ca_bundle,
+            details=details,
+        )
+        log.info("staging deployment %s validated in %.0f ms", staging.ws_url, probe.elapsed_ms)
+        return self._endpoints
+
+    def stop(self) -> None:
+        """Nothing to stop: the deployment is not ours."""
+        self._endpoints = None
+
+    def credentials(self) -> Credentials:
+        """``STAGING_TEST_USER`` as the user id prefix, the password, the ready token."""
+        return staging_credentials(self.settings)
+
+
+def staging_credentials(settings: Settings) -> Credentials:
+    """Credentials for the staging deployment; registering them with redaction on creation.
+
+    ``STAGING_TEST_USER`` is the prefix of every user id the suite makes up (tests need
+    several users); a deployment that accepts one user only needs ``STAGING_AUTH_TOKEN``.
+    """
+    staging = settings.staging
+    return Credentials(
+        user_prefix=staging.user or DEFAULT_USER_PREFIX,
+        password=staging.password,
+        token=staging.auth_token,
+    )
