@@ -1,0 +1,71 @@
+"""Fast failure once a deployment is gone.
+
+When a connection to a deployment has failed after all of the profile's retries, every later
+test in the same process would otherwise wait out its own retries and timeouts. The client and
+HTTP helper consult this per-process record first and fail at once, saying since when and why.
+A later successful connection to the same host clears the record (a restarted deployment).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from dataclasses import dataclass
+from urllib.parse import urlsplit
+
+from test_framework.errors import ConnectionLostError
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Outage:
+    since: float  # Unix seconds
+    cause: str
+
+    def message(self) -> str:
+        stamp = time.strftime("%H:%M:%S", time.localtime(self.since))
+        return f"backend unavailable since {stamp}: {self.cause}"
+
+
+def deployment_key(url: str) -> str:
+    """Deployments are told apart by host and port, so HTTP and WebSocket share a record."""
+    parts = urlsplit(url)
+    port = parts.port or {"https": 443, "wss": 443}.get(parts.scheme, 80)
+    return f"{parts.hostname}:{port}"
+
+
+class Availability:
+    def __init__(self) -> None:
+        self._outages: dict[str, Outage] = {}
+        self._lock = threading.Lock()
+
+    def check(self, url: str) -> None:
+        """Raise ``ConnectionLostError`` at once when ``url``'s deployment is known to be down."""
+        with self._lock:
+            outage = self._outages.get(deployment_key(url))
+        if outage is not None:
+            raise ConnectionLostError(outage.message())
+
+    def mark_down(self, url: str, cause: str) -> Outage:
+        key = deployment_key(url)
+        with self._lock:
+            outage = self._outages.setdefault(key, Outage(since=time.time(), cause=cause))
+        log.warning("marking %s unavailable: %s", key, cause)
+        return outage
+
+    def mark_up(self, url: str) -> None:
+        key = deployment_key(url)
+        with self._lock:
+            recovered = self._outages.pop(key, None)
+        if recovered is not None:
+            log.warning("%s is reachable again (down since %s)", key, recovered.since)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._outages.clear()
+
+
+# One record per process: an xdist worker learns of an outage from its own attempts.
+AVAILABILITY = Availability()

@@ -1,0 +1,162 @@
+"""A small HTTP client for the deployment's plain endpoints (``/health``, ``/metrics``, tokens).
+
+Standard library only (``urllib`` in a worker thread), trusting the deployment's CA bundle. It
+returns every HTTP answer, 4xx and 5xx included, because the suite asserts on them; only a
+failure to get any answer is retried (per the profile) and then reported as
+``ConnectionLostError``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import ssl
+import urllib.error
+import urllib.request
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from http.client import HTTPException
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlencode, urlsplit
+
+from test_framework.availability import AVAILABILITY, Availability
+from test_framework.backends.base import Endpoints
+from test_framework.errors import ConfigError, ConnectionLostError
+from test_framework.profiles import Profile
+from test_framework.redaction import redact_text
+from test_framework.transcript import Transcript
+
+# Request headers whose values are never recorded.
+_SECRET_HEADERS = {"authorization", "cookie"}
+
+
+def tls_context(ca_bundle: Path | None) -> ssl.SSLContext:
+    """A verifying client context that trusts ``ca_bundle`` (or the system store without one)."""
+    return ssl.create_default_context(cafile=str(ca_bundle) if ca_bundle else None)
+
+
+@dataclass(frozen=True)
+class HttpResponse:
+    url: str
+    status: int
+    # Lower-cased names.
+    headers: Mapping[str, str]
+    body: bytes = field(repr=False)
+
+    @property
+    def text(self) -> str:
+        return self.body.decode("utf-8", errors="replace")
+
+    def json(self) -> Any:
+        """The body as JSON; an ``AssertionError`` naming the body when it is not JSON."""
+        try:
+            return json.loads(self.body)
+        except ValueError:
+            raise AssertionError(
+                f"GET {redact_text(self.url)} answered {self.status} with a body that is not"
+                f" JSON: {redact_text(self.text[:200])!r}"
+            ) from None
+
+
+class HttpClient:
+    """GET requests to one deployment, recorded in a transcript."""
+
+    def __init__(
+        self,
+        endpoints: Endpoints,
+        profile: Profile,
+        transcript: Transcript | None = None,
+        *,
+        availability: Availability = AVAILABILITY,
+    ) -> None:
+        self.endpoints = endpoints
+        self.profile = profile
+        self.transcript = transcript if transcript is not None else Transcript()
+        self.availability = availability
+        self.attempts = 0
+        self._opener = urllib.request.build_opener(
+            urllib.request.HTTPSHandler(context=tls_context(endpoints.ca_bundle))
+        )
+
+    def url(self, path: str, params: Mapping[str, str | int] | None = None) -> str:
+        """``path`` under the HTTP base URL (an absolute URL is kept as it is)."""
+        url = path if "://" in path else self.endpoints.http_url.rstrip("/") + path
+        if params:
+            url += ("&" if "?" in url else "?") + urlencode(params)
+        return url
+
+    async def health(self) -> HttpResponse:
+        return await self.get("/health")
+
+    async def metrics(self) -> HttpResponse:
+        return await self.get("/metrics")
+
+    async def get(
+        self,
+        path: str,
+        *,
+        params: Mapping[str, str | int] | None = None,
+        headers: Mapping[str, str] | None = None,
+    ) -> HttpResponse:
+        """GET ``path`` and return the answer, whatever its status."""
+        url = self.url(path, params)
+        if urlsplit(url).scheme not in ("http", "https"):
+            raise ConfigError(f"{redact_text(url)} is not an http(s) URL: check the endpoints")
+        self.availability.check(url)
+        shown = {
+            k: ("***" if k.lower() in _SECRET_HEADERS else v) for k, v in (headers or {}).items()
+        }
+        self.transcript.record(
+            "http", "out", "http", {"method": "GET", "url": url, "headers": shown}
+        )
+        attempts = max(self.profile.retry.attempts, 1)
+        delays = self.profile.retry.delays()
+        last = ""
+        for attempt in range(attempts):
+            self.attempts += 1
+            try:
+                response = await asyncio.to_thread(self._get, url, dict(headers or {}))
+            except (OSError, HTTPException) as exc:
+                last = f"{type(exc).__name__}: {exc}"
+                self.transcript.record("http", "note", "http-failed", {"url": url, "error": last})
+                if attempt < attempts - 1:
+                    await asyncio.sleep(delays[attempt])
+                continue
+            self.availability.mark_up(url)
+            self.transcript.record(
+                "http",
+                "in",
+                "http",
+                {"url": url, "status": response.status, "body": _shown(response)},
+            )
+            return response
+        cause = f"GET {redact_text(url)} failed {attempts} time(s); last: {redact_text(last)}"
+        self.availability.mark_down(url, cause)
+        raise ConnectionLostError(cause)
+
+    def _get(self, url: str, headers: dict[str, str]) -> HttpResponse:
+        request = urllib.request.Request(url, headers=headers, method="GET")
+        timeout = self.profile.timeouts.message_s
+        try:
+            with self._opener.open(request, timeout=timeout) as answer:
+                return HttpResponse(
+                    url, answer.status, _headers(answer.headers.items()), answer.read()
+                )
+        except urllib.error.HTTPError as error:
+            # An HTTP answer with an error status: exactly what negative tests want to see.
+            with error:
+                return HttpResponse(url, error.code, _headers(error.headers.items()), error.read())
+
+
+def _headers(items: Any) -> dict[str, str]:
+    return {str(name).lower(): str(value) for name, value in items}
+
+
+def _shown(response: HttpResponse) -> object:
+    if "json" in response.headers.get("content-type", ""):
+        try:
+            return json.loads(response.body)
+        except ValueError:
+            pass  # Recorded as text below; the test that reads it reports the bad body.
+    return response.text[:2000]
