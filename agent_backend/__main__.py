@@ -1,0 +1,60 @@
+"""``python -m agent_backend``: run the server until SIGTERM or SIGINT, then drain and exit 0.
+
+A configuration problem prints one line on stderr and exits with status 2, no traceback.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import signal
+import sys
+from collections.abc import Sequence
+
+from agent_backend.config import ConfigError, ServerConfig, load_config
+from agent_backend.log import JsonFormatter, log_event
+from agent_backend.server import AgentServer
+
+
+def _configure_logging(config: ServerConfig) -> None:
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(JsonFormatter())
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(config.log_level_number)
+
+
+async def _serve(config: ServerConfig) -> None:
+    server = AgentServer(config)
+    await server.start()
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signum, stop.set)
+    await stop.wait()
+    log_event(logging.INFO, "signal_received", drain_timeout_s=config.drain_timeout_s)
+    await server.shutdown()
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    try:
+        config = load_config(sys.argv[1:] if argv is None else argv, os.environ)
+    except ConfigError as exc:
+        print(f"agent_backend: {exc}", file=sys.stderr)
+        return exc.exit_code
+    _configure_logging(config)
+    try:
+        asyncio.run(_serve(config))
+    except OSError as exc:
+        # Most often the port is taken; say so in one line.
+        print(
+            f"agent_backend: cannot serve on {config.host}:{config.port}: {exc.strerror}",
+            file=sys.stderr,
+        )
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,510 @@
+"""The thin I/O layer: wires the protocol modules to ``websockets.asyncio.server``.
+
+One ``AgentServer`` serves HTTP (through ``process_request``) and the ``/ws`` endpoint on one
+port. Each connection gets a ``Session``: an outbox drained by one writer task, so a run never
+waits for a slow client and events reach each client in the order they were produced.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import email.utils
+import logging
+import time
+import uuid
+from collections import deque
+from dataclasses import dataclass, field
+from http import HTTPStatus
+
+from websockets.asyncio.server import Server, ServerConnection, serve
+from websockets.datastructures import Headers
+from websockets.exceptions import ConnectionClosed
+from websockets.frames import CloseCode
+from websockets.http11 import Request, Response
+
+from agent_backend import __version__
+from agent_backend.agent import drive
+from agent_backend.config import ServerConfig
+from agent_backend.http_api import ApiState, HttpAnswer, HttpRequest, Upgrade, answer
+from agent_backend.log import log_event
+from agent_backend.messages import (
+    Cancel,
+    ErrorCode,
+    MessageError,
+    Ping,
+    Resume,
+    UserMessage,
+    connection_ready,
+    decode_object,
+    parse_client_message,
+    pong,
+    ref_of,
+)
+from agent_backend.metrics import Metrics
+from agent_backend.ratelimit import RateLimiter
+from agent_backend.runs import RunEvent, RunMachine, RunRegistry
+from agent_backend.steps import parse_steps
+
+# websockets logs request lines and headers at DEBUG, and ``?token=`` is in the request line:
+# its logger never goes below WARNING.
+_ws_logger = logging.getLogger("agent_backend.websockets")
+_ws_logger.setLevel(logging.WARNING)
+
+# After the drain deadline, how long to wait for aborted connections to be gone.
+_ABORT_GRACE_S = 1.0
+# ``close()`` waits this long for closing handshakes before aborting connections.
+_CLOSE_GRACE_S = 1.0
+
+
+@dataclass(eq=False)
+class LiveRun:
+    """A run that has not completed: its task and the sessions that receive its events."""
+
+    machine: RunMachine
+    subscribers: set[Session] = field(default_factory=set)
+    task: asyncio.Task[None] | None = None
+
+
+class Session:
+    """One WebSocket connection: its user, outbox, rate limiter and live subscriptions."""
+
+    def __init__(
+        self, connection: ServerConnection, user_id: str, config: ServerConfig, metrics: Metrics
+    ) -> None:
+        self.connection = connection
+        self.user_id = user_id
+        self.connection_id = "conn_" + uuid.uuid4().hex
+        self.limiter = RateLimiter(config.rate_limit_per_s)
+        self.subscriptions: set[LiveRun] = set()
+        self._metrics = metrics
+        self._max_pending = config.max_pending_messages
+        self._outbox: deque[str] = deque()
+        self._wake = asyncio.Event()
+        self._idle = asyncio.Event()
+        self._idle.set()
+        self._closing = False
+        self._close_task: asyncio.Task[None] | None = None
+        self.writer = asyncio.get_running_loop().create_task(self._write())
+
+    def deliver(self, message: str, *, run_event: bool = False) -> None:
+        if self._closing:
+            return
+        if len(self._outbox) >= self._max_pending:
+            self._overflow()
+            return
+        self._outbox.append(message)
+        if run_event:
+            self._metrics.events_sent += 1
+        self._idle.clear()
+        self._wake.set()
+
+    def send_error(self, error: MessageError) -> None:
+        self._metrics.errors_total[error.code.value] += 1
+        self.deliver(error.encode())
+
+    async def flushed(self) -> None:
+        """Return once everything delivered so far has been written (or the writer stopped)."""
+        await self._idle.wait()
+
+    def stop(self) -> None:
+        self._closing = True
+        self._outbox.clear()
+        self._idle.set()
+        self.writer.cancel()
+
+    async def _write(self) -> None:
+        outbox = self._outbox
+        try:
+            while True:
+                await self._wake.wait()
+                self._wake.clear()
+                while outbox:
+                    await self.connection.send(outbox.popleft())
+                self._idle.set()
+        except ConnectionClosed:
+            self._closing = True
+            outbox.clear()
+            self._idle.set()
+
+    def _overflow(self) -> None:
+        self._closing = True
+        self._outbox.clear()
+        log_event(
+            logging.WARNING,
+            "slow_client_disconnected",
+            connection_id=self.connection_id,
+            user_id=self.user_id,
+            pending=self._max_pending,
+        )
+        self._close_task = asyncio.get_running_loop().create_task(
+            self.connection.close(CloseCode.POLICY_VIOLATION, "client too slow")
+        )
+
+
+class AgentServer:
+    """The agent backend on one host and port; ``start``, then ``shutdown`` or ``close``."""
+
+    def __init__(self, config: ServerConfig) -> None:
+        self.config = config
+        self.metrics = Metrics()
+        self.registry = RunRegistry(retention_s=config.run_retention_s)
+        self.draining = False
+        self._live: dict[str, LiveRun] = {}
+        self._sessions: set[Session] = set()
+        self._tracked: set[ServerConnection] = set()
+        self._server: Server | None = None
+        self._started = time.monotonic()
+        self._stop_task: asyncio.Task[None] | None = None
+        self._drain_task: asyncio.Task[None] | None = None
+        self._api = ApiState(
+            version=__version__,
+            jwt_secret=config.jwt_secret,
+            test_password=config.test_password,
+            default_ttl_s=config.default_ttl_s,
+            max_ttl_s=config.max_ttl_s,
+            uptime_s=lambda: time.monotonic() - self._started,
+            draining=lambda: self.draining,
+            render_metrics=lambda: self.metrics.render(uptime_s=time.monotonic() - self._started),
+            now=time.time,
+        )
+
+    # -- lifecycle --------------------------------------------------------------------------
+    async def start(self) -> None:
+        config = self.config
+        tracked = self._tracked
+
+        class TrackedConnection(ServerConnection):
+            # Every TCP connection, handshake done or not, so a deadline can abort them all.
+            def connection_made(self, transport: asyncio.BaseTransport) -> None:
+                tracked.add(self)
+                super().connection_made(transport)
+
+            def connection_lost(self, exc: Exception | None) -> None:
+                tracked.discard(self)
+                super().connection_lost(exc)
+
+        self._started = time.monotonic()
+        self._server = await serve(
+            self._handle,
+            config.host,
+            config.port,
+            process_request=self._process_request,
+            server_header=f"agent-backend/{__version__}",
+            # Compression costs CPU and ~100 KiB a connection for small JSON messages.
+            compression=None,
+            ping_interval=config.heartbeat_interval_s,
+            ping_timeout=config.heartbeat_interval_s,
+            close_timeout=max(config.drain_timeout_s, 0.1),
+            max_size=config.max_message_bytes,
+            logger=_ws_logger,
+            create_connection=TrackedConnection,
+        )
+        if config.secret_generated:
+            log_event(
+                logging.WARNING,
+                "jwt_secret_generated",
+                reason="no JWT secret configured in a test setting; tokens die with the process",
+            )
+        if config.test_password is None:
+            log_event(
+                logging.WARNING,
+                "token_endpoint_disabled",
+                reason="no test password configured; /auth/token refuses everyone",
+            )
+        log_event(
+            logging.INFO,
+            "server_started",
+            host=self.host,
+            port=self.port,
+            env=config.env.value,
+            version=__version__,
+        )
+
+    @property
+    def host(self) -> str:
+        return str(self._bound()[0])
+
+    @property
+    def port(self) -> int:
+        return int(self._bound()[1])
+
+    def _bound(self) -> tuple[str, int]:
+        if self._server is None:
+            raise RuntimeError("the server has not started")
+        sockname = self._server.sockets[0].getsockname()
+        return sockname[0], sockname[1]
+
+    async def shutdown(self) -> None:
+        """Drain (health 503, handshakes 503, runs cancelled, 1001) within the drain timeout."""
+        if self._drain_task is None:
+            self._drain_task = asyncio.get_running_loop().create_task(self._drain())
+        await asyncio.shield(self._drain_task)
+
+    async def close(self) -> None:
+        """Stop now: cancel runs, close connections with 1001; idempotent."""
+        self.draining = True
+        for live in list(self._live.values()):
+            if live.task is not None:
+                live.task.cancel()
+        await self._stop(time.monotonic() + _CLOSE_GRACE_S)
+
+    async def _drain(self) -> None:
+        loop_deadline = time.monotonic() + self.config.drain_timeout_s
+        self.draining = True
+        log_event(
+            logging.INFO,
+            "server_draining",
+            active_runs=len(self._live),
+            connections=len(self._sessions),
+        )
+        tasks = [live.task for live in self._live.values() if live.task is not None]
+        for task in tasks:
+            task.cancel()
+        if tasks:
+            await asyncio.wait(tasks, timeout=_remaining(loop_deadline))
+        # Let the runs' done callbacks publish and the writers send agent_completed.
+        await asyncio.sleep(0)
+        flushes = [asyncio.ensure_future(s.flushed()) for s in self._sessions]
+        if flushes:
+            _, pending = await asyncio.wait(flushes, timeout=_remaining(loop_deadline))
+            for waiter in pending:
+                waiter.cancel()
+        await self._stop(loop_deadline)
+
+    async def _stop(self, deadline: float) -> None:
+        if self._stop_task is None:
+            self._stop_task = asyncio.get_running_loop().create_task(self._stop_now(deadline))
+        await asyncio.shield(self._stop_task)
+
+    async def _stop_now(self, deadline: float) -> None:
+        server = self._server
+        if server is None:
+            return
+        server.close(close_connections=True)  # closing handshakes with 1001
+        try:
+            await asyncio.wait_for(server.wait_closed(), _remaining(deadline))
+        except TimeoutError:
+            log_event(
+                logging.WARNING,
+                "connections_aborted",
+                count=len(self._tracked),
+                reason="drain deadline passed before every connection closed",
+            )
+            for connection in list(self._tracked):
+                connection.transport.abort()
+            try:
+                await asyncio.wait_for(server.wait_closed(), _ABORT_GRACE_S)
+            except TimeoutError:
+                log_event(
+                    logging.ERROR,
+                    "server_stop_incomplete",
+                    reason="connection handlers still running after abort",
+                )
+        for session in list(self._sessions):
+            session.stop()
+        log_event(logging.INFO, "server_stopped")
+
+    # -- HTTP -------------------------------------------------------------------------------
+    def _process_request(self, connection: ServerConnection, request: Request) -> Response | None:
+        headers = {"authorization": request.headers.get_all("Authorization")}
+        result = answer(HttpRequest.from_target(request.path, headers), self._api)
+        if isinstance(result, Upgrade):
+            connection.username = result.user_id
+            return None
+        path = request.path.partition("?")[0]
+        if path == "/ws":
+            self.metrics.handshakes_rejected[result.status.value] += 1
+            log_event(
+                logging.INFO,
+                "handshake_rejected",
+                status=result.status.value,
+                reason=result.reason,
+                remote=_remote(connection),
+            )
+        return _response(result)
+
+    # -- WebSocket --------------------------------------------------------------------------
+    async def _handle(self, connection: ServerConnection) -> None:
+        session = Session(connection, connection.username, self.config, self.metrics)
+        self._sessions.add(session)
+        self.metrics.connections += 1
+        log_event(
+            logging.INFO,
+            "connection_opened",
+            connection_id=session.connection_id,
+            user_id=session.user_id,
+            remote=_remote(connection),
+        )
+        session.deliver(
+            connection_ready(
+                user_id=session.user_id,
+                connection_id=session.connection_id,
+                server_version=__version__,
+                heartbeat_interval_s=self.config.heartbeat_interval_s,
+            )
+        )
+        try:
+            while True:
+                try:
+                    message = await connection.recv()
+                except ConnectionClosed:
+                    break
+                if isinstance(message, bytes):
+                    await connection.close(
+                        CloseCode.UNSUPPORTED_DATA, "binary frames are not supported"
+                    )
+                    break
+                self._on_text(session, message)
+        finally:
+            self._sessions.discard(session)
+            for live in session.subscriptions:
+                live.subscribers.discard(session)
+            session.subscriptions.clear()
+            session.stop()
+            self.metrics.connections -= 1
+            log_event(
+                logging.INFO,
+                "connection_closed",
+                connection_id=session.connection_id,
+                user_id=session.user_id,
+                code=connection.close_code,
+                reason=connection.close_reason,
+            )
+
+    def _on_text(self, session: Session, text: str) -> None:
+        if not session.limiter.allow(time.monotonic()):
+            obj = decode_object(text)
+            ref = ref_of(obj) if isinstance(obj, dict) else None
+            session.send_error(
+                MessageError(
+                    ErrorCode.RATE_LIMITED,
+                    f"more than {self.config.rate_limit_per_s} messages in one second; "
+                    "message dropped",
+                    ref,
+                )
+            )
+            return
+        message = parse_client_message(text)
+        if isinstance(message, MessageError):
+            session.send_error(message)
+        elif isinstance(message, Ping):
+            session.deliver(pong(message.nonce))
+        elif isinstance(message, UserMessage):
+            self._start_run(session, message)
+        elif isinstance(message, Cancel):
+            self._cancel_run(session, message)
+        elif isinstance(message, Resume):
+            self._resume_run(session, message)
+
+    def _start_run(self, session: Session, message: UserMessage) -> None:
+        user_id = session.user_id
+        limit = self.config.max_active_runs_per_user
+        if self.registry.active_count(user_id) >= limit:
+            session.send_error(
+                MessageError(
+                    ErrorCode.TOO_MANY_RUNS,
+                    f"at most {limit} active runs per user",
+                    message.client_msg_id,
+                )
+            )
+            return
+        machine = RunMachine(
+            run_id="run_" + uuid.uuid4().hex, thread_id=message.thread_id, user_id=user_id
+        )
+        self.registry.add(machine)
+        live = LiveRun(machine, {session})
+        session.subscriptions.add(live)
+        self._live[machine.run_id] = live
+        self.metrics.runs_active += 1
+        self._publish(live, machine.start(message.client_msg_id))
+        log_event(
+            logging.INFO,
+            "run_started",
+            run_id=machine.run_id,
+            user_id=user_id,
+            connection_id=session.connection_id,
+            thread_id=message.thread_id,
+        )
+        task = asyncio.get_running_loop().create_task(
+            drive(machine, parse_steps(message.content), lambda event: self._publish(live, event))
+        )
+        live.task = task
+        task.add_done_callback(lambda done: self._run_done(live, done))
+        if self.draining:
+            # Shutdown has already cancelled the runs it knew of; this one is cancelled too.
+            task.cancel()
+
+    def _publish(self, live: LiveRun, event: RunEvent) -> None:
+        for session in live.subscribers:
+            session.deliver(event.wire, run_event=True)
+
+    def _run_done(self, live: LiveRun, task: asyncio.Task[None]) -> None:
+        machine = live.machine
+        if not task.cancelled() and task.exception() is not None:
+            log_event(
+                logging.ERROR, "run_crashed", run_id=machine.run_id, error=repr(task.exception())
+            )
+        if not machine.finished:
+            # Cancelled before its first step ran, or crashed: end it as cancelled.
+            for event in machine.cancel():
+                self._publish(live, event)
+        self.registry.finished(machine)
+        self._live.pop(machine.run_id, None)
+        for session in live.subscribers:
+            session.subscriptions.discard(live)
+        self.metrics.runs_active -= 1
+        status = machine.status.value if machine.status is not None else "unknown"
+        self.metrics.runs_total[status] += 1
+        log_event(
+            logging.INFO,
+            "run_finished",
+            run_id=machine.run_id,
+            user_id=machine.user_id,
+            status=status,
+            events=machine.last_seq,
+        )
+
+    def _cancel_run(self, session: Session, message: Cancel) -> None:
+        machine = self.registry.get(message.run_id, session.user_id)
+        if machine is None:
+            session.send_error(MessageError(ErrorCode.UNKNOWN_RUN, "no such run", message.run_id))
+            return
+        live = self._live.get(message.run_id)
+        # A finished run is left alone: cancelling it is a no-op.
+        if live is not None and live.task is not None:
+            live.task.cancel()
+
+    def _resume_run(self, session: Session, message: Resume) -> None:
+        machine = self.registry.get(message.run_id, session.user_id)
+        if machine is None:
+            session.send_error(MessageError(ErrorCode.UNKNOWN_RUN, "no such run", message.run_id))
+            return
+        for event in machine.events_after(message.after_seq):
+            session.deliver(event.wire, run_event=True)
+        live = self._live.get(message.run_id)
+        if live is not None and not machine.finished:
+            live.subscribers.add(session)
+            session.subscriptions.add(live)
+
+
+def _remaining(deadline: float) -> float:
+    return max(deadline - time.monotonic(), 0.0)
+
+
+def _remote(connection: ServerConnection) -> str:
+    address = connection.remote_address
+    return f"{address[0]}:{address[1]}" if address else ""
+
+
+def _response(result: HttpAnswer) -> Response:
+    headers = Headers(
+        [
+            ("Date", email.utils.formatdate(usegmt=True)),
+            ("Connection", "close"),
+            ("Content-Length", str(len(result.body))),
+            ("Content-Type", result.content_type),
+            *result.headers,
+        ]
+    )
+    status = HTTPStatus(result.status)
+    return Response(status.value, status.phrase, headers, result.body)
