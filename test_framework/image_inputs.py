@@ -1,0 +1,88 @@
+"""What the service image's build needs before it starts: a base image and a wheelhouse.
+
+The build runs without network (see docker/Dockerfile), so both must be on this machine or, for
+the base image, pullable from a registry. Standard library only: the probe and the backend share
+these answers, so the probe's verdict is what the backend then does.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+from test_framework.docker_host import DaemonAddress, request
+from test_framework.settings import DEFAULT_BASE_IMAGE, LOCAL_BASE_IMAGE
+
+BUILD_BASE_IMAGE = "bash docker/build-base-image.sh"
+
+
+@dataclass(frozen=True)
+class BaseImageChoice:
+    image: str  # the image the build will use
+    ok: bool
+    detail: str  # which case applies and, when not ok, the command that fixes it
+
+
+def image_present(address: DaemonAddress, image: str, timeout: float) -> bool:
+    """Whether the daemon has ``image`` locally. Raises ``OSError`` when it cannot answer."""
+    status = request(address, f"/images/{image}/json", timeout).status
+    if status not in (200, 404):
+        raise OSError(f"daemon answered {status} when asked about image {image}")
+    return status == 200
+
+
+def choose_base_image(address: DaemonAddress, configured: str, timeout: float) -> BaseImageChoice:
+    """The configured base image when present; else the registry-free local one when the default
+    was configured and the local one exists; else the configured one if a registry serves it."""
+    if image_present(address, configured, timeout):
+        return BaseImageChoice(configured, True, f"{configured} present")
+    if configured == DEFAULT_BASE_IMAGE and image_present(address, LOCAL_BASE_IMAGE, timeout):
+        return BaseImageChoice(
+            LOCAL_BASE_IMAGE,
+            True,
+            f"{configured} not present, so using {LOCAL_BASE_IMAGE} (built without a registry"
+            f" by {BUILD_BASE_IMAGE})",
+        )
+    reply = request(address, f"/distribution/{configured}/json", timeout)
+    if reply.status == 200:
+        return BaseImageChoice(
+            configured, True, f"{configured} not present; the build pulls it from its registry"
+        )
+    why = _message(reply.body) or f"registry answered {reply.status}"
+    if configured == DEFAULT_BASE_IMAGE:
+        fix = f"run `{BUILD_BASE_IMAGE}` to build {LOCAL_BASE_IMAGE} from Debian packages"
+    else:
+        fix = (
+            f"pull or build {configured}, or run `{BUILD_BASE_IMAGE}` and set"
+            f" MC_BASE_IMAGE={LOCAL_BASE_IMAGE}"
+        )
+    return BaseImageChoice(
+        configured,
+        False,
+        f"base image {configured} is not here and cannot be pulled ({why}): {fix}",
+    )
+
+
+def wheelhouse_status(compose_file: Path) -> tuple[bool, str]:
+    """Whether the wheelhouse the Dockerfile beside ``compose_file`` copies has wheels in it."""
+    folder = compose_file.parent
+    dockerfile = folder / "Dockerfile"
+    if not dockerfile.is_file() or "wheels" not in dockerfile.read_text("utf-8"):
+        return True, f"no wheelhouse used by {dockerfile}"
+    wheels = folder / "wheels"
+    count = len(list(wheels.glob("*.whl")))
+    if count:
+        return True, f"{count} wheels in {wheels}"
+    script = folder / "build-wheelhouse.sh"
+    fix = f"bash {script}" if script.is_file() else f"put the service's wheels into {wheels}"
+    return False, f"{wheels} has no wheels and the image build has no network: run `{fix}`"
+
+
+def _message(body: bytes) -> str:
+    text = body.decode("utf-8", "replace").strip()
+    try:
+        data = json.loads(text)
+    except ValueError:
+        return text[:200]
+    return str(data.get("message", text))[:200] if isinstance(data, dict) else text[:200]

@@ -1,0 +1,98 @@
+"""The docker_local probe: daemon reachable, Compose v2, compose file found, image buildable.
+
+Each step is reported on its own with its time. When the daemon does not answer, the slow steps
+(Compose's version, the image checks) are not run: the answer must come in well under 100 ms.
+Standard library only.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+from test_framework.compose import find_compose, resolve_compose_file
+from test_framework.docker_host import locate_daemon
+from test_framework.errors import HarnessError
+from test_framework.image_inputs import choose_base_image, wheelhouse_status
+from test_framework.modes import Mode
+from test_framework.probes.result import ProbeResult, StepResult
+from test_framework.settings import Settings
+
+
+class _Steps:
+    def __init__(self) -> None:
+        self.started = time.perf_counter()
+        self.steps: list[StepResult] = []
+        self.details: dict[str, str] = {}
+        self._mark = self.started
+
+    def add(self, name: str, ok: bool, detail: str) -> bool:
+        now = time.perf_counter()
+        self.steps.append(StepResult(name, ok, (now - self._mark) * 1000, detail))
+        self._mark = now
+        return ok
+
+    def result(self, available: bool, reason: str) -> ProbeResult:
+        elapsed = (time.perf_counter() - self.started) * 1000
+        return ProbeResult(
+            Mode.DOCKER_LOCAL, available, reason, elapsed, dict(self.details), tuple(self.steps)
+        )
+
+    def first_failure(self) -> str:
+        return next(step.detail for step in self.steps if not step.ok)
+
+
+def probe_docker(settings: Settings) -> ProbeResult:
+    steps = _Steps()
+    if settings.docker.forced_unavailable:
+        steps.add("forced", False, "FORCE_DOCKER_UNAVAILABLE=true")
+        return steps.result(False, "unavailable (forced): FORCE_DOCKER_UNAVAILABLE=true")
+    timeout = settings.probe_timeout_s
+
+    try:
+        search = locate_daemon(settings.docker.host, timeout)
+    except HarnessError as exc:  # a malformed DOCKER_HOST or a missing Docker context
+        steps.add("daemon", False, str(exc))
+        return steps.result(False, str(exc))
+    daemon_ok = steps.add("daemon", search.found is not None, search.explain())
+
+    # Cheap, so it runs even without a daemon: both problems are reported at once.
+    compose_file: Path | None = None
+    try:
+        compose_file = resolve_compose_file(settings.service.compose_file, settings.root)
+        steps.add("compose file", True, str(compose_file))
+        steps.details["compose_file"] = str(compose_file)
+    except HarnessError as exc:
+        steps.add("compose file", False, str(exc))
+    if search.found is None or not daemon_ok:
+        return steps.result(False, steps.first_failure())
+    address = search.found.address
+    steps.details["docker_host"] = address.url
+    steps.details["docker_host_source"] = address.source
+    steps.details["server"] = search.found.detail
+
+    try:
+        compose = find_compose(timeout=timeout)
+        steps.add("compose v2", True, str(compose))
+        steps.details["compose"] = str(compose)
+    except HarnessError as exc:
+        steps.add("compose v2", False, str(exc))
+
+    if compose_file is not None:
+        ok, detail = wheelhouse_status(compose_file)
+        steps.add("wheelhouse", ok, detail)
+
+    try:
+        choice = choose_base_image(address, settings.docker.base_image, timeout)
+        steps.add("base image", choice.ok, choice.detail)
+        steps.details["base_image"] = choice.image
+    except OSError as exc:
+        steps.add("base image", False, f"the daemon did not answer about images: {exc}")
+
+    if not all(step.ok for step in steps.steps):
+        return steps.result(False, steps.first_failure())
+    reason = (
+        f"{search.found.detail} at {address.url}; {steps.details['compose']};"
+        f" {steps.details['compose_file']}; base image {steps.details['base_image']}"
+    )
+    return steps.result(True, reason)
