@@ -201,7 +201,14 @@ def _walk_steps(settings: Settings, walk: _Walk) -> None:
     def tls(deadline: Deadline) -> str:
         conn = state.pop("conn")
         assert isinstance(conn, Conn)
-        wrapped = tls_wrap(conn.sock, ws_origin.host, tls_context(ca), deadline)
+        try:
+            wrapped = tls_wrap(conn.sock, ws_origin.host, tls_context(ca), deadline)
+        except ssl.SSLCertVerificationError as exc:
+            trusted = f"STAGING_CA_BUNDLE={ca}" if ca else "the system's CAs (no STAGING_CA_BUNDLE)"
+            raise StepFailed(
+                f"certificate verification failed: {str(exc.verify_message).rstrip('.')};"
+                f" trusted: {trusted}"
+            ) from None
         state["conn"] = Conn(wrapped)
         walk.details["tls_version"] = wrapped.version() or ""
         return f"{wrapped.version()}, certificate valid for {ws_origin.host}"

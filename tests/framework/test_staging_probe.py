@@ -1,0 +1,311 @@
+"""The staging probe against real servers on loopback, one per way a deployment can fail."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import socket
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import trustme
+
+from test_framework.backends.base import Endpoints, RunContext
+from test_framework.backends.inprocess import InProcessBackend
+from test_framework.errors import ConfigError
+from test_framework.probes.result import ProbeResult
+from test_framework.probes.staging import probe_staging
+from test_framework.settings import Settings, load_settings
+from tests.support.fake_staging import Behaviour, FakeStaging
+from tests.support.fault_proxy import FaultProxy, Faults
+from tests.support.requirements import require_nginx
+from tests.support.staging_deployment import StagingDeployment, StagingEnvironment
+
+PASSWORD = "probe-test-password-0451"
+SHORT = "0.5"
+# Generous: a blackhole must end near the short timeout, and this proves it does not hang.
+BOUND_S = 10.0
+
+
+def settings(tmp_path: Path, **env: str) -> Settings:
+    environ = {"STAGING_TEST_USER": "probe-user", "STAGING_TEST_PASSWORD": PASSWORD}
+    environ.update(env)
+    return load_settings(tmp_path, environ={k: v for k, v in environ.items() if v is not None})
+
+
+def closed_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def failed_step(result: ProbeResult) -> str:
+    assert not result.available
+    failed = [step for step in result.steps if not step.ok]
+    assert len(failed) == 1
+    assert result.reason.startswith(f"{failed[0].name} failed after ")
+    return failed[0].name
+
+
+@pytest.fixture(scope="module")
+def backend(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Endpoints]:
+    """The real agent_backend, in-process on plain ws://127.0.0.1:<port>."""
+    root = Path(__file__).resolve().parents[2]
+    run = RunContext(
+        run_id="probe-tests",
+        owner_pid=0,
+        shared_dir=tmp_path_factory.mktemp("shared"),
+        test_password=PASSWORD,
+        jwt_secret="probe-tests-jwt-secret-of-32-bytes!!",
+    )
+    service = InProcessBackend(load_settings(root, environ={}), run)
+    try:
+        yield service.start()
+    finally:
+        service.stop()
+
+
+@pytest.fixture(scope="module")
+def deployment(tmp_path_factory: pytest.TempPathFactory) -> Iterator[StagingEnvironment]:
+    require_nginx()
+    with StagingDeployment(tmp_path_factory.mktemp("staging"), password=PASSWORD) as env:
+        yield env
+
+
+@pytest.fixture(scope="module")
+def ca() -> trustme.CA:
+    return trustme.CA()
+
+
+def test_probe_says_the_mode_is_disabled_when_use_staging_fallback_is_false(
+    tmp_path: Path,
+) -> None:
+    result = probe_staging(
+        settings(tmp_path, USE_STAGING_FALLBACK="false", STAGING_WEBSOCKET_URL="ws://x/ws")
+    )
+    assert not result.available
+    assert result.reason == "disabled by USE_STAGING_FALLBACK=false"
+
+
+def test_probe_says_not_configured_and_names_the_variables_to_set(tmp_path: Path) -> None:
+    result = probe_staging(load_settings(tmp_path, environ={}))
+    assert not result.available
+    assert result.reason.startswith("not configured")
+    for variable in ("STAGING_WEBSOCKET_URL", "STAGING_TEST_USER", "STAGING_AUTH_TOKEN"):
+        assert variable in result.reason
+    assert result.steps == ()
+
+
+def test_probe_names_the_credential_variables_when_none_are_given(tmp_path: Path) -> None:
+    env = {"STAGING_WEBSOCKET_URL": "ws://localhost:1/ws"}
+    result = probe_staging(load_settings(tmp_path, environ=env))
+    assert not result.available
+    assert result.reason == (
+        "no credentials: set STAGING_TEST_USER and STAGING_TEST_PASSWORD, or STAGING_AUTH_TOKEN"
+    )
+
+
+@pytest.mark.parametrize(
+    ("url", "fragment"),
+    [
+        ("https://staging.example.com/ws", "has scheme 'https': use wss:// or ws://"),
+        ("wss:///ws", "has no host"),
+        ("wss://staging.example.com:99999/ws", "cannot be parsed"),
+    ],
+)
+def test_a_websocket_url_that_cannot_be_right_is_refused_before_any_connection(
+    tmp_path: Path, url: str, fragment: str
+) -> None:
+    with pytest.raises(ConfigError, match="STAGING_WEBSOCKET_URL") as raised:
+        settings(tmp_path, STAGING_WEBSOCKET_URL=url)
+    assert fragment in str(raised.value)
+    assert "wss://host[:port]/path" in str(raised.value)
+    # Settings built by hand (not through the environment) are checked by the probe itself.
+    good = settings(tmp_path, STAGING_WEBSOCKET_URL="wss://staging.example.com/ws")
+    bad = dataclasses.replace(good, staging=dataclasses.replace(good.staging, ws_url=url))
+    result = probe_staging(bad)
+    assert not result.available
+    assert fragment in result.reason
+    assert result.steps == ()
+
+
+def test_probe_fails_the_tcp_step_when_nothing_listens(tmp_path: Path) -> None:
+    port = closed_port()
+    result = probe_staging(settings(tmp_path, STAGING_WEBSOCKET_URL=f"wss://localhost:{port}/ws"))
+    assert failed_step(result) == "tcp"
+    assert f"connection to localhost:{port} refused" in result.reason
+    assert [step.name for step in result.steps] == ["dns", "tcp"]
+
+
+def test_probe_ends_at_the_tls_step_within_its_timeout_against_a_blackhole(
+    tmp_path: Path,
+) -> None:
+    with FaultProxy(("127.0.0.1", closed_port()), Faults(blackhole=True)) as blackhole:
+        env = {"STAGING_WEBSOCKET_URL": f"wss://localhost:{blackhole.port}/ws"}
+        started = time.monotonic()
+        result = probe_staging(settings(tmp_path, STAGING_FALLBACK_TIMEOUT=SHORT, **env))
+        elapsed = time.monotonic() - started
+    assert failed_step(result) == "tls"
+    assert "no answer within 0.5 s" in result.reason
+    assert 0.4 < elapsed < BOUND_S
+    assert blackhole.stats.blackholed == 1
+
+
+def test_probe_ends_at_the_health_step_within_its_timeout_against_a_plain_blackhole(
+    tmp_path: Path,
+) -> None:
+    with FaultProxy(("127.0.0.1", closed_port()), Faults(blackhole=True)) as blackhole:
+        env = {"STAGING_WEBSOCKET_URL": f"ws://localhost:{blackhole.port}/ws"}
+        started = time.monotonic()
+        result = probe_staging(settings(tmp_path, STAGING_FALLBACK_TIMEOUT=SHORT, **env))
+        elapsed = time.monotonic() - started
+    assert failed_step(result) == "health"
+    assert "no answer within 0.5 s" in result.reason
+    assert elapsed < BOUND_S
+    assert result.steps[2].detail == "skipped: plain ws:// URL"
+
+
+def test_probe_fails_tls_for_a_certificate_issued_for_another_host(
+    tmp_path: Path, ca: trustme.CA
+) -> None:
+    bundle = tmp_path / "ca.pem"
+    ca.cert_pem.write_to_path(str(bundle))
+    with FakeStaging(Behaviour(), ca.issue_cert("other.example")) as fake:
+        result = probe_staging(
+            settings(tmp_path, STAGING_WEBSOCKET_URL=fake.ws_url, STAGING_CA_BUNDLE=str(bundle))
+        )
+    assert failed_step(result) == "tls"
+    assert "certificate verification failed: Hostname mismatch" in result.reason
+
+
+def test_probe_fails_tls_for_a_certificate_from_an_untrusted_ca(
+    tmp_path: Path, ca: trustme.CA
+) -> None:
+    trusted = trustme.CA()
+    bundle = tmp_path / "other-ca.pem"
+    trusted.cert_pem.write_to_path(str(bundle))
+    with FakeStaging(Behaviour(), ca.issue_cert("localhost")) as fake:
+        with_bundle = probe_staging(
+            settings(tmp_path, STAGING_WEBSOCKET_URL=fake.ws_url, STAGING_CA_BUNDLE=str(bundle))
+        )
+        system_default = probe_staging(settings(tmp_path, STAGING_WEBSOCKET_URL=fake.ws_url))
+    for result in (with_bundle, system_default):
+        assert failed_step(result) == "tls"
+        assert "certificate verification failed: unable to get local issuer" in result.reason
+    assert with_bundle.details["ca_bundle"] == str(bundle)
+    assert system_default.details["ca_bundle"] == "system default"
+
+
+@pytest.mark.parametrize(
+    ("status", "body", "fragment"),
+    [
+        (404, {"error": "not_found"}, "answered 404 Not Found"),
+        (503, {"status": "draining"}, 'answered 503 Service Unavailable {"status": "draining"}'),
+        (200, {"status": "degraded"}, 'answered 200 with {"status": "degraded"}'),
+    ],
+)
+def test_probe_fails_the_health_step_unless_health_answers_200_with_status_ok(
+    tmp_path: Path, status: int, body: dict[str, object], fragment: str
+) -> None:
+    with FakeStaging(Behaviour(health_status=status, health_body=body)) as fake:
+        result = probe_staging(settings(tmp_path, STAGING_WEBSOCKET_URL=fake.ws_url))
+    assert failed_step(result) == "health"
+    assert fragment in result.reason
+    assert "(expected 200 with status ok)" in result.reason
+
+
+def test_probe_fails_the_websocket_step_within_its_timeout_when_the_upgrade_is_never_answered(
+    tmp_path: Path,
+) -> None:
+    with FakeStaging(Behaviour(websocket="hang")) as fake:
+        started = time.monotonic()
+        result = probe_staging(
+            settings(tmp_path, STAGING_WEBSOCKET_URL=fake.ws_url, STAGING_FALLBACK_TIMEOUT=SHORT)
+        )
+        elapsed = time.monotonic() - started
+    assert failed_step(result) == "websocket"
+    assert "no answer within 0.5 s" in result.reason
+    assert elapsed < BOUND_S
+    assert [step.name for step in result.steps if step.ok] == [
+        "dns",
+        "tcp",
+        "tls",
+        "health",
+        "token",
+    ]
+
+
+def test_probe_fails_the_token_step_on_a_wrong_password(tmp_path: Path, backend: Endpoints) -> None:
+    result = probe_staging(
+        settings(tmp_path, STAGING_WEBSOCKET_URL=backend.ws_url, STAGING_TEST_PASSWORD="wrong-pw")
+    )
+    assert failed_step(result) == "token"
+    assert "refused STAGING_TEST_USER='probe-user'" in result.reason
+    assert "401" in result.reason
+    assert "check STAGING_TEST_PASSWORD" in result.reason
+    assert "wrong-pw" not in json.dumps(result.to_json())
+
+
+def test_probe_fails_the_websocket_step_when_the_token_is_refused(
+    tmp_path: Path, backend: Endpoints
+) -> None:
+    env = {"STAGING_TEST_USER": "", "STAGING_TEST_PASSWORD": "", "STAGING_AUTH_TOKEN": "forged"}
+    result = probe_staging(settings(tmp_path, STAGING_WEBSOCKET_URL=backend.ws_url, **env))
+    assert failed_step(result) == "websocket"
+    assert "the upgrade was refused: 401" in result.reason
+    assert result.steps[4].detail == "skipped: using STAGING_AUTH_TOKEN"
+
+
+def test_probe_passes_against_the_real_backend_over_plain_ws(
+    tmp_path: Path, backend: Endpoints
+) -> None:
+    result = probe_staging(settings(tmp_path, STAGING_WEBSOCKET_URL=backend.ws_url))
+    assert result.available, result.reason
+    assert [(step.name, step.ok) for step in result.steps] == [
+        ("dns", True),
+        ("tcp", True),
+        ("tls", True),
+        ("health", True),
+        ("token", True),
+        ("websocket", True),
+        ("ping", True),
+    ]
+    assert all(step.elapsed_ms >= 0 for step in result.steps)
+    assert result.details["server_version"]
+
+
+def test_probe_skips_health_when_the_health_check_is_disabled(
+    tmp_path: Path, backend: Endpoints
+) -> None:
+    result = probe_staging(
+        settings(
+            tmp_path, STAGING_WEBSOCKET_URL=backend.ws_url, STAGING_HEALTH_CHECK_ENABLED="false"
+        )
+    )
+    assert result.available, result.reason
+    health = next(step for step in result.steps if step.name == "health")
+    assert health.detail == "skipped: STAGING_HEALTH_CHECK_ENABLED=false"
+
+
+def test_probe_passes_through_nginx_and_tls_and_reports_no_secret(
+    tmp_path: Path, deployment: StagingEnvironment
+) -> None:
+    result = probe_staging(settings(tmp_path, **deployment.variables()))
+    assert result.available, result.reason
+    assert result.reason.startswith("healthy: 7 steps in ")
+    assert all(step.ok and not step.detail.startswith("skipped") for step in result.steps)
+    assert result.details["tls_version"].startswith("TLSv1.")
+    text = json.dumps(result.to_json())
+    assert deployment.password not in text
+    assert "eyJ" not in text  # no JWT
+
+
+def test_probe_refuses_a_wrong_password_through_nginx(
+    tmp_path: Path, deployment: StagingEnvironment
+) -> None:
+    variables = {**deployment.variables(), "STAGING_TEST_PASSWORD": "not-the-password"}
+    result = probe_staging(settings(tmp_path, **variables))
+    assert failed_step(result) == "token"
+    assert "401" in result.reason

@@ -1,0 +1,115 @@
+"""A deliberately broken "staging deployment" for the probe's failure cases. Standard library.
+
+It answers ``/health`` and ``/auth/token`` as told, and either refuses or never answers the
+WebSocket upgrade on ``/ws``; optionally over TLS with a given certificate. Each failure the
+probe must name gets a real server that fails exactly that way, on 127.0.0.1, port 0.
+"""
+
+from __future__ import annotations
+
+import json
+import ssl
+import threading
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from types import TracebackType
+
+import trustme
+
+
+@dataclass(frozen=True)
+class Behaviour:
+    health_status: int = 200
+    health_body: dict[str, object] = field(default_factory=lambda: {"status": "ok"})
+    token_status: int = 200
+    # "hang": accept the upgrade request and never answer; "refuse": 401.
+    websocket: str = "hang"
+
+
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+    behaviour: Behaviour
+    released: threading.Event
+
+
+class _Handler(BaseHTTPRequestHandler):
+    server: _Server
+    protocol_version = "HTTP/1.1"
+
+    def log_message(self, format: str, *args: object) -> None:
+        """Quiet: the tests read the probe's reasons, not this server's access log."""
+
+    def _json(self, status: int, body: dict[str, object]) -> None:
+        data = json.dumps(body).encode()
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    def do_GET(self) -> None:
+        behaviour = self.server.behaviour
+        path = self.path.split("?")[0]
+        if path == "/health":
+            self._json(behaviour.health_status, behaviour.health_body)
+        elif path == "/auth/token":
+            if behaviour.token_status == 200:
+                self._json(200, {"access_token": "fake-token-value", "token_type": "Bearer"})
+            else:
+                self._json(behaviour.token_status, {"error": "invalid_credentials"})
+        elif path == "/ws" and behaviour.websocket == "refuse":
+            self._json(401, {"error": "invalid_token"})
+        elif path == "/ws":
+            # Never answer; let go when the server stops so its thread ends.
+            self.server.released.wait()
+            self.close_connection = True
+        else:
+            self._json(404, {"error": "not_found"})
+
+
+class FakeStaging:
+    """``with FakeStaging(Behaviour(health_status=404)) as fake: fake.ws_url``."""
+
+    def __init__(self, behaviour: Behaviour, certificate: trustme.LeafCert | None = None) -> None:
+        self.behaviour = behaviour
+        self.certificate = certificate
+        self._server: _Server | None = None
+        self._thread: threading.Thread | None = None
+
+    @property
+    def port(self) -> int:
+        assert self._server is not None
+        return int(self._server.server_address[1])
+
+    @property
+    def ws_url(self) -> str:
+        scheme = "wss" if self.certificate is not None else "ws"
+        return f"{scheme}://localhost:{self.port}/ws"
+
+    def __enter__(self) -> FakeStaging:
+        server = _Server(("127.0.0.1", 0), _Handler)
+        server.behaviour = self.behaviour
+        server.released = threading.Event()
+        if self.certificate is not None:
+            context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+            self.certificate.configure_cert(context)
+            server.socket = context.wrap_socket(server.socket, server_side=True)
+        self._server = server
+        self._thread = threading.Thread(
+            target=server.serve_forever, kwargs={"poll_interval": 0.05}, name="fake-staging"
+        )
+        self._thread.start()
+        return self
+
+    def __exit__(
+        self,
+        kind: type[BaseException] | None,
+        error: BaseException | None,
+        trace: TracebackType | None,
+    ) -> None:
+        assert self._server is not None
+        assert self._thread is not None
+        self._server.released.set()
+        self._server.shutdown()
+        self._server.server_close()
+        self._thread.join(10)
