@@ -28,6 +28,7 @@ from test_framework.ledger import Ledger, RunStatus, collected_digest, ledger_pa
 from test_framework.modes import ALL_MODES, Mode
 from test_framework.profiles import Profile
 from test_framework.recorder import LedgerRecorder
+from test_framework.redaction import register_secret
 from test_framework.settings import Settings, load_settings
 
 MARKERS = {
@@ -128,9 +129,7 @@ def pytest_configure(config: pytest.Config) -> None:
     if workerinput is not None:
         if "mc_state" in workerinput:
             state = _state_from_workerinput(config, workerinput)
-            config.stash[STATE] = state
-            _export_environment(state)
-            _configure_reruns(config, state.profile)
+            _adopt(config, state)
         return
     if not (config.getoption("mc_mode") or os.environ.get("TEST_MODE")):
         return
@@ -139,9 +138,7 @@ def pytest_configure(config: pytest.Config) -> None:
     except HarnessError as exc:
         _write_unavailable_ledger(config, exc)
         raise pytest.UsageError(str(exc)) from None
-    config.stash[STATE] = state
-    _export_environment(state)
-    _configure_reruns(config, state.profile)
+    _adopt(config, state)
     state.recorder = LedgerRecorder(
         path=ledger_path(state.settings.report_dir, state.mode.value, *state.shard),
         base=Ledger(
@@ -158,6 +155,15 @@ def pytest_configure(config: pytest.Config) -> None:
     state.recorder.flush()
     # The recorder's report hooks run in this process only: it alone writes the ledger.
     config.pluginmanager.register(state.recorder, "mc-ledger-recorder")
+
+
+def _adopt(config: pytest.Config, state: HarnessState) -> None:
+    """Make ``state`` this process's decision."""
+    config.stash[STATE] = state
+    _export_environment(state)
+    _configure_reruns(config, state.profile)
+    register_secret(state.run.test_password)
+    register_secret(state.run.jwt_secret)
 
 
 def _options(config: pytest.Config) -> dict[str, str]:

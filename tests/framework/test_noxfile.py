@@ -1,0 +1,110 @@
+"""The noxfile's sessions, skip and summary behaviour, through nox run as a subprocess."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def nox(
+    *args: str, env: dict[str, str] | None = None, timeout: float = 120
+) -> subprocess.CompletedProcess[str]:
+    full_env = {
+        k: v for k, v in os.environ.items() if not k.startswith(("STAGING_", "MC_", "TEST_MODE"))
+    }
+    full_env.update(env or {})
+    return subprocess.run(
+        [sys.executable, "-m", "nox", "--no-color", *args],
+        cwd=ROOT,
+        env=full_env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
+
+
+def test_nox_lists_one_mission_critical_session_per_mode_with_tags() -> None:
+    listed = nox("-l", "--json")
+    assert listed.returncode == 0, listed.stderr
+    sessions = json.loads(listed.stdout)
+    by_signature = {s["signatures"][0]: s for s in sessions if s["name"] == "mission_critical"}
+    assert sorted(by_signature) == [
+        "mission_critical(mode='docker_local')",
+        "mission_critical(mode='minimal')",
+        "mission_critical(mode='staging_fallback')",
+    ]
+    assert all("mission_critical" in s["tags"] for s in by_signature.values())
+    names = {s["name"] for s in sessions}
+    assert {"staging", "tests", "lint", "typecheck", "gate"} <= names
+
+
+def test_a_mode_that_cannot_run_is_skipped_with_the_probe_reason_and_the_gate_fails(
+    tmp_path: Path,
+) -> None:
+    run = nox(
+        "-s",
+        "mission_critical(mode='docker_local')",
+        env={"FORCE_DOCKER_UNAVAILABLE": "true", "MC_REPORT_DIR": str(tmp_path)},
+    )
+    output = run.stdout + run.stderr
+    assert "Skipped" in output or "skipped" in output
+    assert "unavailable (forced)" in output
+    # Nothing ran anywhere: the gate that follows must not call that a pass.
+    assert run.returncode != 0, output
+    ledger = json.loads((tmp_path / "docker_local" / "ledger.json").read_text())
+    assert ledger["status"] == "skipped"
+    assert "forced" in ledger["reason"]
+
+
+def test_a_required_mode_that_cannot_run_fails_instead_of_skipping(tmp_path: Path) -> None:
+    run = nox(
+        "-s",
+        "mission_critical(mode='docker_local')",
+        env={
+            "FORCE_DOCKER_UNAVAILABLE": "true",
+            "MC_REQUIRED_MODES": "docker_local",
+            "MC_REPORT_DIR": str(tmp_path),
+        },
+    )
+    output = run.stdout + run.stderr
+    assert run.returncode != 0
+    assert "docker_local is required by MC_REQUIRED_MODES but cannot run" in output
+
+
+def test_staging_without_configuration_is_skipped_naming_the_variable_to_set(
+    tmp_path: Path,
+) -> None:
+    run = nox("-s", "staging", env={"MC_REPORT_DIR": str(tmp_path)})
+    output = run.stdout + run.stderr
+    assert "STAGING_WEBSOCKET_URL" in output
+    assert run.returncode != 0, "a run in which everything skipped is a failure"
+
+
+def test_a_configuration_error_is_one_line_without_a_traceback(tmp_path: Path) -> None:
+    run = nox(
+        "-s",
+        "staging",
+        env={"MC_REPORT_DIR": str(tmp_path), "STAGING_WEBSOCKET_URL": "http://x/ws"},
+    )
+    output = run.stdout + run.stderr
+    assert run.returncode != 0
+    assert "STAGING_WEBSOCKET_URL='http://x/ws' has scheme 'http'" in output
+    assert "Traceback" not in output
+
+
+def test_the_minimal_session_runs_the_suite_and_the_gate_passes(tmp_path: Path) -> None:
+    run = nox(
+        "-s", "mission_critical(mode='minimal')", env={"MC_REPORT_DIR": str(tmp_path)}, timeout=600
+    )
+    output = run.stdout + run.stderr
+    assert run.returncode == 0, output[-4000:]
+    ledger = json.loads((tmp_path / "minimal" / "ledger.json").read_text())
+    outcomes = {t["outcome"] for t in ledger["tests"]}
+    assert len(ledger["tests"]) >= 60
+    assert outcomes <= {"passed", "skipped"}
