@@ -1,0 +1,160 @@
+"""Mode parity: does a test that passed in several modes see the same conversation in each?
+
+A transcript's *shape* is, per connection, the sequence of what crossed it: frame kinds,
+message types, error codes, close codes, HTTP statuses; never ids, tokens, times or payload
+values. Connections are named by the order they first appear, not by the client's label.
+Shapes that differ between modes are environment drift: reported as warnings, because a mode
+may legitimately answer differently (e.g. a retried connection in staging), and the gate
+already fails the tests whose assertions noticed.
+
+Only tests that passed in both modes are compared: a failure is the gate's business, and its
+transcript differs for a reason the failure message already gives.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from dataclasses import dataclass
+from pathlib import Path
+
+from test_framework.ledger import Outcome
+from test_framework.matrix import Cell, Matrix
+
+# Entries that are commentary, not traffic.
+IGNORED_DIRECTIONS = frozenset({"note"})
+# Message types whose number depends on timing (heartbeats), not on behaviour.
+IGNORED_TYPES = frozenset({"heartbeat", "ping", "pong"})
+COMPARED_OUTCOMES = frozenset({Outcome.PASSED, Outcome.XFAILED})
+
+Shape = dict[str, tuple[str, ...]]
+
+
+class TranscriptFormatError(ValueError):
+    """A transcript file is not the ``{"entries": [...]}`` document ``Transcript`` writes."""
+
+
+def _code_of(data: dict[str, object]) -> object:
+    if "code" in data:
+        return data["code"]
+    error = data.get("error")
+    if isinstance(error, dict):
+        return error.get("code")
+    return None
+
+
+def entry_token(entry: dict[str, object]) -> str | None:
+    """One entry's shape, e.g. ``in text run_started``, ``in close 1009``, ``out http 401``."""
+    direction = str(entry.get("dir", ""))
+    kind = str(entry.get("kind", ""))
+    if direction in IGNORED_DIRECTIONS:
+        return None
+    data = entry.get("data")
+    parts = [direction, kind]
+    if isinstance(data, dict):
+        kind_of_message = data.get("type")
+        if isinstance(kind_of_message, str):
+            if kind_of_message in IGNORED_TYPES:
+                return None
+            parts.append(kind_of_message)
+        code = _code_of(data)
+        if code is not None and not isinstance(code, dict | list):
+            parts.append(f"code={code}")
+        status = data.get("status")
+        if isinstance(status, int) and not isinstance(status, bool):
+            parts.append(f"status={status}")
+        if "size" in data and kind in ("text", "binary"):
+            parts.append("large" if kind == "text" else "bytes")
+    return " ".join(parts)
+
+
+def shape_of(entries: list[dict[str, object]]) -> Shape:
+    """Per connection (``c1``, ``c2``... in order of first appearance), its tokens in order."""
+    names: dict[str, str] = {}
+    shape: dict[str, list[str]] = {}
+    for entry in entries:
+        token = entry_token(entry)
+        if token is None:
+            continue
+        source = str(entry.get("source", ""))
+        name = names.setdefault(source, f"c{len(names) + 1}")
+        shape.setdefault(name, []).append(token)
+    return {name: tuple(tokens) for name, tokens in shape.items()}
+
+
+def read_transcript(path: Path) -> list[dict[str, object]]:
+    try:
+        data = json.loads(path.read_text("utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise TranscriptFormatError(f"{path}: cannot read ({exc})") from None
+    entries = data.get("entries") if isinstance(data, dict) else None
+    if not isinstance(entries, list) or not all(isinstance(e, dict) for e in entries):
+        raise TranscriptFormatError(f"{path}: no list of entries")
+    return entries
+
+
+@dataclass(frozen=True)
+class Difference:
+    nodeid: str
+    reference: str  # the mode compared against
+    mode: str
+    kind: str  # "events", "order", "connections" or "unreadable"
+    detail: str
+
+    def render(self) -> str:
+        return f"parity: {self.nodeid}: {self.reference} vs {self.mode}: {self.detail}"
+
+
+def describe(reference: Shape, other: Shape) -> tuple[str, str] | None:
+    """``(kind, detail)`` of the first way two shapes differ, or None when they match."""
+    if reference == other:
+        return None
+    if len(reference) != len(other):
+        return "connections", f"{len(reference)} connections vs {len(other)}"
+    for name in reference:
+        left, right = reference[name], other.get(name, ())
+        if left == right:
+            continue
+        if Counter(left) == Counter(right):
+            return "order", f"{name}: the same {len(left)} events in a different order"
+        for i, (a, b) in enumerate(zip(left, right, strict=False)):
+            if a != b:
+                return "events", f"{name} event {i + 1}: {a!r} vs {b!r}"
+        shorter, longer = (left, right) if len(left) < len(right) else (right, left)
+        extra = longer[len(shorter)]
+        return "events", f"{name}: {len(left)} events vs {len(right)} (first extra: {extra!r})"
+    return "connections", "the connections differ"
+
+
+def _shape(cell: Cell) -> Shape | str | None:
+    """The cell's shape, an error text when its transcript cannot be read, None without one."""
+    path = cell.transcript_path
+    if path is None:
+        return None
+    try:
+        return shape_of(read_transcript(path))
+    except TranscriptFormatError as exc:
+        return str(exc)
+
+
+def compare(matrix: Matrix) -> list[Difference]:
+    """Every test that passed in two or more modes, compared with the first of them."""
+    differences: list[Difference] = []
+    for nodeid in matrix.nodeids:
+        shapes: list[tuple[str, Shape]] = []
+        for mode, cell in matrix.row(nodeid):
+            if cell.outcome not in COMPARED_OUTCOMES:
+                continue
+            shape = _shape(cell)
+            if isinstance(shape, str):
+                differences.append(Difference(nodeid, mode, mode, "unreadable", shape))
+            elif shape is not None:
+                shapes.append((mode, shape))
+        if len(shapes) < 2:
+            continue
+        reference_mode, reference = shapes[0]
+        for mode, shape in shapes[1:]:
+            found = describe(reference, shape)
+            if found is not None:
+                differences.append(Difference(nodeid, reference_mode, mode, *found))
+    return differences
