@@ -17,6 +17,7 @@ from test_framework.errors import HarnessError
 # subcommand -> (module with ``add_arguments(parser)`` and ``run(args) -> int``, help)
 COMMANDS: dict[str, tuple[str, str]] = {
     "probe": ("test_framework.probe_command", "probe every mode and say which one auto picks"),
+    "gate": ("test_framework.gate", "fail when a mission-critical test ran nowhere, or failed"),
 }
 
 
