@@ -24,7 +24,6 @@ from test_framework.probes.runner import probe_modes  # noqa: E402
 from test_framework.settings import Settings, load_settings  # noqa: E402
 
 nox.options.default_venv_backend = "uv|virtualenv"
-nox.options.sessions = ["mission_critical"]
 nox.options.reuse_venv = "yes"
 
 MODES = [mode.value for mode in Mode]
@@ -84,13 +83,13 @@ def _run_mode(session: nox.Session, mode: Mode) -> None:
 
 
 @nox.session(tags=["mission_critical"])
-@nox.parametrize("mode", MODES)
+@nox.parametrize("mode", [nox.param(mode, tags=[mode]) for mode in MODES])
 def mission_critical(session: nox.Session, mode: str) -> None:
     """The mission-critical suite in one mode; skipped, with the reason, where it cannot run."""
     _run_mode(session, Mode(mode))
 
 
-@nox.session(tags=["mission_critical"])
+@nox.session(tags=["staging"], default=False)
 def staging(session: nox.Session) -> None:
     """The mission-critical suite against the configured staging deployment alone."""
     _run_mode(session, Mode.STAGING_FALLBACK)
