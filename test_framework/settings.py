@@ -60,6 +60,8 @@ class DockerSettings:
     forced_unavailable: bool = False
     host: str | None = None
     base_image: str = DEFAULT_BASE_IMAGE
+    # Image build plus start-up to healthy; a cold build that pulls a base image takes longest.
+    start_timeout_s: float = 300.0
 
 
 @dataclass(frozen=True)
@@ -268,6 +270,9 @@ def load_settings(
             ),
             host=env.get("DOCKER_HOST") or None,
             base_image=env.get("MC_BASE_IMAGE") or DEFAULT_BASE_IMAGE,
+            start_timeout_s=parse_seconds(
+                "MC_DOCKER_START_TIMEOUT_S", env.get("MC_DOCKER_START_TIMEOUT_S", "300")
+            ),
         ),
         profiles=types.MappingProxyType(profiles),
     )
