@@ -55,6 +55,7 @@ def test_a_mode_that_cannot_run_is_skipped_with_the_probe_reason_and_the_gate_fa
     assert "unavailable (forced)" in output
     # Nothing ran anywhere: the gate that follows must not call that a pass.
     assert run.returncode != 0, output
+    assert "gate: FAILED" in output
     ledger = json.loads((tmp_path / "docker_local" / "ledger.json").read_text())
     assert ledger["status"] == "skipped"
     assert "forced" in ledger["reason"]
@@ -82,6 +83,7 @@ def test_staging_without_configuration_is_skipped_naming_the_variable_to_set(
     output = run.stdout + run.stderr
     assert "STAGING_WEBSOCKET_URL" in output
     assert run.returncode != 0, "a run in which everything skipped is a failure"
+    assert "gate: FAILED" in output
 
 
 def test_a_configuration_error_is_one_line_without_a_traceback(tmp_path: Path) -> None:
