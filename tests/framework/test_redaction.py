@@ -1,0 +1,83 @@
+"""Secrets never survive redaction: registered values, and anything shaped like a secret."""
+
+from __future__ import annotations
+
+import base64
+import json
+import secrets
+from urllib.parse import quote
+
+from test_framework.redaction import MASK, redact, redact_text, register_secret
+
+JWT = "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJhbGljZSJ9.c2lnbmF0dXJlLXZhbHVl"
+
+
+def fresh() -> str:
+    return "pw-" + secrets.token_urlsafe(12)
+
+
+def test_a_registered_secret_is_masked_wherever_it_appears() -> None:
+    secret = fresh()
+    register_secret(secret)
+    assert redact_text(f"login with {secret} failed; retry {secret}") == (
+        f"login with {MASK} failed; retry {MASK}"
+    )
+
+
+def test_the_url_encoded_form_of_a_registered_secret_is_masked_too() -> None:
+    secret = fresh() + "/+ &="
+    register_secret(secret)
+    assert redact_text("/x?p=" + quote(secret, safe="")) == f"/x?p={MASK}"
+
+
+def test_very_short_values_are_not_registered_so_ordinary_words_survive() -> None:
+    register_secret("ok")
+    register_secret(None)
+    register_secret("")
+    assert redact_text("status ok") == "status ok"
+
+
+def test_a_jwt_is_masked_without_registration() -> None:
+    assert redact_text(f"token {JWT} expired") == f"token {MASK} expired"
+
+
+def test_token_and_password_query_parameters_are_masked() -> None:
+    text = "wss://h/ws?token=abc.def&x=1 and /auth?password=hunter22#frag"
+    assert redact_text(text) == f"wss://h/ws?token={MASK}&x=1 and /auth?password={MASK}#frag"
+
+
+def test_bearer_and_basic_credentials_are_masked() -> None:
+    basic = base64.b64encode(b"alice:s3cret-pass").decode()
+    text = f"Authorization: Basic {basic}\nAuthorization: Bearer opaque-token-123"
+    assert redact_text(text) == f"Authorization: Basic {MASK}\nAuthorization: Bearer {MASK}"
+
+
+def test_json_fields_named_like_secrets_are_masked_in_text() -> None:
+    text = json.dumps({"access_token": "opaque-value-1", "token_type": "Bearer", "password": "p"})
+    assert json.loads(redact_text(text)) == {
+        "access_token": MASK,
+        "token_type": "Bearer",
+        "password": MASK,
+    }
+
+
+def test_redact_walks_nested_values_and_masks_secret_keys() -> None:
+    secret = fresh()
+    register_secret(secret)
+    value = {
+        "frames": [{"text": f"hello {secret}"}, ("tuple", JWT)],
+        "Access_Token": "opaque-value-2",
+        "count": 3,
+        "nested": {"password": "pw"},
+    }
+    assert redact(value) == {
+        "frames": [{"text": f"hello {MASK}"}, ["tuple", MASK]],
+        "Access_Token": MASK,
+        "count": 3,
+        "nested": {"password": MASK},
+    }
+
+
+def test_text_without_secrets_is_unchanged() -> None:
+    text = '{"type": "agent_started", "run_id": "r-1", "seq": 1, "token_type": "Bearer"}'
+    assert redact_text(text) == text
