@@ -215,17 +215,22 @@ class ComposeStack:
         reader.start()
         deadline = started + timeout_s + 15  # compose's own --wait-timeout answers first
         next_note = started + 5
-        while process.poll() is None:
-            now = time.monotonic()
-            if now > deadline:
-                os.killpg(process.pid, signal.SIGTERM)
-                process.wait(10)
-                break
-            if now >= next_note:
-                last = tail[-1].strip()[:100] if tail else ""
-                self.progress(f"docker_local: {what} {self.project}: {now - started:.0f} s  {last}")
-                next_note = now + 5
-            time.sleep(0.1)
+        try:
+            while process.poll() is None:
+                now = time.monotonic()
+                if now > deadline:
+                    break
+                if now >= next_note:
+                    last = tail[-1].strip()[:100] if tail else ""
+                    self.progress(
+                        f"docker_local: {what} {self.project}: {now - started:.0f} s  {last}"
+                    )
+                    next_note = now + 5
+                time.sleep(0.1)
+        finally:
+            # On a timeout or Ctrl-C, compose (in its own session) must not go on without us.
+            if process.poll() is None:
+                _stop_group(process)
         reader.join(5)
         elapsed = time.monotonic() - started
         if process.returncode == 0:
@@ -285,6 +290,15 @@ class ComposeStack:
                 f" run `python -m test_framework cleanup`"
             )
         return time.monotonic() - started
+
+
+def _stop_group(process: subprocess.Popen[str]) -> None:
+    os.killpg(process.pid, signal.SIGTERM)
+    try:
+        process.wait(10)
+    except subprocess.TimeoutExpired:
+        os.killpg(process.pid, signal.SIGKILL)
+        process.wait()
 
 
 def _collect(process: subprocess.Popen[str], tail: deque[str]) -> None:

@@ -1,0 +1,372 @@
+"""The docker_local backend: the service's containers, from the compose file, one stack per run.
+
+Under pytest-xdist every worker of a run shares one stack. The first worker to call ``start``
+starts it under a file lock in ``run.shared_dir`` and records it there; the others attach to it.
+Every worker's ``stop`` checks out, and the last one out (``run.worker_count`` check-outs) takes
+the stack down. The stack's project name is unique per run and every container, network and
+volume carries the run's labels, so a run killed before it could clean up is removed by the next
+run (or ``python -m test_framework cleanup``).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import signal
+import threading
+import time
+import urllib.error
+import urllib.request
+from dataclasses import dataclass
+from pathlib import Path
+from types import FrameType
+from typing import Any
+
+import filelock
+
+from test_framework.backends.base import Endpoints, RunContext
+from test_framework.cleanup import remove_labelled, remove_run
+from test_framework.compose import (
+    ComposeStack,
+    Progress,
+    StackStartError,
+    find_compose,
+    print_progress,
+    resolve_compose_file,
+)
+from test_framework.docker_client import connect
+from test_framework.docker_host import DaemonAddress
+from test_framework.errors import HarnessError, ModeUnavailableError, ServiceUnavailableError
+from test_framework.image_inputs import choose_base_image, wheelhouse_status
+from test_framework.labels import PROJECT_FILTER, RUN_ID, compose_variables, owner_gone
+from test_framework.labels import project_name as _project_name
+from test_framework.settings import Settings
+
+log = logging.getLogger(__name__)
+
+STATE_FILE = "docker-stack.json"
+LOCK_FILE = "docker-stack.lock"
+CHECKOUT_DIR = "docker-checked-out"
+
+
+@dataclass(frozen=True)
+class StackRecord:
+    """What the first worker writes for the others: where the stack is and how to reach it."""
+
+    status: str  # starting | up | failed | down
+    project: str
+    compose_file: str = ""
+    reason: str = ""
+    endpoints: dict[str, Any] | None = None
+
+    def to_json(self) -> str:
+        return json.dumps(self.__dict__)
+
+
+class DockerBackend:
+    """``start`` brings the stack up (or attaches to this run's), ``stop`` checks out of it."""
+
+    def __init__(
+        self, settings: Settings, run: RunContext, progress: Progress = print_progress
+    ) -> None:
+        self.settings = settings
+        self.run = run
+        self.progress = progress
+        self.project = _project_name(run.run_id)
+        self._endpoints: Endpoints | None = None
+        self._stack: ComposeStack | None = None
+
+    # -- the Backend protocol ------------------------------------------------------------------
+
+    def start(self) -> Endpoints:
+        if self._endpoints is not None:
+            return self._endpoints
+        self.run.shared_dir.mkdir(parents=True, exist_ok=True)
+        with self._lock():
+            record = self._read()
+            if record is not None and record.status == "up" and record.endpoints:
+                endpoints = _endpoints_from(record.endpoints)
+                log.info("attached to %s started by another worker", record.project)
+            elif record is not None and record.status == "failed":
+                raise ServiceUnavailableError(record.reason)
+            else:
+                endpoints = self._bring_up()
+        self._endpoints = endpoints
+        _sigterm_as_interrupt()
+        return endpoints
+
+    def stop(self) -> None:
+        """Check this worker out; the last worker out takes the stack down. Idempotent."""
+        self._endpoints = None
+        if not self.run.shared_dir.is_dir():
+            return
+        with self._lock():
+            checked_out = self.run.shared_dir / CHECKOUT_DIR
+            checked_out.mkdir(exist_ok=True)
+            (checked_out / _safe(self.run.worker_id)).touch()
+            count = sum(1 for _ in checked_out.iterdir())
+            record = self._read()
+            if count < self.run.worker_count or record is None or record.status == "down":
+                return
+            self._bring_down(record)
+
+    # -- deployment control (a private stack: the plugin gives each such test its own run) -----
+
+    def terminate(self) -> None:
+        """Stop the service container (SIGTERM, then its grace period) and wait until it is."""
+        self._endpoints = None
+        self._require_stack().stop(timeout_s=30, services=[self.settings.service.compose_service])
+
+    def restart(self) -> Endpoints:
+        """Start the service container again and return its endpoints (the host port changes)."""
+        stack = self._require_stack()
+        service = self.settings.service.compose_service
+        stack.up(self.settings.docker.start_timeout_s, services=[service], build=False)
+        previous = self._read()
+        details = dict(previous.endpoints["details"]) if previous and previous.endpoints else {}
+        endpoints = self._reach(stack, details)
+        with self._lock():
+            self._write(StackRecord("up", self.project, str(stack.file), "", _to_json(endpoints)))
+        self._endpoints = endpoints
+        return endpoints
+
+    def service_logs(self, tail: int = 200) -> str:
+        """The service's recent logs, for the report of a failed test."""
+        record = self._read()
+        if record is None or not record.compose_file:
+            return "(the stack was not started)"
+        stack = self._stack or self._compose_stack(Path(record.compose_file), self._address())
+        return stack.logs(self.settings.service.compose_service, tail=tail)
+
+    # -- internals -------------------------------------------------------------------------------
+
+    def _bring_up(self) -> Endpoints:
+        docker = self.settings.docker
+        service = self.settings.service
+        client, address = connect(docker.host, self.settings.probe_timeout_s)
+        try:
+            orphans = remove_labelled(client, [PROJECT_FILTER], owner_gone)
+            if orphans.removed_anything:
+                self.progress(f"docker_local: leftovers of earlier runs: {orphans.summary()}")
+            compose_file = resolve_compose_file(service.compose_file, self.settings.root)
+            choice = choose_base_image(address, docker.base_image, self.settings.probe_timeout_s)
+            if not choice.ok:
+                raise ModeUnavailableError(choice.detail)
+            if choice.image != docker.base_image:
+                log.warning("base image: %s", choice.detail)
+                self.progress(f"docker_local: {choice.detail}")
+            wheels_ok, wheels_detail = wheelhouse_status(compose_file)
+            if not wheels_ok:
+                raise ModeUnavailableError(wheels_detail)
+            stack = self._compose_stack(compose_file, address, base_image=choice.image)
+            self._stack = stack
+            self._write(StackRecord("starting", self.project, str(compose_file)))
+            try:
+                seconds = stack.up(docker.start_timeout_s)
+            except StackStartError as exc:
+                path = self._save_logs(exc.logs)
+                self._down_quietly(stack)
+                message = f"{exc} (logs: {path})"
+                self._write(StackRecord("failed", self.project, str(compose_file), message))
+                raise StackStartError(message, exc.logs) from None
+            details = {
+                "project": self.project,
+                "compose_file": str(compose_file),
+                "compose": str(stack.command),
+                "docker_host": address.url,
+                "base_image": choice.image,
+                "start_s": f"{seconds:.1f}",
+                **self._container_facts(client, service.compose_service),
+            }
+            endpoints = self._reach(stack, details)
+        except HarnessError as exc:
+            record = self._read()
+            if record is None or record.status != "failed":
+                self._write(StackRecord("failed", self.project, "", str(exc)))
+            raise
+        finally:
+            client.close()
+        self._write(StackRecord("up", self.project, str(compose_file), "", _to_json(endpoints)))
+        return endpoints
+
+    def _reach(self, stack: ComposeStack, details: dict[str, str]) -> Endpoints:
+        """Endpoints on the published loopback port, once ``/health`` answers through it."""
+        service = self.settings.service
+        published = stack.published(service.compose_service, service.container_port)
+        http_url = f"http://127.0.0.1:{published.port}"
+        _wait_for_health(http_url + service.health_path, timeout_s=30.0)
+        return Endpoints(
+            ws_url=f"ws://127.0.0.1:{published.port}{service.ws_path}",
+            http_url=http_url,
+            auth_url=http_url + service.auth_path,
+            details={**details, "port": str(published.port)},
+        )
+
+    def _container_facts(self, client: Any, service: str) -> dict[str, str]:
+        containers = client.containers.list(
+            all=True,
+            filters={
+                "label": [
+                    f"com.docker.compose.project={self.project}",
+                    f"com.docker.compose.service={service}",
+                ]
+            },
+        )
+        if not containers:
+            return {}
+        container = containers[0]
+        if container.labels.get(RUN_ID) != self.run.run_id:
+            log.warning(
+                "service %s carries no %s=%s label: a stack left by a killed run cannot be found"
+                " by cleanup; add the labels of docker/docker-compose.alpine-test.yml",
+                service,
+                RUN_ID,
+                self.run.run_id,
+            )
+        return {
+            "container": str(container.name),
+            "image": str(container.attrs.get("Config", {}).get("Image", "")),
+            "image_id": str(container.attrs.get("Image", "")),
+        }
+
+    def _bring_down(self, record: StackRecord) -> None:
+        started = time.monotonic()
+        try:
+            if record.compose_file:
+                self._compose_stack(Path(record.compose_file), self._address()).down()
+        except HarnessError as exc:
+            # compose down failed; the labels still find everything, so remove by them.
+            log.warning("compose down of %s failed (%s); removing by labels", self.project, exc)
+        report = remove_run(self.run.run_id, self.settings.docker.host)
+        self._write(StackRecord("down", self.project, record.compose_file))
+        seconds = time.monotonic() - started
+        extra = f"; by labels: {report.summary()}" if report.removed_anything else ""
+        self.progress(f"docker_local: {self.project} removed in {seconds:.1f} s{extra}")
+
+    def _down_quietly(self, stack: ComposeStack) -> None:
+        try:
+            stack.down()
+        except HarnessError as exc:
+            log.warning("compose down after a failed start: %s; removing by labels", exc)
+            remove_run(self.run.run_id, self.settings.docker.host)
+
+    def _compose_stack(
+        self, compose_file: Path, address: DaemonAddress | None, base_image: str | None = None
+    ) -> ComposeStack:
+        env = {
+            **(address.environment() if address is not None else {}),
+            **compose_variables(self.run.run_id, self.run.owner_pid),
+            "MC_BASE_IMAGE": base_image or self.settings.docker.base_image,
+            "AGENT_JWT_SECRET": self.run.jwt_secret,
+            "AGENT_TEST_PASSWORD": self.run.test_password,
+        }
+        return ComposeStack(
+            find_compose(), compose_file, self.project, env=env, progress=self.progress
+        )
+
+    def _address(self) -> DaemonAddress | None:
+        from test_framework.docker_host import locate_daemon
+
+        found = locate_daemon(self.settings.docker.host, self.settings.probe_timeout_s).found
+        return found.address if found is not None else None
+
+    def _require_stack(self) -> ComposeStack:
+        if self._stack is None:
+            record = self._read()
+            if record is None or not record.compose_file:
+                raise ServiceUnavailableError(
+                    f"{self.project} is not running: call start() before terminate()/restart()"
+                )
+            self._stack = self._compose_stack(Path(record.compose_file), self._address())
+        return self._stack
+
+    def _save_logs(self, logs: str) -> Path:
+        folder = self.settings.report_dir / "docker_local"
+        folder.mkdir(parents=True, exist_ok=True)
+        path = folder / f"{self.project}-{self.settings.service.compose_service}.log"
+        path.write_text(logs, "utf-8")
+        return path
+
+    def _lock(self) -> filelock.FileLock:
+        # Other workers wait while the first one builds and starts the stack.
+        timeout = self.settings.docker.start_timeout_s + 120
+        return filelock.FileLock(str(self.run.shared_dir / LOCK_FILE), timeout=timeout)
+
+    def _read(self) -> StackRecord | None:
+        path = self.run.shared_dir / STATE_FILE
+        try:
+            return StackRecord(**json.loads(path.read_text("utf-8")))
+        except FileNotFoundError:
+            return None
+
+    def _write(self, record: StackRecord) -> None:
+        path = self.run.shared_dir / STATE_FILE
+        scratch = path.with_suffix(f".{os.getpid()}.tmp")
+        scratch.write_text(record.to_json(), "utf-8")
+        scratch.replace(path)
+
+
+def cleanup_run(run_id: str) -> None:
+    """The controller's safety net at the very end of a run: remove whatever is left of it."""
+    report = remove_run(run_id, os.environ.get("DOCKER_HOST") or None)
+    if report.removed_anything or report.errors:
+        log.warning("run %s left docker resources behind: %s", run_id, report.summary())
+
+
+def _wait_for_health(url: str, timeout_s: float) -> None:
+    """The container is healthy inside; wait until the published port forwards to it too."""
+    deadline = time.monotonic() + timeout_s
+    last = ""
+    while time.monotonic() < deadline:
+        try:
+            with urllib.request.urlopen(url, timeout=2) as reply:
+                if reply.status == 200:
+                    return
+                last = f"status {reply.status}"
+        except (urllib.error.URLError, OSError) as exc:
+            last = str(exc)
+        time.sleep(0.1)
+    raise ServiceUnavailableError(
+        f"{url} did not answer 200 within {timeout_s:g} s ({last}): check the published port"
+    )
+
+
+def _endpoints_from(data: dict[str, Any]) -> Endpoints:
+    return Endpoints(
+        ws_url=data["ws_url"],
+        http_url=data["http_url"],
+        auth_url=data["auth_url"],
+        details=dict(data.get("details", {})),
+    )
+
+
+def _to_json(endpoints: Endpoints) -> dict[str, Any]:
+    return {
+        "ws_url": endpoints.ws_url,
+        "http_url": endpoints.http_url,
+        "auth_url": endpoints.auth_url,
+        "details": dict(endpoints.details),
+    }
+
+
+def _safe(name: str) -> str:
+    return "".join(c if c.isalnum() or c in "-_." else "_" for c in name) or "worker"
+
+
+def _sigterm_as_interrupt() -> None:
+    """Make SIGTERM unwind like Ctrl-C, so pytest's teardown runs and takes the stack down.
+
+    Only where SIGTERM still has its default (fatal) action and in the main thread; a handler
+    somebody else installed is left alone.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        return
+    if signal.getsignal(signal.SIGTERM) is not signal.SIG_DFL:
+        return
+
+    def interrupt(signum: int, frame: FrameType | None) -> None:
+        raise KeyboardInterrupt(f"signal {signum}")
+
+    signal.signal(signal.SIGTERM, interrupt)
+    log.info("SIGTERM now interrupts the run like Ctrl-C, so the docker stack is taken down")

@@ -1,0 +1,135 @@
+"""Remove the Docker resources of runs: one run by id, or every run whose owning process is gone.
+
+Resources are found by this harness's labels (see ``labels``), never by name, so nothing else on
+the machine is touched. A SIGKILLed run cannot clean up after itself; the next run (and
+``python -m test_framework cleanup``) removes what it left.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from test_framework.docker_host import locate_daemon
+from test_framework.labels import PROJECT_FILTER, RUN_ID, owner_gone
+
+if TYPE_CHECKING:
+    import docker
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class CleanupReport:
+    containers: tuple[str, ...] = ()
+    networks: tuple[str, ...] = ()
+    volumes: tuple[str, ...] = ()
+    runs: tuple[str, ...] = ()
+    errors: tuple[str, ...] = field(default=())
+
+    @property
+    def removed_anything(self) -> bool:
+        return bool(self.containers or self.networks or self.volumes)
+
+    def summary(self) -> str:
+        if not self.removed_anything and not self.errors:
+            return "nothing to remove"
+        parts = [
+            f"{len(self.containers)} container(s)",
+            f"{len(self.networks)} network(s)",
+            f"{len(self.volumes)} volume(s)",
+        ]
+        text = f"removed {', '.join(parts)} of run(s) {', '.join(self.runs) or '-'}"
+        if self.errors:
+            text += f"; {len(self.errors)} failed: {'; '.join(self.errors)}"
+        return text
+
+
+Select = Callable[[Mapping[str, str]], bool]
+
+
+def remove_run(run_id: str, host: str | None = None) -> CleanupReport:
+    """Remove every container, network and volume of run ``run_id``, including the private
+    deployments derived from it, whose run ids extend it (``<run id>c<worker><n>``)."""
+    if not run_id:
+        raise ValueError("remove_run needs a run id")
+    return _cleanup(host, [], lambda labels: labels.get(RUN_ID, "").startswith(run_id))
+
+
+def remove_orphans(host: str | None = None) -> CleanupReport:
+    """Remove the resources of every run whose owning process is gone (on this host)."""
+    return _cleanup(host, [], owner_gone)
+
+
+def remove_everything(host: str | None = None) -> CleanupReport:
+    """Remove every resource carrying this harness's labels, including live runs' stacks."""
+    return _cleanup(host, [], lambda labels: True)
+
+
+def _cleanup(host: str | None, extra: list[str], select: Select) -> CleanupReport:
+    search = locate_daemon(host, timeout=2.0)
+    if search.found is None:
+        # No daemon, no containers: nothing can have been left behind on it.
+        log.info("cleanup skipped: %s", search.explain())
+        return CleanupReport()
+    from test_framework.docker_client import connect
+
+    client, _ = connect(host)
+    try:
+        return remove_labelled(client, [PROJECT_FILTER, *extra], select)
+    finally:
+        client.close()
+
+
+def remove_labelled(
+    client: docker.DockerClient, label_filters: list[str], select: Select
+) -> CleanupReport:
+    """Remove containers, then networks, then volumes that match every filter and ``select``."""
+    import docker.errors
+
+    filters: dict[str, str | list[str] | bool] = {"label": label_filters}
+    containers: list[str] = []
+    networks: list[str] = []
+    volumes: list[str] = []
+    runs: set[str] = set()
+    errors: list[str] = []
+
+    def attempt(kind: str, name: str, remove: Callable[[], None], into: list[str]) -> None:
+        try:
+            remove()
+        except docker.errors.NotFound:
+            log.info("%s %s already gone", kind, name)
+        except docker.errors.APIError as exc:
+            errors.append(f"{kind} {name}: {exc.explanation or exc}")
+            return
+        into.append(name)
+
+    for container in client.containers.list(all=True, filters=filters):
+        labels = container.labels
+        if select(labels):
+            runs.add(labels.get(RUN_ID, "?"))
+            attempt(
+                "container",
+                container.name or container.id or "?",
+                functools.partial(container.remove, force=True, v=True),
+                containers,
+            )
+    for network in client.networks.list(filters=filters):
+        labels = network.attrs.get("Labels") or {}
+        if select(labels):
+            runs.add(labels.get(RUN_ID, "?"))
+            attempt("network", network.name or "?", network.remove, networks)
+    for volume in client.volumes.list(filters=filters):
+        labels = volume.attrs.get("Labels") or {}
+        if select(labels):
+            runs.add(labels.get(RUN_ID, "?"))
+            attempt("volume", volume.name or "?", functools.partial(volume.remove, True), volumes)
+    report = CleanupReport(
+        tuple(containers), tuple(networks), tuple(volumes), tuple(sorted(runs)), tuple(errors)
+    )
+    if report.removed_anything or report.errors:
+        log.warning("docker cleanup: %s", report.summary())
+    return report
