@@ -7,13 +7,16 @@ the machine is touched. A SIGKILLed run cannot clean up after itself; the next r
 
 from __future__ import annotations
 
+import argparse
 import functools
 import logging
+import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from test_framework.docker_host import locate_daemon
+from test_framework.errors import ModeUnavailableError
 from test_framework.labels import PROJECT_FILTER, RUN_ID, owner_gone
 
 if TYPE_CHECKING:
@@ -75,8 +78,12 @@ def _cleanup(host: str | None, extra: list[str], select: Select) -> CleanupRepor
         # No daemon, no containers: nothing can have been left behind on it.
         log.info("cleanup skipped: %s", search.explain())
         return CleanupReport()
-    from test_framework.docker_client import connect
-
+    try:
+        from test_framework.docker_client import connect
+    except ImportError as exc:
+        raise ModeUnavailableError(
+            f"the Docker SDK is not installed ({exc}): pip install 'mission-critical-harness[docker]'"
+        ) from None
     client, _ = connect(host)
     try:
         return remove_labelled(client, [PROJECT_FILTER, *extra], select)
@@ -133,3 +140,37 @@ def remove_labelled(
     if report.removed_anything or report.errors:
         log.warning("docker cleanup: %s", report.summary())
     return report
+
+
+# ``python -m test_framework cleanup`` --------------------------------------------------------
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    which = parser.add_mutually_exclusive_group()
+    which.add_argument(
+        "--run-id",
+        metavar="ID",
+        help="remove everything of this run (and its private deployments), even if it is alive",
+    )
+    which.add_argument(
+        "--all",
+        action="store_true",
+        help="remove every resource carrying the harness's labels, including live runs'",
+    )
+
+
+def run(args: argparse.Namespace) -> int:
+    """Default: remove the stacks of runs whose owning process is gone."""
+    host = os.environ.get("DOCKER_HOST") or None
+    search = locate_daemon(host, timeout=2.0)
+    if search.found is None:
+        print(f"nothing to clean: {search.explain()}")
+        return 0
+    if args.run_id:
+        report = remove_run(args.run_id, host)
+    elif args.all:
+        report = remove_everything(host)
+    else:
+        report = remove_orphans(host)
+    print(report.summary())
+    return 1 if report.errors else 0
