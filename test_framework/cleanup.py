@@ -82,7 +82,8 @@ def _cleanup(host: str | None, extra: list[str], select: Select) -> CleanupRepor
         from test_framework.docker_client import connect
     except ImportError as exc:
         raise ModeUnavailableError(
-            f"the Docker SDK is not installed ({exc}): pip install 'mission-critical-harness[docker]'"
+            f"the Docker SDK is not installed ({exc}):"
+            " pip install 'mission-critical-harness[docker]'"
         ) from None
     client, _ = connect(host)
     try:
