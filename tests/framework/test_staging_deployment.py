@@ -1,0 +1,155 @@
+"""The loopback staging deployment (nginx + TLS + agent_backend) and the staging backend on it."""
+
+from __future__ import annotations
+
+import json
+import os
+import stat
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from test_framework.backends.base import RunContext
+from test_framework.backends.staging import StagingBackend
+from test_framework.errors import ServiceUnavailableError
+from test_framework.probes.staging import probe_staging
+from test_framework.redaction import redact_text
+from test_framework.settings import load_settings
+from tests.support.requirements import require_nginx
+from tests.support.staging_deployment import StagingDeployment, StagingEnvironment
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def run_context(tmp_path: Path) -> RunContext:
+    return RunContext(
+        run_id="staging-tests",
+        owner_pid=os.getpid(),
+        shared_dir=tmp_path,
+        test_password="unused-here",
+        jwt_secret="unused-here",
+    )
+
+
+def cli(*argv: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "tests.support.staging_deployment", *argv],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+
+def alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state != "Z"
+
+
+@pytest.fixture(scope="module")
+def deployment(tmp_path_factory: pytest.TempPathFactory) -> Iterator[StagingEnvironment]:
+    require_nginx()
+    with StagingDeployment(tmp_path_factory.mktemp("staging")) as env:
+        yield env
+
+
+def test_the_cli_starts_the_deployment_in_the_background_and_stops_it(tmp_path: Path) -> None:
+    require_nginx()
+    up = cli("up", "--dir", str(tmp_path))
+    try:
+        assert up.returncode == 0, up.stderr
+        env_lines = (tmp_path / "env").read_text().splitlines()
+        variables = dict(line.split("=", 1) for line in env_lines)
+        assert set(variables) == {
+            "STAGING_WEBSOCKET_URL",
+            "STAGING_CA_BUNDLE",
+            "STAGING_TEST_USER",
+            "STAGING_TEST_PASSWORD",
+        }
+        assert variables["STAGING_WEBSOCKET_URL"].startswith("wss://localhost:")
+        assert stat.S_IMODE((tmp_path / "env").stat().st_mode) == 0o600
+        # The console shows the variables, never the password.
+        assert variables["STAGING_TEST_PASSWORD"] not in up.stdout + up.stderr
+        assert "STAGING_TEST_PASSWORD=***" in up.stdout
+        result = probe_staging(load_settings(tmp_path, environ=variables))
+        assert result.available, result.reason
+        pids = [
+            entry["pid"] for entry in json.loads((tmp_path / "state.json").read_text())["processes"]
+        ]
+        assert len(pids) == 2
+        assert all(alive(pid) for pid in pids)
+    finally:
+        down = cli("down", "--dir", str(tmp_path))
+    assert down.returncode == 0, down.stderr
+    assert not any(alive(pid) for pid in pids)
+    after = probe_staging(load_settings(tmp_path, environ=variables))
+    assert after.reason.startswith("tcp failed")
+    # No log the deployment wrote holds the password (env holds it on purpose, mode 0600).
+    for path in tmp_path.rglob("*"):
+        if path.is_file() and path.name != "env":
+            assert variables["STAGING_TEST_PASSWORD"].encode() not in path.read_bytes(), path
+
+
+def test_down_without_up_says_there_is_nothing_to_stop(tmp_path: Path) -> None:
+    down = cli("down", "--dir", str(tmp_path))
+    assert down.returncode == 0
+    assert "nothing to stop" in down.stderr
+
+
+def test_the_staging_backend_hands_back_the_endpoints_without_secrets(
+    tmp_path: Path, deployment: StagingEnvironment
+) -> None:
+    settings = load_settings(tmp_path, environ=deployment.variables())
+    backend = StagingBackend(settings, run_context(tmp_path))
+    endpoints = backend.start()
+    assert endpoints.ws_url == deployment.ws_url
+    assert endpoints.http_url == f"https://localhost:{deployment.https_port}"
+    assert endpoints.auth_url == f"https://localhost:{deployment.https_port}/auth"
+    assert endpoints.ca_bundle == deployment.ca_bundle
+    assert endpoints.details["server_version"]
+    assert endpoints.details["tls_version"].startswith("TLSv1.")
+    assert deployment.password not in repr(endpoints)
+    assert backend.start() is endpoints  # validated once per backend
+    backend.stop()
+    backend.stop()  # safe twice
+
+
+def test_the_staging_backend_credentials_are_redacted_everywhere(
+    tmp_path: Path, deployment: StagingEnvironment
+) -> None:
+    env = {**deployment.variables(), "STAGING_AUTH_TOKEN": "ready-token-for-tests"}
+    credentials = StagingBackend(load_settings(tmp_path, environ=env), run_context(tmp_path))
+    ready = credentials.credentials()
+    assert ready.user_prefix == deployment.user
+    assert ready.password == deployment.password
+    assert deployment.password not in repr(ready)
+    text = f"password {deployment.password} token ready-token-for-tests"
+    assert redact_text(text) == "password *** token ***"
+
+
+def test_the_staging_backend_refuses_to_start_and_names_the_failing_step(
+    tmp_path: Path, deployment: StagingEnvironment
+) -> None:
+    wrong = {**deployment.variables(), "STAGING_TEST_PASSWORD": "not-the-password"}
+    backend = StagingBackend(load_settings(tmp_path, environ=wrong), run_context(tmp_path))
+    with pytest.raises(ServiceUnavailableError, match="is not usable: token failed after"):
+        backend.start()
+
+
+def test_the_deployment_proxies_the_websocket_upgrade_through_tls(
+    tmp_path: Path, deployment: StagingEnvironment
+) -> None:
+    # The probe's websocket and ping steps go through nginx; nginx logs paths, never tokens.
+    result = probe_staging(load_settings(tmp_path, environ=deployment.variables()))
+    assert result.available, result.reason
+    log_dir = deployment.ca_bundle.parent
+    access = (log_dir / "access.log").read_text()
+    assert '"GET /ws" 101' in access
+    assert "token" not in access.replace("/auth/token", "")
