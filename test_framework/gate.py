@@ -283,9 +283,13 @@ def _count_text(run: ModeRun) -> str:
 
 
 def render_table(verdict: Verdict) -> str:
-    """The terminal summary: one row per mode, then why each mode ran or was skipped."""
+    """The terminal summary: one row per mode, then why each mode ran or was skipped.
+
+    It leaves out how a mode was sharded, so N shards and one unsharded run of the same
+    suite print the same text (the HTML report shows the shards).
+    """
     matrix = verdict.matrix
-    header = ("mode", "run", "shards", "passed", "failed", "errors", "skipped", "not coll.")
+    header = ("mode", "run", "passed", "failed", "errors", "skipped", "not coll.")
     rows: list[tuple[str, ...]] = []
     for run in matrix.modes:
         counts = run.counts()
@@ -293,12 +297,10 @@ def render_table(verdict: Verdict) -> str:
             1 for n in matrix.nodeids if matrix.cell(n, run.mode).outcome is Outcome.NOT_COLLECTED
         )
         status = run.status.value if run.status else "missing"
-        shards = {lo.ledger.shard_count for lo in run.ledgers}
         rows.append(
             (
                 run.mode + (" *" if run.mode in verdict.required_modes else ""),
                 status,
-                "/".join(str(s) for s in sorted(shards)) if shards else "-",
                 str(counts[Outcome.PASSED] + counts[Outcome.XPASSED]),
                 str(counts[Outcome.FAILED]),
                 str(counts[Outcome.ERROR]),
@@ -310,7 +312,7 @@ def render_table(verdict: Verdict) -> str:
 
     def line(cells: Sequence[str]) -> str:
         return "  ".join(
-            c.ljust(w) if i < 3 else c.rjust(w)
+            c.ljust(w) if i < 2 else c.rjust(w)
             for i, (c, w) in enumerate(zip(cells, widths, strict=True))
         ).rstrip()
 
