@@ -445,6 +445,18 @@ class AgentClient:
             raise AssertionError(f"{self.label}: expected an error message, got {message!r}")
         return message
 
+    async def messages_until_quiet(self, *, quiet_s: float = 0.5) -> list[Message]:
+        """General messages as they arrive, until none has come for ``quiet_s`` (or the
+        message timeout has passed in all)."""
+        received: list[Message] = []
+        deadline = time.monotonic() + self.timeout_s
+        while time.monotonic() < deadline:
+            try:
+                received.append(await asyncio.wait_for(self._general.get(), quiet_s))
+            except TimeoutError:
+                break
+        return received
+
     async def next_event(self, run_id: str) -> Message:
         """The next event of ``run_id`` (it also becomes part of the next ``collect``)."""
         seen = [event.get("type") for event in self._segments[run_id]]

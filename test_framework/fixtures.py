@@ -85,9 +85,10 @@ class Recording:
 def transcript_name(nodeid: str) -> str:
     """A file name for ``nodeid``: readable, safe, unique (a digest keeps long ids apart)."""
     readable = _UNSAFE.sub("_", nodeid).strip("_")
-    if len(readable) > 150:
-        digest = hashlib.sha256(nodeid.encode()).hexdigest()[:12]
-        readable = f"{readable[:137]}-{digest}"
+    if readable != nodeid or len(readable) > 150:
+        # Sanitizing can map two ids to one name ("(1 + 2) * 3" and "1 + 2 * 3").
+        digest = hashlib.sha256(nodeid.encode()).hexdigest()[:10]
+        readable = f"{readable[:139]}-{digest}"
     return f"{readable}.json"
 
 

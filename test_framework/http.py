@@ -9,6 +9,7 @@ failure to get any answer is retried (per the profile) and then reported as
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import ssl
 import urllib.error
@@ -160,3 +161,61 @@ def _shown(response: HttpResponse) -> object:
         except ValueError:
             pass  # Recorded as text below; the test that reads it reports the bad body.
     return response.text[:2000]
+
+
+class HeldConnection:
+    """A TCP (or TLS) connection opened now and used for one HTTP/1.1 request later.
+
+    A server that stops accepting still answers connections it accepted before; that is how a
+    test sees what a draining deployment answers (``/health`` 503, handshakes 503).
+    """
+
+    def __init__(
+        self, url: str, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
+    ) -> None:
+        self.url = url
+        self._reader = reader
+        self._writer = writer
+
+    @classmethod
+    async def open(cls, url: str, ca_bundle: Path | None, timeout_s: float) -> HeldConnection:
+        """Connect to ``url``'s host (http, https, ws or wss); the request is sent later."""
+        parts = urlsplit(url)
+        secure = parts.scheme in ("https", "wss")
+        host = parts.hostname or "127.0.0.1"
+        port = parts.port or (443 if secure else 80)
+        async with asyncio.timeout(timeout_s):
+            reader, writer = await asyncio.open_connection(
+                host, port, ssl=tls_context(ca_bundle) if secure else None
+            )
+        return cls(url, reader, writer)
+
+    async def request(self, headers: Mapping[str, str], timeout_s: float) -> HttpResponse:
+        """Send ``GET <url's path>`` with ``headers`` and read the whole answer."""
+        parts = urlsplit(self.url)
+        target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+        lines = [f"GET {target} HTTP/1.1", f"Host: {parts.netloc}"]
+        if "connection" not in {name.lower() for name in headers}:
+            lines.append("Connection: close")
+        lines += [f"{name}: {value}" for name, value in headers.items()]
+        self._writer.write(("\r\n".join(lines) + "\r\n\r\n").encode("latin-1"))
+        async with asyncio.timeout(timeout_s):
+            await self._writer.drain()
+            head = await self._reader.readuntil(b"\r\n\r\n")
+            status_line, *header_lines = head.decode("latin-1").split("\r\n")
+            answer_headers = _headers(line.split(":", 1) for line in header_lines if ":" in line)
+            answer_headers = {name: value.strip() for name, value in answer_headers.items()}
+            status = int(status_line.split()[1])
+            length = answer_headers.get("content-length")
+            if status == 101:
+                body = b""  # An accepted upgrade: WebSocket frames follow, not a body.
+            elif length:
+                body = await self._reader.readexactly(int(length))
+            else:
+                body = await self._reader.read()
+        return HttpResponse(self.url, status, answer_headers, body)
+
+    async def close(self) -> None:
+        self._writer.close()
+        with contextlib.suppress(OSError, ssl.SSLError):
+            await self._writer.wait_closed()
