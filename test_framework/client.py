@@ -616,7 +616,7 @@ class AgentClient:
         if self._closed in done:
             raise self._closed_error(f"waiting for {what}")
         raise TimeoutError(
-            f"{self.label}: no {what} within {self.timeout_s:g} s"
+            f"{self.label}: timed out after {self.timeout_s:g} s waiting for {what}"
             f" (message timeout of the {self.profile.mode} profile)"
         )
 
