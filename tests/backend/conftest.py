@@ -1,0 +1,17 @@
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+import pytest
+from backend_helpers import PASSWORD, SECRET
+
+from agent_backend.testing import RunningServer, start_in_process
+
+
+@pytest.fixture
+async def server() -> AsyncIterator[RunningServer]:
+    running = await start_in_process(test_password=PASSWORD, jwt_secret=SECRET)
+    try:
+        yield running
+    finally:
+        await running.close()
