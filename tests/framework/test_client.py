@@ -165,3 +165,30 @@ async def test_the_transcript_records_frames_without_the_token(server):
     assert ("out", "close") in kinds
     incoming = [e["data"] for e in transcript.entries() if e["dir"] == "in"]
     assert [m["type"] for m in incoming if m.get("run_id") == result.run_id] == result.types
+
+
+async def test_after_the_cooldown_one_connection_tries_a_dead_deployment_again(closed_port):
+    availability = Availability(cooldown_s=0.2)
+    profile = quick_profile(retry=RetryPolicy(attempts=1, delay_s=0.1))
+    with pytest.raises(ConnectionLostError, match="in 1 attempt"):
+        await connector(endpoints_for(closed_port), profile, availability).connect("token")
+    with pytest.raises(ConnectionLostError, match="backend unavailable since"):
+        await connector(endpoints_for(closed_port), profile, availability).connect("token")
+    await asyncio.sleep(0.25)
+    again = connector(endpoints_for(closed_port), profile, availability)
+    with pytest.raises(ConnectionLostError, match="in 1 attempt"):
+        await again.connect("token")
+    assert again.attempts == 1
+
+
+async def test_a_deployment_that_is_back_is_reachable_after_the_cooldown(server):
+    availability = Availability(cooldown_s=0.1)
+    endpoints = endpoints_for(server.port)
+    availability.mark_down(endpoints.ws_url, "pretend it was down")
+    token = await token_for(server, "back-user")
+    await asyncio.sleep(0.15)
+    opener = connector(endpoints, quick_profile(), availability)
+    client = await opener.connect(token)
+    assert client.ready["type"] == "connection_ready"
+    availability.check(endpoints.ws_url)  # cleared: no outage left
+    await opener.close_all()
