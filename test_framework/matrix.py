@@ -7,6 +7,7 @@ library only: the gate runs in nox's own process.
 from __future__ import annotations
 
 import json
+import re
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -179,6 +180,13 @@ class Matrix:
         return [(run.mode, self.cell(nodeid, run.mode)) for run in self.modes]
 
 
+def natural_key(nodeid: str) -> tuple[tuple[int, int | str], ...]:
+    """``test_2`` before ``test_10``: digit runs compare as numbers."""
+    return tuple(
+        (0, int(part)) if part.isdigit() else (1, part) for part in re.split(r"(\d+)", nodeid)
+    )
+
+
 def mode_order(name: str) -> tuple[int, str]:
     known = [m.value for m in ALL_MODES]
     return (known.index(name) if name in known else len(known), name)
@@ -207,6 +215,6 @@ def build_matrix(ledgers: Sequence[LoadedLedger], extra_modes: Iterable[str] = (
         runs.append(ModeRun(name, tuple(group), tests))
     return Matrix(
         modes=tuple(runs),
-        nodeids=tuple(sorted(markers)),
+        nodeids=tuple(sorted(markers, key=natural_key)),
         markers={nodeid: frozenset(names) for nodeid, names in markers.items()},
     )

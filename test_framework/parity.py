@@ -17,13 +17,16 @@ import json
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from test_framework.ledger import Outcome
 from test_framework.matrix import Cell, Matrix
 
-# Entries that are commentary, not traffic.
+# Entries that are the client's commentary, not traffic (e.g. "opened" with its attempt
+# number, which differs when a mode's retry policy reconnects).
 IGNORED_DIRECTIONS = frozenset({"note"})
-# Message types whose number depends on timing (heartbeats), not on behaviour.
+# Message types whose number depends on timing, not on behaviour: the client's keep-alive
+# pings (and their pongs) follow the mode's heartbeat setting and the test's duration.
 IGNORED_TYPES = frozenset({"heartbeat", "ping", "pong"})
 COMPARED_OUTCOMES = frozenset({Outcome.PASSED, Outcome.XFAILED})
 
@@ -60,6 +63,9 @@ def entry_token(entry: dict[str, object]) -> str | None:
         code = _code_of(data)
         if code is not None and not isinstance(code, dict | list):
             parts.append(f"code={code}")
+        method, url = data.get("method"), data.get("url")
+        if kind == "http" and isinstance(method, str) and isinstance(url, str):
+            parts.extend([method, urlsplit(url).path])  # the path, not the host or query
         status = data.get("status")
         if isinstance(status, int) and not isinstance(status, bool):
             parts.append(f"status={status}")

@@ -62,7 +62,13 @@ td.num { text-align:right; font-variant-numeric:tabular-nums; }
 .error { background:var(--bad-bg); color:var(--bad); }
 .req { background:#ddf4ff; color:#0550ae; }
 .mc { background:#ddf4ff; color:#0550ae; font-size:11px; padding:0 6px; margin-left:6px; }
-.probe-table td, .probe-table th { font-size:12px; padding:3px 6px; }
+.probe-table { width:100%; }
+.probe-table td, .probe-table th { font-size:12px; padding:3px 6px; overflow-wrap:anywhere; }
+.probe-table .why { margin-bottom:2px; }
+.probe-table th { white-space:nowrap; }
+.probe-table td.nw { white-space:nowrap; width:1%; }
+.probe-table.deployment { margin-top:8px; }
+.probe-table.deployment th { width:1%; white-space:nowrap; }
 .yes { color:var(--ok); font-weight:600; } .no { color:var(--bad); font-weight:600; }
 ul.problems li { margin:3px 0; } ul.problems code { font-size:12px; }
 .matrix { width:100%; table-layout:fixed; }
@@ -229,6 +235,25 @@ def _totals(verdict: Verdict) -> str:
     return f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(rows)}</tbody></table>"
 
 
+def _steps(probe: dict[str, object]) -> str:
+    steps = probe.get("steps")
+    if not isinstance(steps, list):
+        return ""
+    shown = []
+    for step in steps:
+        if not isinstance(step, dict):
+            continue
+        ok = bool(step.get("ok"))
+        text = (
+            f'<span class="{"yes" if ok else "no"}">{"✓" if ok else "✗"} '
+            f"{_e(step.get('name', '?'))}</span> {float(step.get('elapsed_ms', 0.0)):.0f} ms"
+        )
+        if not ok and step.get("detail"):
+            text += f": {_e(step.get('detail'))}"
+        shown.append(text)
+    return "<br>".join(shown)
+
+
 def _mode_card(run: ModeRun, verdict: Verdict) -> str:
     out = [
         '<div class="card">',
@@ -238,29 +263,30 @@ def _mode_card(run: ModeRun, verdict: Verdict) -> str:
     if run.probes:
         out.append(
             '<table class="probe-table"><thead><tr><th>probe</th><th>available</th>'
-            "<th>ms</th><th>reason</th></tr></thead><tbody>"
+            "<th>ms</th><th>steps</th></tr></thead><tbody>"
         )
         for probe in run.probes:
             ok = bool(probe.get("available"))
-            steps = probe.get("steps")
-            step_text = ""
-            if isinstance(steps, list) and steps:
-                step_text = "<br>" + " · ".join(
-                    f'<span class="{"yes" if s.get("ok") else "no"}">'
-                    f"{_e(s.get('name', '?'))}</span> {float(s.get('elapsed_ms', 0.0)):.0f} ms"
-                    for s in steps
-                    if isinstance(s, dict)
-                )
+            reason = str(probe.get("reason", ""))
+            # The mode's own probe usually gave the reason above; say it again only if not.
+            said = f'<div class="why">{_e(reason)}</div>' if reason not in run.reason else ""
             out.append(
-                f"<tr><td>{_e(probe.get('mode', '?'))}</td>"
-                f'<td class="{"yes" if ok else "no"}">{"yes" if ok else "no"}</td>'
-                f'<td class="num">{float(str(probe.get("elapsed_ms", 0.0))):.1f}</td>'
-                f"<td>{_e(probe.get('reason', ''))}{step_text}</td></tr>"
+                f'<tr><td class="nw">{_e(probe.get("mode", "?"))}</td>'
+                f'<td class="nw {"yes" if ok else "no"}">{"yes" if ok else "no"}</td>'
+                f'<td class="nw num">{float(str(probe.get("elapsed_ms", 0.0))):.1f}</td>'
+                f"<td>{said}{_steps(probe)}</td></tr>"
             )
         out.append("</tbody></table>")
-    if run.deployment:
-        out.append('<table class="probe-table" style="margin-top:8px"><tbody>')
-        for key, value in sorted(run.deployment.items()):
+    facts: dict[str, object] = {}
+    for key, value in run.deployment.items():
+        if isinstance(value, dict):
+            facts.update(value)
+        else:
+            facts[key] = value
+    facts = {k: v for k, v in facts.items() if v not in (None, "")}
+    if facts:
+        out.append('<table class="probe-table deployment"><tbody>')
+        for key, value in facts.items():
             shown = value if isinstance(value, str) else json.dumps(value, sort_keys=True)
             out.append(f"<tr><th>{_e(key)}</th><td>{_e(_cut(shown, 200))}</td></tr>")
         out.append("</tbody></table>")
