@@ -46,7 +46,10 @@ def _clear_ledgers(settings: Settings, mode: Mode) -> None:
 
 def _run_mode(session: nox.Session, mode: Mode) -> None:
     settings = _settings(session)
-    session.notify("gate")
+    # One shard (`-- --shard i/N`, a CI matrix cell) cannot be judged alone: the gate runs
+    # over all the cells' ledgers in the workflow's last job.
+    if not any(arg == "--shard" or arg.startswith("--shard=") for arg in session.posargs):
+        session.notify("gate")
     _clear_ledgers(settings, mode)
     _judged.append(mode.value)
     probe = probe_modes(settings, [mode])[mode]
@@ -106,6 +109,21 @@ def gate(session: nox.Session) -> None:
         "test_framework",
         "gate",
         *folders,
+        "--reports",
+        str(settings.report_dir),
+        env={"PYTHONPATH": str(ROOT)},
+        external=True,
+    )
+
+
+@nox.session(venv_backend="none", default=False, tags=["ci"])
+def ci_matrix(session: nox.Session) -> None:
+    """Print the GitHub Actions matrix (mode x shard), e.g. `nox -s ci_matrix -- --shards 4`."""
+    session.run(
+        sys.executable,
+        "-m",
+        "test_framework.ci_matrix",
+        *session.posargs,
         env={"PYTHONPATH": str(ROOT)},
         external=True,
     )
