@@ -5,6 +5,7 @@ Standard library only (the Docker probe uses ``find_compose`` and ``resolve_comp
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shutil
@@ -231,19 +232,43 @@ class ComposeStack:
             # On a timeout or Ctrl-C, compose (in its own session) must not go on without us.
             if process.poll() is None:
                 _stop_group(process)
-        reader.join(5)
+            reader.join(5)
+            if process.stdout is not None:
+                process.stdout.close()
         elapsed = time.monotonic() - started
-        if process.returncode == 0:
+        output = "".join(tail)
+        # Compose 2.40 can answer 0 to `up --wait` although a container exited: check.
+        problems = self.not_healthy() if process.returncode == 0 else []
+        if process.returncode == 0 and not problems:
             self.progress(f"docker_local: {self.project} healthy after {elapsed:.1f} s")
             return elapsed
-        output = "".join(tail)
         logs = self.logs(tail=200)
-        why = _last_error(output) or f"compose exited with status {process.returncode}"
+        why = "; ".join(problems) or _last_error(output)
+        why = why or f"compose exited with status {process.returncode}"
         raise StackStartError(
             f"{self.project} did not become healthy within {timeout_s:g} s ({why}):"
             " see the service logs in the report, and `docker compose logs`",
             logs=f"$ compose {' '.join(args)}\n{output}\n--- service logs ---\n{logs}",
         )
+
+    def not_healthy(self) -> list[str]:
+        """Every container of the stack that is not running, or running but not healthy."""
+        done = self.run("ps", "--all", "--format", "json", timeout=30)
+        if done.returncode != 0:
+            return [f"compose ps failed: {_last_error(done.stderr)}"]
+        text = done.stdout.strip()
+        # Compose before 2.21 prints one JSON array; later versions one object per line.
+        if text.startswith("["):
+            entries = json.loads(text)
+        else:
+            entries = [json.loads(line) for line in text.splitlines() if line.startswith("{")]
+        problems: list[str] = []
+        for entry in entries:
+            state, health = entry.get("State", ""), entry.get("Health", "")
+            if state != "running" or health not in ("", "healthy"):
+                status = entry.get("Status") or f"{state} {health}".strip()
+                problems.append(f"{entry.get('Name', '?')} is {status}")
+        return problems if entries else ["no containers were created"]
 
     def published(self, service: str, container_port: int) -> Published:
         """The host address a service's container port is published on; loopback only."""

@@ -1,0 +1,219 @@
+"""DockerBackend against the real engine: start, labels, loopback ports, sharing, failure, control,
+and removal of stacks whose owner is gone."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import secrets
+import subprocess
+import sys
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from test_framework.backends.base import RunContext
+from test_framework.backends.docker import DockerBackend
+from test_framework.compose import StackStartError
+from test_framework.errors import ServiceUnavailableError
+from test_framework.labels import OWNER_PID, PROJECT, PROJECT_VALUE, RUN_ID, project_name
+from test_framework.settings import ServiceSettings, Settings
+from tests.support.docker_resources import NOTHING, REPO, child_environment, resources
+
+
+def new_run(tmp_path: Path, owner_pid: int | None = None, **fields: object) -> RunContext:
+    run_id = "t" + secrets.token_hex(4)
+    shared = tmp_path / f"run-{run_id}"
+    shared.mkdir()
+    return RunContext(
+        run_id=run_id,
+        owner_pid=os.getpid() if owner_pid is None else owner_pid,
+        shared_dir=shared,
+        test_password=secrets.token_urlsafe(18),
+        jwt_secret=secrets.token_urlsafe(32),
+        **fields,  # type: ignore[arg-type]
+    )
+
+
+def quiet(line: str) -> None:
+    return None
+
+
+def health(url: str) -> int:
+    try:
+        with urllib.request.urlopen(url + "/health", timeout=5) as reply:
+            return int(reply.status)
+    except urllib.error.HTTPError as exc:
+        return exc.code
+
+
+def inspect(kind: str, name: str) -> dict[str, object]:
+    done = subprocess.run(
+        ["docker", kind, "inspect", name], capture_output=True, text=True, timeout=30, check=True
+    )
+    return json.loads(done.stdout)[0]  # type: ignore[no-any-return]
+
+
+@pytest.fixture
+def cleanup_after(docker_settings: Settings) -> Iterator[list[str]]:
+    """Run ids a test started: removed even when the test fails half way."""
+    run_ids: list[str] = []
+    yield run_ids
+    from test_framework.cleanup import remove_run
+
+    for run_id in run_ids:
+        remove_run(run_id)
+
+
+def test_a_stack_is_labelled_published_on_loopback_healthy_and_gone_after_stop(
+    docker_settings: Settings, tmp_path: Path, cleanup_after: list[str]
+) -> None:
+    run = new_run(tmp_path)
+    cleanup_after.append(run.run_id)
+    backend = DockerBackend(docker_settings, run, progress=quiet)
+    endpoints = backend.start()
+
+    assert endpoints.http_url.startswith("http://127.0.0.1:")
+    assert endpoints.ws_url == endpoints.http_url.replace("http://", "ws://") + "/ws"
+    assert endpoints.auth_url == endpoints.http_url + "/auth"
+    assert health(endpoints.http_url) == 200
+    assert endpoints.details["project"] == project_name(run.run_id)
+    assert endpoints.details["image_id"].startswith("sha256:")
+
+    found = resources(run.run_id)
+    assert [len(found[kind]) for kind in ("containers", "networks", "volumes")] == [1, 1, 1]
+    container = inspect("container", found["containers"][0])
+    labels = container["Config"]["Labels"]  # type: ignore[index]
+    assert labels[RUN_ID] == run.run_id
+    assert labels[OWNER_PID] == str(os.getpid())
+    assert labels[PROJECT] == PROJECT_VALUE
+    bindings = container["HostConfig"]["PortBindings"]["8000/tcp"]  # type: ignore[index]
+    assert {binding["HostIp"] for binding in bindings} == {"127.0.0.1"}
+    published = container["NetworkSettings"]["Ports"]["8000/tcp"]  # type: ignore[index]
+    assert {entry["HostIp"] for entry in published} == {"127.0.0.1"}
+    for kind in ("network", "volume"):
+        resource = inspect(kind, found[f"{kind}s"][0])
+        assert resource["Labels"][RUN_ID] == run.run_id  # type: ignore[index]
+
+    backend.stop()
+    assert resources(run.run_id) == NOTHING
+    backend.stop()  # a second stop is harmless
+
+
+def test_workers_of_one_run_share_one_stack_and_the_last_one_out_stops_it(
+    docker_settings: Settings, tmp_path: Path, cleanup_after: list[str]
+) -> None:
+    run = new_run(tmp_path, worker_count=2)
+    cleanup_after.append(run.run_id)
+    first = DockerBackend(docker_settings, dataclasses.replace(run, worker_id="gw0"), quiet)
+    second = DockerBackend(docker_settings, dataclasses.replace(run, worker_id="gw1"), quiet)
+    assert first.start() == second.start()
+    assert len(resources(run.run_id)["containers"]) == 1
+
+    first.stop()
+    first.stop()  # checking out twice still counts once
+    assert health(second.start().http_url) == 200
+    second.stop()
+    assert resources(run.run_id) == NOTHING
+
+
+def test_a_service_that_fails_to_start_reports_its_logs_and_leaves_nothing(
+    docker_settings: Settings, tmp_path: Path, cleanup_after: list[str]
+) -> None:
+    compose_file = tmp_path / "failing.yml"
+    source = (REPO / "docker" / "docker-compose.alpine-test.yml").read_text()
+    source = source.replace("context: ..", f"context: {REPO}").replace(
+        "    ports:\n",
+        "    command: [python, -c, \"print('refusing to start: boom'); raise SystemExit(3)\"]\n"
+        "    ports:\n",
+    )
+    compose_file.write_text(source)
+    settings = dataclasses.replace(
+        docker_settings,
+        report_dir=tmp_path / "reports",
+        service=ServiceSettings(compose_file=str(compose_file)),
+        docker=dataclasses.replace(docker_settings.docker, start_timeout_s=60),
+    )
+    run = new_run(tmp_path, worker_count=2)
+    cleanup_after.append(run.run_id)
+
+    with pytest.raises(StackStartError) as caught:
+        DockerBackend(settings, run, quiet).start()
+    assert "did not become healthy" in str(caught.value)
+    assert "refusing to start: boom" in caught.value.logs
+    log_file = tmp_path / "reports" / "docker_local" / f"{project_name(run.run_id)}-backend.log"
+    assert "refusing to start: boom" in log_file.read_text()
+    assert str(log_file) in str(caught.value)
+    assert resources(run.run_id) == NOTHING
+
+    # Another worker of the same run gets the same answer at once instead of trying again.
+    other = DockerBackend(settings, dataclasses.replace(run, worker_id="gw1"), quiet)
+    with pytest.raises(ServiceUnavailableError, match="did not become healthy"):
+        other.start()
+
+
+def test_terminate_stops_the_service_and_restart_brings_it_back_healthy(
+    docker_settings: Settings, tmp_path: Path, cleanup_after: list[str]
+) -> None:
+    run = new_run(tmp_path)
+    cleanup_after.append(run.run_id)
+    backend = DockerBackend(docker_settings, run, quiet)
+    before = backend.start()
+    backend.terminate()
+    with pytest.raises(urllib.error.URLError):
+        urllib.request.urlopen(before.http_url + "/health", timeout=5)
+    after = backend.restart()
+    assert health(after.http_url) == 200
+    backend.stop()
+    assert resources(run.run_id) == NOTHING
+
+
+def dead_pid() -> int:
+    child = subprocess.Popen([sys.executable, "-c", "pass"])
+    child.wait()
+    return child.pid
+
+
+def test_the_next_run_removes_a_stack_whose_owner_is_gone(
+    docker_settings: Settings, tmp_path: Path, cleanup_after: list[str]
+) -> None:
+    orphan = new_run(tmp_path, owner_pid=dead_pid())
+    cleanup_after.append(orphan.run_id)
+    DockerBackend(docker_settings, orphan, quiet).start()  # never stopped: its owner "died"
+    assert len(resources(orphan.run_id)["containers"]) == 1
+
+    run = new_run(tmp_path)
+    cleanup_after.append(run.run_id)
+    backend = DockerBackend(docker_settings, run, quiet)
+    backend.start()
+    assert resources(orphan.run_id) == NOTHING
+    backend.stop()
+
+
+def test_the_cleanup_command_spares_live_runs_and_removes_a_named_one(
+    docker_settings: Settings, tmp_path: Path, cleanup_after: list[str]
+) -> None:
+    run = new_run(tmp_path)  # owned by this (live) process
+    cleanup_after.append(run.run_id)
+    DockerBackend(docker_settings, run, quiet).start()
+    command = [sys.executable, "-m", "test_framework", "cleanup"]
+    env = child_environment()
+
+    subprocess.run(command, cwd=REPO, env=env, timeout=60, check=True, capture_output=True)
+    assert len(resources(run.run_id)["containers"]) == 1
+
+    done = subprocess.run(
+        [*command, "--run-id", run.run_id],
+        cwd=REPO,
+        env=env,
+        timeout=60,
+        check=True,
+        capture_output=True,
+        text=True,
+    )
+    assert "removed 1 container(s), 1 network(s), 1 volume(s)" in done.stdout
+    assert resources(run.run_id) == NOTHING
