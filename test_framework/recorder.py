@@ -65,11 +65,12 @@ class LedgerRecorder:
         draft = self._drafts.setdefault(report.nodeid, _Draft(report.nodeid))
         draft.duration_s += report.duration
         for name, value in report.user_properties:
-            if name == "mc_markers":
-                draft.markers = tuple(value)
+            if name == "mc_markers" and isinstance(value, list | tuple):
+                draft.markers = tuple(str(marker) for marker in value)
             elif name == "mc_transcript":
                 draft.transcript = str(value)
-        if report.outcome == "rerun":  # pytest-rerunfailures: this attempt will be run again
+        # pytest-rerunfailures sets this outcome, which pytest's own types do not list.
+        if str(report.outcome) == "rerun":  # this attempt failed and will be run again
             draft.reruns += 1
             draft.outcome = None
             draft.message = _message(report)
