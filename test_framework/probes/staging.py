@@ -57,6 +57,11 @@ NO_CREDENTIALS = (
     "no credentials: set STAGING_TEST_USER and STAGING_TEST_PASSWORD, or STAGING_AUTH_TOKEN"
 )
 DISABLED = "disabled by USE_STAGING_FALLBACK=false"
+# A step whose connection is dropped (reset, or closed before an answer) is tried again, within
+# its own deadline: one dropped connection on a flaky network is not a broken deployment. A
+# timeout or an answer (a 401, a 404, a bad certificate) is never retried.
+ATTEMPTS = 3
+_DROPS = (ConnectionResetError, ConnectionAbortedError, BrokenPipeError, ssl.SSLEOFError)
 
 
 @dataclass
@@ -69,19 +74,38 @@ class _Walk:
     failure: str | None = None
 
     def run(self, name: str, check: Callable[[Deadline], str]) -> bool:
-        """Run one step under its own deadline; record it; return whether it passed."""
+        """Run one step under its own deadline; record it; return whether it passed.
+
+        ``check`` must open what it needs again when called a second time (after a drop).
+        """
         started = time.perf_counter()
-        try:
-            detail = check(Deadline(self.timeout_s))
-        except (StepFailed, OSError, ValueError) as exc:
-            elapsed = (time.perf_counter() - started) * 1000
-            reason = redact_text(describe(exc, self.timeout_s))
-            self.steps.append(StepResult(name, False, elapsed, reason))
-            self.failure = f"{name} failed after {elapsed:.0f} ms: {reason}"
-            return False
+        deadline = Deadline(self.timeout_s)
+        attempt = 1
+        while True:
+            try:
+                detail = check(deadline)
+                break
+            except _DROPS as exc:
+                if attempt >= ATTEMPTS or deadline.end - time.monotonic() <= 0:
+                    return self._fail(name, started, attempt, exc)
+                attempt += 1
+                time.sleep(min(0.05 * attempt, max(deadline.end - time.monotonic(), 0)))
+            except (StepFailed, OSError, ValueError) as exc:
+                return self._fail(name, started, attempt, exc)
         elapsed = (time.perf_counter() - started) * 1000
+        if attempt > 1:
+            detail += f" (attempt {attempt}: earlier connections were dropped)"
         self.steps.append(StepResult(name, True, elapsed, redact_text(detail)))
         return True
+
+    def _fail(self, name: str, started: float, attempts: int, exc: BaseException) -> bool:
+        elapsed = (time.perf_counter() - started) * 1000
+        reason = redact_text(describe(exc, self.timeout_s))
+        if attempts > 1:
+            reason += f" ({attempts} attempts)"
+        self.steps.append(StepResult(name, False, elapsed, reason))
+        self.failure = f"{name} failed after {elapsed:.0f} ms: {reason}"
+        return False
 
     def skip(self, name: str, why: str) -> None:
         self.steps.append(StepResult(name, True, 0.0, f"skipped: {why}"))
@@ -199,8 +223,12 @@ def _walk_steps(settings: Settings, walk: _Walk) -> None:
         return f"connected to {peer[0]}:{peer[1]}"
 
     def tls(deadline: Deadline) -> str:
-        conn = state.pop("conn")
-        assert isinstance(conn, Conn)
+        # After a dropped handshake, connect again: the step owns its retry.
+        conn = state.pop("conn", None)
+        if not isinstance(conn, Conn):
+            addresses = state["addresses"]
+            assert isinstance(addresses, list)
+            conn = Conn(connect(addresses, deadline))
         try:
             wrapped = tls_wrap(conn.sock, ws_origin.host, tls_context(ca), deadline)
         except ssl.SSLCertVerificationError as exc:
@@ -221,12 +249,9 @@ def _walk_steps(settings: Settings, walk: _Walk) -> None:
                 return
         else:
             walk.skip("tls", f"plain {staging.ws_url.split(':', 1)[0]}:// URL")
-        early = state.pop("conn")
-        assert isinstance(early, Conn)
         if not staging.health_check_enabled:
-            early.close()
             walk.skip("health", "STAGING_HEALTH_CHECK_ENABLED=false")
-        elif not walk.run("health", lambda d: _health(settings, ws_origin, early, ca, d)):
+        elif not walk.run("health", lambda d: _health(settings, ws_origin, state, ca, d)):
             return
         token = staging.auth_token
         if staging.user and staging.password:
@@ -245,16 +270,23 @@ def _walk_steps(settings: Settings, walk: _Walk) -> None:
 
 
 def _health(
-    settings: Settings, ws_origin: Origin, early: Conn, ca: str | None, deadline: Deadline
+    settings: Settings,
+    ws_origin: Origin,
+    state: dict[str, object],
+    ca: str | None,
+    deadline: Deadline,
 ) -> str:
-    """``GET /health``: 200 with ``status: ok``. Reuses the first connection when it fits."""
+    """``GET /health``: 200 with ``status: ok``. Reuses the first connection when it fits (and
+    is still unused: a retry after a drop opens a new one)."""
     assert settings.staging.backend_url
     url = settings.staging.backend_url.rstrip("/") + settings.service.health_path
     origin, target = origin_of(url)
-    if origin == ws_origin:
+    early = state.pop("conn", None)
+    if isinstance(early, Conn) and origin == ws_origin:
         conn = early
     else:
-        early.close()
+        if isinstance(early, Conn):
+            early.close()
         conn, _ = open_conn(origin, ca, deadline)
     try:
         response = http_get(conn, origin, target, {}, deadline)
@@ -311,6 +343,8 @@ def _websocket_steps(walk: _Walk, origin: Origin, target: str, token: str, ca: s
     opened: list[Conn] = []
 
     def upgrade(deadline: Deadline) -> str:
+        if opened:  # a retry after a dropped connection
+            opened.pop().close()
         conn, _ = open_conn(origin, ca, deadline)
         opened.append(conn)
         websocket_upgrade(conn, origin, target, {"Authorization": f"Bearer {token}"}, deadline)

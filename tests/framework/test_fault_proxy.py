@@ -88,6 +88,12 @@ def test_drops_follow_the_probability_with_a_seed(echo: int) -> None:
     assert proxy.stats.dropped == answers.count(None)
 
 
+def test_drop_first_drops_exactly_the_first_connections(echo: int) -> None:
+    with FaultProxy(("127.0.0.1", echo), Faults(drop_first=2)) as proxy:
+        answers = [round_trip(proxy.port) for _ in range(4)]
+    assert answers == [None, None, b"hello", b"hello"]
+
+
 def test_a_reset_aborts_the_connection_with_rst(echo: int) -> None:
     faults = Faults(reset_probability=1.0, reset_after_s=0.1)
     with FaultProxy(("127.0.0.1", echo), faults) as proxy:

@@ -289,6 +289,32 @@ def test_probe_skips_health_when_the_health_check_is_disabled(
     assert health.detail == "skipped: STAGING_HEALTH_CHECK_ENABLED=false"
 
 
+def test_probe_tries_a_step_again_when_its_connection_is_dropped(
+    tmp_path: Path, backend: Endpoints
+) -> None:
+    upstream = ("127.0.0.1", int(backend.details["port"]))
+    with FaultProxy(upstream, Faults(drop_first=1)) as proxy:
+        env = {"STAGING_WEBSOCKET_URL": f"ws://localhost:{proxy.port}/ws"}
+        result = probe_staging(settings(tmp_path, **env))
+    assert result.available, result.reason
+    health = next(step for step in result.steps if step.name == "health")
+    assert health.detail.endswith("(attempt 2: earlier connections were dropped)")
+    assert proxy.stats.dropped == 1
+
+
+def test_probe_gives_up_on_a_step_after_three_dropped_connections(
+    tmp_path: Path, backend: Endpoints
+) -> None:
+    upstream = ("127.0.0.1", int(backend.details["port"]))
+    with FaultProxy(upstream, Faults(drop_probability=1.0)) as proxy:
+        env = {"STAGING_WEBSOCKET_URL": f"ws://localhost:{proxy.port}/ws"}
+        result = probe_staging(settings(tmp_path, **env))
+    assert failed_step(result) == "health"
+    assert "the server dropped the connection" in result.reason
+    assert result.reason.endswith("(3 attempts)")
+    assert proxy.stats.dropped == 3
+
+
 def test_probe_passes_through_nginx_and_tls_and_reports_no_secret(
     tmp_path: Path, deployment: StagingEnvironment
 ) -> None:

@@ -5,7 +5,8 @@ the way a real network does, to show the harness's retry and timeout behaviour:
 
 - ``latency_s``: every chunk is delivered that much later, in both directions (a pipe delay,
   not a throughput cap: chunks in flight overlap);
-- ``drop_probability``: an accepted connection is closed at once, before any byte;
+- ``drop_probability``: an accepted connection is closed at once, before any byte (and
+  ``drop_first``: the first N connections are);
 - ``reset_probability``: a connection is aborted with a TCP RST ``reset_after_s`` after accept;
 - ``blackhole``: connections are accepted, their bytes read and discarded, nothing ever answered.
 
@@ -41,6 +42,8 @@ class Faults:
     reset_probability: float = 0.0
     reset_after_s: float = 0.0
     blackhole: bool = False
+    # The first N connections are dropped whatever the probability: a deterministic drop.
+    drop_first: int = 0
 
 
 @dataclass
@@ -157,7 +160,9 @@ class FaultProxy:
             while await reader.read(CHUNK):
                 pass
             return
-        if self._random.random() < faults.drop_probability:
+        if self.stats.accepted <= faults.drop_first or (
+            self._random.random() < faults.drop_probability
+        ):
             self.stats.add(dropped=1)
             return
         try:
