@@ -1,0 +1,203 @@
+"""The CI matrix from the nox session list, and the workflow that runs it."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from ledger_samples import ledger, record, write
+
+from test_framework import ci_matrix, gate
+from test_framework.errors import ConfigError, HarnessError
+from test_framework.ledger import RunStatus
+from test_framework.sharding import select_shard
+
+ROOT = Path(__file__).resolve().parents[2]
+WORKFLOW = ROOT / ".github" / "workflows" / "mission-critical.yml"
+BIN = Path(sys.executable).parent
+SHA_PIN = re.compile(r"^[\w.-]+/[\w.-]+@[0-9a-f]{40} # v\d")
+
+SESSIONS = [
+    {
+        "session": f"mission_critical(mode='{mode}')",
+        "name": "mission_critical",
+        "tags": ["mission_critical", mode],
+        "call_spec": {"mode": mode},
+    }
+    for mode in ("docker_local", "staging_fallback", "minimal")
+] + [{"session": "tests", "name": "tests", "tags": ["checks"], "call_spec": {}}]
+
+
+def tool(name: str) -> str:
+    found = shutil.which(name, path=f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}")
+    if found is None:
+        pytest.fail(f"{name} is missing: pip install -e '.[test]' installs it")
+    return found
+
+
+@pytest.mark.parametrize(
+    ("spec", "expected"),
+    [
+        ("1", (1, {})),
+        ("4", (4, {})),
+        ("minimal=4", (1, {"minimal": 4})),
+        ("2, minimal=4 ,docker_local=3", (2, {"minimal": 4, "docker_local": 3})),
+    ],
+)
+def test_shard_specs_name_a_count_for_all_or_per_mode(
+    spec: str, expected: tuple[int, dict[str, int]]
+) -> None:
+    assert ci_matrix.parse_shards(spec) == expected
+
+
+@pytest.mark.parametrize(
+    ("spec", "fragment"),
+    [
+        ("0", "0 shards: give 1 to 64"),
+        ("minimal=65", "65 shards"),
+        ("minimal=x", "'x' is not a number"),
+        ("dockr=2", "unknown mode 'dockr'"),
+    ],
+)
+def test_bad_shard_specs_are_one_line_errors(spec: str, fragment: str) -> None:
+    with pytest.raises(ConfigError) as info:
+        ci_matrix.parse_shards(spec)
+    assert fragment in str(info.value)
+
+
+def test_the_matrix_has_one_cell_per_mode_and_shard() -> None:
+    matrix = ci_matrix.build(SESSIONS, 1, {"minimal": 3})
+    cells = matrix["include"]
+    assert [(c["mode"], c["shard"], c["shards"]) for c in cells] == [
+        ("docker_local", 1, 1),
+        ("staging_fallback", 1, 1),
+        ("minimal", 1, 3),
+        ("minimal", 2, 3),
+        ("minimal", 3, 3),
+    ]
+    assert cells[3] == {
+        "session": "mission_critical(mode='minimal')",
+        "mode": "minimal",
+        "shard": 2,
+        "shards": 3,
+        "name": "minimal 2/3",
+        "artifact": "ledger-minimal-2-of-3",
+    }
+    assert len({c["artifact"] for c in cells}) == len(cells)
+
+
+def test_a_noxfile_without_mode_sessions_gives_no_matrix() -> None:
+    with pytest.raises(HarnessError, match="lists no session tagged mission_critical"):
+        ci_matrix.build(SESSIONS[-1:])
+    broken = [{"session": "mc", "tags": ["mission_critical"], "call_spec": {}}]
+    with pytest.raises(HarnessError, match="has no mode parameter"):
+        ci_matrix.build(broken)
+    with pytest.raises(ConfigError, match="no nox session: minimal"):
+        ci_matrix.build(SESSIONS[:2], 1, {"minimal": 2})
+
+
+def test_nox_s_ci_matrix_prints_the_matrix_of_this_noxfile() -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "nox", "-s", "ci_matrix", "--", "--shards", "minimal=4"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    line = next(li for li in done.stdout.splitlines() if li.startswith('{"include"'))
+    cells = json.loads(line)["include"]
+    assert {c["mode"] for c in cells} == {"docker_local", "staging_fallback", "minimal"}
+    assert [c["shard"] for c in cells if c["mode"] == "minimal"] == [1, 2, 3, 4]
+    listed = subprocess.run(
+        [sys.executable, "-m", "nox", "-l", "--json"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=True,
+    )
+    sessions = {s["session"] for s in json.loads(listed.stdout)}
+    assert {c["session"] for c in cells} <= sessions
+
+
+def test_github_output_gets_the_matrix(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    saved = tmp_path / "sessions.json"
+    saved.write_text(json.dumps(SESSIONS))
+    output = tmp_path / "github_output"
+    output.write_text("earlier=1\n")
+    monkeypatch.setenv("GITHUB_OUTPUT", str(output))
+    assert ci_matrix.main(["--sessions", str(saved), "--shards", "2", "--github-output"]) == 0
+    printed = capsys.readouterr().out.strip()
+    assert output.read_text() == f"earlier=1\nmatrix={printed}\n"
+    assert len(json.loads(printed)["include"]) == 6
+    monkeypatch.delenv("GITHUB_OUTPUT")
+    assert ci_matrix.main(["--sessions", str(saved), "--github-output"]) == 2
+    assert "GITHUB_OUTPUT is not set" in capsys.readouterr().err
+
+
+def test_the_workflow_validates_against_githubs_schema() -> None:
+    done = subprocess.run(
+        [tool("check-jsonschema"), "--builtin-schema", "vendor.github-workflows", str(WORKFLOW)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+
+
+def test_zizmor_finds_nothing_in_the_workflow() -> None:
+    done = subprocess.run(
+        [tool("zizmor"), "--offline", "--persona=auditor", str(WORKFLOW)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "No findings to report" in done.stdout
+
+
+def test_the_workflow_runs_the_cells_ci_matrix_builds_and_gates_them_all() -> None:
+    text = WORKFLOW.read_text()
+    cell_keys = set(ci_matrix.build(SESSIONS)["include"][0])
+    assert set(re.findall(r"(?<![\w.])matrix\.(\w+)", text)) == cell_keys
+    assert "nox -s ci_matrix -- --shards" in text
+    assert 'nox -s "$SESSION" -- --shard "$SHARD"' in text
+    assert "python -m test_framework.gate ledgers --reports gate-report" in text
+    assert "pattern: ledger-*" in text
+    uses = re.findall(r"uses: (\S+ # \S+)", text)
+    assert uses
+    assert all(SHA_PIN.match(u) for u in uses), uses
+
+
+def test_the_cells_artifacts_gated_together_give_the_verdict(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """What the gate job sees: each cell's reports/ downloaded into ledgers/<artifact>/."""
+    monkeypatch.setenv("MC_REQUIRED_MODES", "minimal")
+    tests = [record(f"test_{i}") for i in range(9)]
+    ids = [t.nodeid for t in tests]
+    for cell in ci_matrix.build(SESSIONS, 1, {"minimal": 3})["include"]:
+        reports = tmp_path / "ledgers" / cell["artifact"]
+        if cell["mode"] != "minimal":
+            write(reports, ledger(cell["mode"], status=RunStatus.SKIPPED, reason="not here"))
+            continue
+        mine = set(select_shard(ids, cell["shard"], cell["shards"]))
+        part = [t for t in tests if t.nodeid in mine]
+        write(reports, ledger("minimal", part, shard=(cell["shard"], 3), collected=ids))
+    assert gate.main([str(tmp_path / "ledgers")]) == 0
+    assert "ran in at least one mode: 9, ran nowhere: 0" in capsys.readouterr().out
+    shutil.rmtree(tmp_path / "ledgers" / "ledger-minimal-2-of-3")
+    assert gate.main([str(tmp_path / "ledgers")]) == 1
+    assert "no ledger for shard 2/3" in capsys.readouterr().out
