@@ -3,17 +3,22 @@
 Nothing is started or stopped here. ``start`` re-validates the deployment with the staging
 probe (one pass over DNS, TCP, TLS, health, token, WebSocket and ping, in tens of milliseconds
 against a healthy deployment), because the decision to use staging may be minutes old by the
-time a worker needs it, and hands back the endpoints. URLs and details carry no secrets.
+time a worker needs it, and hands back the endpoints. A probe that the network failed (a
+dropped connection, a timeout) is tried again with the profile's retry policy; one that the
+deployment answered (401, 404, a bad certificate) is not. URLs and details carry no secrets.
 """
 
 from __future__ import annotations
 
 import logging
+import time
 
 from test_framework.backends.base import Endpoints, RunContext
 from test_framework.credentials import Credentials
 from test_framework.errors import ServiceUnavailableError
-from test_framework.probes.staging import probe_staging
+from test_framework.modes import Mode
+from test_framework.probes.result import ProbeResult
+from test_framework.probes.staging import TRANSIENT_FAILURES, probe_staging
 from test_framework.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -31,7 +36,7 @@ class StagingBackend:
         if self._endpoints is not None:
             return self._endpoints
         staging = self.settings.staging
-        probe = probe_staging(self.settings)
+        probe, attempts = self._validate()
         if not probe.available:
             raise ServiceUnavailableError(
                 f"staging deployment {staging.ws_url or '(not configured)'} is not usable:"
@@ -47,6 +52,7 @@ class StagingBackend:
             if probe.details.get(key)
         }
         details["probe_ms"] = f"{probe.elapsed_ms:.0f}"
+        details["probe_attempts"] = str(attempts)
         self._endpoints = Endpoints(
             ws_url=staging.ws_url,
             http_url=staging.backend_url,
@@ -56,6 +62,26 @@ class StagingBackend:
         )
         log.info("staging deployment %s validated in %.0f ms", staging.ws_url, probe.elapsed_ms)
         return self._endpoints
+
+    def _validate(self) -> tuple[ProbeResult, int]:
+        """Probe, trying again as the profile's retry policy allows when the network (a drop,
+        a timeout) rather than the deployment's answer failed it."""
+        delays = self.settings.profile(Mode.STAGING_FALLBACK).retry.delays()
+        attempt = 1
+        while True:
+            probe = probe_staging(self.settings)
+            transient = probe.details.get("failure") in TRANSIENT_FAILURES
+            if probe.available or not transient or attempt > len(delays):
+                return probe, attempt
+            delay = delays[attempt - 1]
+            log.warning(
+                "staging probe attempt %d failed (%s); trying again in %.1f s",
+                attempt,
+                probe.reason,
+                delay,
+            )
+            time.sleep(delay)
+            attempt += 1
 
     def stop(self) -> None:
         """Nothing to stop: the deployment is not ours."""

@@ -62,6 +62,9 @@ DISABLED = "disabled by USE_STAGING_FALLBACK=false"
 # timeout or an answer (a 401, a 404, a bad certificate) is never retried.
 ATTEMPTS = 3
 _DROPS = (ConnectionResetError, ConnectionAbortedError, BrokenPipeError, ssl.SSLEOFError)
+# ``ProbeResult.details["failure"]`` on an unavailable result that got as far as the network.
+FAILURE_DROPPED, FAILURE_TIMEOUT, FAILURE_ANSWER = "dropped", "timeout", "answer"
+TRANSIENT_FAILURES = frozenset({FAILURE_DROPPED, FAILURE_TIMEOUT})
 
 
 @dataclass
@@ -73,10 +76,10 @@ class _Walk:
     details: dict[str, str] = field(default_factory=dict)
     failure: str | None = None
 
-    def run(self, name: str, check: Callable[[Deadline], str]) -> bool:
+    def run(self, name: str, check: Callable[[Deadline], str], *, retry: bool = True) -> bool:
         """Run one step under its own deadline; record it; return whether it passed.
 
-        ``check`` must open what it needs again when called a second time (after a drop).
+        With ``retry``, ``check`` must open what it needs again when called a second time.
         """
         started = time.perf_counter()
         deadline = Deadline(self.timeout_s)
@@ -86,7 +89,7 @@ class _Walk:
                 detail = check(deadline)
                 break
             except _DROPS as exc:
-                if attempt >= ATTEMPTS or deadline.end - time.monotonic() <= 0:
+                if not retry or attempt >= ATTEMPTS or deadline.end - time.monotonic() <= 0:
                     return self._fail(name, started, attempt, exc)
                 attempt += 1
                 time.sleep(min(0.05 * attempt, max(deadline.end - time.monotonic(), 0)))
@@ -105,10 +108,21 @@ class _Walk:
             reason += f" ({attempts} attempts)"
         self.steps.append(StepResult(name, False, elapsed, reason))
         self.failure = f"{name} failed after {elapsed:.0f} ms: {reason}"
+        self.details["failure"] = failure_kind(exc)
         return False
 
     def skip(self, name: str, why: str) -> None:
         self.steps.append(StepResult(name, True, 0.0, f"skipped: {why}"))
+
+
+def failure_kind(exc: BaseException) -> str:
+    """``dropped`` or ``timeout`` (the network; worth trying again later) or ``answer`` (the
+    deployment said no: a status, a certificate, a message; trying again will not help)."""
+    if isinstance(exc, _DROPS):
+        return FAILURE_DROPPED
+    if isinstance(exc, TimeoutError):
+        return FAILURE_TIMEOUT
+    return FAILURE_ANSWER
 
 
 def describe(exc: BaseException, timeout_s: float) -> str:
@@ -119,6 +133,8 @@ def describe(exc: BaseException, timeout_s: float) -> str:
         return f"no answer within {timeout_s:g} s (STAGING_FALLBACK_TIMEOUT)"
     if isinstance(exc, ssl.SSLCertVerificationError):
         return f"certificate verification failed: {exc.verify_message}"
+    if isinstance(exc, ssl.SSLEOFError):
+        return "the server dropped the connection during TLS"
     if isinstance(exc, ssl.SSLError):
         return f"TLS error: {exc.reason or exc}"
     if isinstance(exc, ConnectionRefusedError):
@@ -380,7 +396,8 @@ def _websocket_steps(walk: _Walk, origin: Origin, target: str, token: str, ca: s
 
     try:
         if walk.run("websocket", upgrade):
-            walk.run("ping", ping)
+            # The ping rides the upgraded connection: a drop here is not retried on a dead socket.
+            walk.run("ping", ping, retry=False)
     finally:
         if opened:
             close_websocket(opened[0], min(walk.timeout_s, 1.0))

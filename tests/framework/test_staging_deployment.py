@@ -18,6 +18,7 @@ from test_framework.errors import ServiceUnavailableError
 from test_framework.probes.staging import probe_staging
 from test_framework.redaction import redact_text
 from test_framework.settings import load_settings
+from tests.support.fault_proxy import FaultProxy, Faults
 from tests.support.requirements import require_nginx
 from tests.support.staging_deployment import StagingDeployment, StagingEnvironment
 
@@ -141,6 +142,17 @@ def test_the_staging_backend_refuses_to_start_and_names_the_failing_step(
     backend = StagingBackend(load_settings(tmp_path, environ=wrong), run_context(tmp_path))
     with pytest.raises(ServiceUnavailableError, match="is not usable: token failed after"):
         backend.start()
+
+
+def test_the_staging_backend_tries_again_when_the_network_failed_its_probe(
+    tmp_path: Path, deployment: StagingEnvironment
+) -> None:
+    # Three drops fail the probe's TLS step; the backend's second probe gets through.
+    with FaultProxy(("127.0.0.1", deployment.https_port), Faults(drop_first=3)) as proxy:
+        env = {**deployment.through(proxy.port).variables(), "MC_RETRY_DELAY_S": "0.05"}
+        endpoints = StagingBackend(load_settings(tmp_path, environ=env), run_context(tmp_path))
+        assert endpoints.start().details["probe_attempts"] == "2"
+    assert proxy.stats.dropped == 3
 
 
 def test_the_deployment_proxies_the_websocket_upgrade_through_tls(

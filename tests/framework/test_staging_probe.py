@@ -150,6 +150,7 @@ def test_probe_ends_at_the_tls_step_within_its_timeout_against_a_blackhole(
     assert failed_step(result) == "tls"
     assert "no answer within 0.5 s" in result.reason
     assert 0.4 < elapsed < BOUND_S
+    assert result.details["failure"] == "timeout"
     assert blackhole.stats.blackholed == 1
 
 
@@ -245,6 +246,7 @@ def test_probe_fails_the_token_step_on_a_wrong_password(tmp_path: Path, backend:
     assert "refused STAGING_TEST_USER='probe-user'" in result.reason
     assert "401" in result.reason
     assert "check STAGING_TEST_PASSWORD" in result.reason
+    assert result.details["failure"] == "answer"
     assert "wrong-pw" not in json.dumps(result.to_json())
 
 
@@ -312,6 +314,7 @@ def test_probe_gives_up_on_a_step_after_three_dropped_connections(
     assert failed_step(result) == "health"
     assert "the server dropped the connection" in result.reason
     assert result.reason.endswith("(3 attempts)")
+    assert result.details["failure"] == "dropped"
     assert proxy.stats.dropped == 3
 
 
