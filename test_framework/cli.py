@@ -19,6 +19,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "probe": ("test_framework.probe_command", "probe every mode and say which one auto picks"),
     "gate": ("test_framework.gate", "fail when a mission-critical test ran nowhere, or failed"),
     "cleanup": ("test_framework.cleanup", "remove docker resources of runs whose owner is gone"),
+    "monitor": (
+        "test_framework.monitor",
+        "probe, run the suite and record coverage every S seconds",
+    ),
 }
 
 
