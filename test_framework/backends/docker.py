@@ -154,7 +154,7 @@ class DockerBackend:
             if not choice.ok:
                 raise ModeUnavailableError(choice.detail)
             if choice.image != docker.base_image:
-                log.warning("base image: %s", choice.detail)
+                log.info("base image: %s", choice.detail)
                 self.progress(f"docker_local: {choice.detail}")
             wheels_ok, wheels_detail = wheelhouse_status(compose_file)
             if not wheels_ok:
