@@ -1,4 +1,4 @@
-"""The calculator tool's arithmetic: a recursive-descent parser over exact rationals.
+"""The calculator tool's arithmetic: a tokenizer and a recursive-descent parser, exact.
 
 Grammar (whitespace between tokens is ignored)::
 
@@ -9,14 +9,16 @@ Grammar (whitespace between tokens is ignored)::
     atom   := NUMBER | "(" expr ")"
     NUMBER := digits ["." [digits]] | "." digits
 
-So ``-2**2 == -4`` and ``2**3**2 == 512``, as in Python. Arithmetic is exact (``Fraction``);
-only a power with a non-integer exponent goes through float. The result is an ``int`` when it
-is a whole number, else a ``float``. Nothing is ever passed to ``eval``.
+So ``-2**2 == -4`` and ``2**3**2 == 512``, as in Python. Arithmetic is exact: whole numbers
+stay ``int`` and anything else is a ``Fraction``; only a power with a non-integer exponent goes
+through float. The result is an ``int`` when it is a whole number, else a ``float``. Nothing is
+ever passed to ``eval``.
 """
 
 from __future__ import annotations
 
 import math
+import re
 from fractions import Fraction
 
 # Guards that keep one hostile expression from eating the CPU or the stack.
@@ -24,27 +26,25 @@ MAX_BITS = 4096
 MAX_DEPTH = 64
 MAX_DIGITS = 1000
 
+Number = int | float
+_Exact = int | Fraction
+
+_TOKEN = re.compile(r"\s*(?:(\d+\.?\d*|\.\d+)|(\*\*|[-+*/()]))")
+_END = "end"
+
 
 class CalculatorError(ValueError):
     """The expression cannot be evaluated; the message says why."""
 
 
-Number = int | float
-
-
 def evaluate(expression: str) -> Number:
     """Evaluate ``expression``; raise ``CalculatorError`` with a readable message."""
-    parser = _Parser(expression)
-    value = parser.parse()
-    return _to_number(value)
-
-
-def format_number(value: Number) -> str:
-    """How a result appears in a step answer: ``14``, ``3.5``."""
-    return str(value) if isinstance(value, int) else repr(value)
-
-
-def _to_number(value: Fraction) -> Number:
+    parser = _Parser(_tokenize(expression))
+    value = parser.expr()
+    if parser.kind() != _END:
+        raise parser.unexpected()
+    if isinstance(value, int):
+        return value
     if value.denominator == 1:
         return int(value.numerator)
     try:
@@ -53,150 +53,176 @@ def _to_number(value: Fraction) -> Number:
         raise CalculatorError("result too large") from None
 
 
-def _check_size(value: Fraction) -> Fraction:
+def format_number(value: Number) -> str:
+    """How a result appears in a step answer: ``14``, ``3.5``."""
+    return str(value) if isinstance(value, int) else repr(value)
+
+
+# A token is (kind, text, 1-based position); kind is "num", an operator, or "end".
+_Token = tuple[str, str, int]
+
+
+def _tokenize(text: str) -> list[_Token]:
+    tokens: list[_Token] = []
+    position = 0
+    length = len(text)
+    while True:
+        match = _TOKEN.match(text, position)
+        if match is None:
+            rest = text[position:]
+            stripped = rest.lstrip()
+            if stripped:
+                column = position + len(rest) - len(stripped) + 1
+                raise CalculatorError(f"unexpected {stripped[0]!r} at position {column}")
+            break
+        number, operator = match.groups()
+        if number is None and operator is None:
+            break  # only whitespace was left
+        if number is not None:
+            tokens.append(("num", number, match.start(1) + 1))
+        else:
+            tokens.append((operator, operator, match.start(2) + 1))
+        position = match.end()
+        if position >= length:
+            break
+    if not tokens:
+        raise CalculatorError("empty expression")
+    tokens.append((_END, "", length + 1))
+    return tokens
+
+
+def _check(value: _Exact) -> _Exact:
+    if isinstance(value, int):
+        if value.bit_length() > MAX_BITS:
+            raise CalculatorError("result too large")
+        return value
     if value.numerator.bit_length() > MAX_BITS or value.denominator.bit_length() > MAX_BITS:
         raise CalculatorError("result too large")
-    return value
+    return int(value.numerator) if value.denominator == 1 else value
 
 
 class _Parser:
-    def __init__(self, text: str) -> None:
-        self.text = text
-        self.pos = 0
+    def __init__(self, tokens: list[_Token]) -> None:
+        self.tokens = tokens
+        self.index = 0
         self.depth = 0
 
-    def parse(self) -> Fraction:
-        self._skip_space()
-        if self.pos >= len(self.text):
-            raise CalculatorError("empty expression")
-        value = self._expr()
-        self._skip_space()
-        if self.pos < len(self.text):
-            raise self._unexpected()
-        return value
+    def kind(self) -> str:
+        return self.tokens[self.index][0]
 
-    # -- lexing helpers ---------------------------------------------------------------------
-    def _skip_space(self) -> None:
-        text = self.text
-        while self.pos < len(text) and text[self.pos].isspace():
-            self.pos += 1
-
-    def _peek(self, token: str) -> bool:
-        self._skip_space()
-        return self.text.startswith(token, self.pos)
-
-    def _unexpected(self) -> CalculatorError:
-        if self.pos >= len(self.text):
+    def unexpected(self) -> CalculatorError:
+        kind, text, position = self.tokens[self.index]
+        if kind == _END:
             return CalculatorError("unexpected end of expression")
-        return CalculatorError(f"unexpected {self.text[self.pos]!r} at position {self.pos + 1}")
+        return CalculatorError(f"unexpected {text[0]!r} at position {position}")
 
     def _enter(self) -> None:
         self.depth += 1
         if self.depth > MAX_DEPTH:
             raise CalculatorError("expression nested too deeply")
 
-    # -- grammar ----------------------------------------------------------------------------
-    def _expr(self) -> Fraction:
-        value = self._term()
+    def expr(self) -> _Exact:
+        value = self.term()
         while True:
-            if self._peek("+"):
-                self.pos += 1
-                value = _check_size(value + self._term())
-            elif self._peek("-"):
-                self.pos += 1
-                value = _check_size(value - self._term())
+            kind = self.kind()
+            if kind == "+":
+                self.index += 1
+                value = _check(value + self.term())
+            elif kind == "-":
+                self.index += 1
+                value = _check(value - self.term())
             else:
                 return value
 
-    def _term(self) -> Fraction:
-        value = self._unary()
+    def term(self) -> _Exact:
+        value = self.unary()
         while True:
-            if self._peek("*"):
-                self.pos += 1
-                value = _check_size(value * self._unary())
-            elif self._peek("/"):
-                self.pos += 1
-                divisor = self._unary()
+            kind = self.kind()
+            if kind == "*":
+                self.index += 1
+                value = _check(value * self.unary())
+            elif kind == "/":
+                self.index += 1
+                divisor = self.unary()
                 if divisor == 0:
                     raise CalculatorError("division by zero")
-                value = _check_size(value / divisor)
+                value = _check(_divide(value, divisor))
             else:
                 return value
 
-    def _unary(self) -> Fraction:
-        if self._peek("-"):
-            self.pos += 1
+    def unary(self) -> _Exact:
+        if self.kind() == "-":
+            self.index += 1
             self._enter()
-            value = -self._unary()
+            value = -self.unary()
             self.depth -= 1
             return value
-        return self._power()
+        return self.power()
 
-    def _power(self) -> Fraction:
-        base = self._atom()
-        if self._peek("**"):
-            self.pos += 2
+    def power(self) -> _Exact:
+        base = self.atom()
+        if self.kind() == "**":
+            self.index += 1
             self._enter()
-            exponent = self._unary()
+            exponent = self.unary()
             self.depth -= 1
             return _power(base, exponent)
         return base
 
-    def _atom(self) -> Fraction:
-        self._skip_space()
-        if self._peek("("):
-            self.pos += 1
+    def atom(self) -> _Exact:
+        kind, text, _ = self.tokens[self.index]
+        if kind == "(":
+            self.index += 1
             self._enter()
-            value = self._expr()
+            value = self.expr()
             self.depth -= 1
-            if not self._peek(")"):
-                raise self._unexpected()
-            self.pos += 1
+            if self.kind() != ")":
+                raise self.unexpected()
+            self.index += 1
             return value
-        return self._number()
-
-    def _number(self) -> Fraction:
-        text = self.text
-        start = self.pos
-        while self.pos < len(text) and text[self.pos] in "0123456789":
-            self.pos += 1
-        whole = text[start : self.pos]
-        fraction = ""
-        if self.pos < len(text) and text[self.pos] == ".":
-            self.pos += 1
-            frac_start = self.pos
-            while self.pos < len(text) and text[self.pos] in "0123456789":
-                self.pos += 1
-            fraction = text[frac_start : self.pos]
-            if not whole and not fraction:
-                self.pos = start
-                raise self._unexpected()
-        if not whole and not fraction:
-            raise self._unexpected()
+        if kind != "num":
+            raise self.unexpected()
+        self.index += 1
+        whole, _, fraction = text.partition(".")
         if len(whole) + len(fraction) > MAX_DIGITS:
             raise CalculatorError("number too long")
-        numerator = int(whole + fraction or "0")
-        return Fraction(numerator, 10 ** len(fraction))
+        if not fraction.strip("0"):
+            return int(whole or "0")
+        return _check(Fraction(int(whole + fraction), 10 ** len(fraction)))
 
 
-def _power(base: Fraction, exponent: Fraction) -> Fraction:
-    if exponent.denominator == 1:
-        n = exponent.numerator
-        if base == 0 and n < 0:
+def _divide(dividend: _Exact, divisor: _Exact) -> _Exact:
+    if isinstance(dividend, int) and isinstance(divisor, int):
+        quotient, remainder = divmod(dividend, divisor)
+        return quotient if remainder == 0 else Fraction(dividend, divisor)
+    return Fraction(dividend) / Fraction(divisor)
+
+
+def _power(base: _Exact, exponent: _Exact) -> _Exact:
+    if isinstance(exponent, int):
+        if base == 0 and exponent < 0:
             raise CalculatorError("division by zero")
-        if abs(base) != 1 and base != 0:
-            magnitude = max(base.numerator.bit_length(), base.denominator.bit_length())
-            if abs(n) * magnitude > MAX_BITS:
+        if base not in (0, 1, -1):
+            magnitude = (
+                base.bit_length()
+                if isinstance(base, int)
+                else max(base.numerator.bit_length(), base.denominator.bit_length())
+            )
+            if abs(exponent) * magnitude > MAX_BITS:
                 raise CalculatorError("result too large")
-        return _check_size(base**n)
+        if exponent < 0:
+            return _check(Fraction(1) / Fraction(base) ** -exponent)
+        return _check(base**exponent)
     if base < 0:
         raise CalculatorError("negative number to a fractional power")
-    if base == 0 and exponent < 0:
-        raise CalculatorError("division by zero")
+    if base == 0:
+        if exponent < 0:
+            raise CalculatorError("division by zero")
+        return 0
     try:
         result = math.pow(float(base), float(exponent))
     except OverflowError:
         raise CalculatorError("result too large") from None
     if math.isinf(result):
         raise CalculatorError("result too large")
-    return _check_size(Fraction(result))
+    return _check(Fraction(result))

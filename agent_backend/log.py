@@ -16,6 +16,7 @@ from typing import Any
 logger = logging.getLogger("agent_backend")
 
 _STRUCTURED = "agent_backend_structured"
+_ENCODER = json.JSONEncoder(default=str)
 
 
 def log_event(level: int, event: str, **fields: Any) -> None:
@@ -28,7 +29,7 @@ def log_event(level: int, event: str, **fields: Any) -> None:
         "event": event,
         **fields,
     }
-    logger.log(level, json.dumps(record, default=str), extra={_STRUCTURED: True})
+    logger.log(level, _ENCODER.encode(record), extra={_STRUCTURED: True})
 
 
 class JsonFormatter(logging.Formatter):

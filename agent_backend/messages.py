@@ -11,6 +11,9 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
+# One encoder for every message: json.dumps with options builds a new encoder per call.
+_ENCODER = json.JSONEncoder(separators=(",", ":"))
+
 THREAD_ID_MAX = 64
 CONTENT_MAX = 8000
 
@@ -146,7 +149,7 @@ def encode(message: dict[str, Any]) -> str:
     Non-ASCII is escaped: a client may send lone surrogates (``"\\ud800"``), which are valid
     JSON but cannot be encoded as UTF-8, and its text comes back in events.
     """
-    return json.dumps(message, separators=(",", ":"))
+    return _ENCODER.encode(message)
 
 
 def connection_ready(

@@ -13,14 +13,17 @@ import logging
 import time
 import uuid
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from http import HTTPStatus
+from typing import Any
 
 from websockets.asyncio.server import Server, ServerConnection, serve
 from websockets.datastructures import Headers
 from websockets.exceptions import ConnectionClosed
 from websockets.frames import CloseCode
 from websockets.http11 import Request, Response
+from websockets.protocol import State
 
 from agent_backend import __version__
 from agent_backend.agent import drive
@@ -63,13 +66,42 @@ class LiveRun:
     machine: RunMachine
     subscribers: set[Session] = field(default_factory=set)
     task: asyncio.Task[None] | None = None
+    connection_id: str = ""
+    started: float = field(default_factory=time.monotonic)
+
+
+class AgentConnection(ServerConnection):
+    """A ``ServerConnection`` that reports when its transport can take writes again."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.writable = True
+        self.on_writable: Callable[[], None] | None = None
+
+    def pause_writing(self) -> None:
+        super().pause_writing()
+        self.writable = False
+
+    def resume_writing(self) -> None:
+        super().resume_writing()
+        self.writable = True
+        if self.on_writable is not None:
+            self.on_writable()
 
 
 class Session:
-    """One WebSocket connection: its user, outbox, rate limiter and live subscriptions."""
+    """One WebSocket connection: its user, outbox, rate limiter and live subscriptions.
+
+    Messages are delivered synchronously into the outbox; one flush per event-loop turn writes
+    all of them in a single transport write. On loopback each write is a syscall that also
+    runs the receiver's TCP stack, the main cost of a run's events, so a run whose steps are
+    instant reaches its client in one write. While the transport is paused (the client reads
+    slowly) messages wait in the outbox; a client that lets ``max_pending_messages`` pile up
+    is disconnected with 1008.
+    """
 
     def __init__(
-        self, connection: ServerConnection, user_id: str, config: ServerConfig, metrics: Metrics
+        self, connection: AgentConnection, user_id: str, config: ServerConfig, metrics: Metrics
     ) -> None:
         self.connection = connection
         self.user_id = user_id
@@ -78,13 +110,14 @@ class Session:
         self.subscriptions: set[LiveRun] = set()
         self._metrics = metrics
         self._max_pending = config.max_pending_messages
+        self._loop = asyncio.get_running_loop()
         self._outbox: deque[str] = deque()
-        self._wake = asyncio.Event()
+        self._flush_scheduled = False
         self._idle = asyncio.Event()
         self._idle.set()
         self._closing = False
         self._close_task: asyncio.Task[None] | None = None
-        self.writer = asyncio.get_running_loop().create_task(self._write())
+        connection.on_writable = self._schedule_flush
 
     def deliver(self, message: str, *, run_event: bool = False) -> None:
         if self._closing:
@@ -96,39 +129,46 @@ class Session:
         if run_event:
             self._metrics.events_sent += 1
         self._idle.clear()
-        self._wake.set()
+        self._schedule_flush()
 
     def send_error(self, error: MessageError) -> None:
         self._metrics.errors_total[error.code.value] += 1
         self.deliver(error.encode())
 
     async def flushed(self) -> None:
-        """Return once everything delivered so far has been written (or the writer stopped)."""
+        """Return once everything delivered so far has been written (or the session stopped)."""
         await self._idle.wait()
 
     def stop(self) -> None:
         self._closing = True
         self._outbox.clear()
         self._idle.set()
-        self.writer.cancel()
+        self.connection.on_writable = None
 
-    async def _write(self) -> None:
+    def _schedule_flush(self) -> None:
+        if not self._flush_scheduled and self.connection.writable:
+            self._flush_scheduled = True
+            self._loop.call_soon(self._flush)
+
+    def _flush(self) -> None:
+        self._flush_scheduled = False
+        connection = self.connection
         outbox = self._outbox
-        try:
-            while True:
-                await self._wake.wait()
-                self._wake.clear()
-                while outbox:
-                    await self.connection.send(outbox.popleft())
-                self._idle.set()
-        except ConnectionClosed:
-            self._closing = True
-            outbox.clear()
-            self._idle.set()
+        if self._closing or not outbox or not connection.writable:
+            return
+        protocol = connection.protocol
+        if protocol.state is not State.OPEN:
+            self.stop()
+            return
+        while outbox:
+            protocol.send_text(outbox.popleft().encode())
+        _write_chunks(connection, protocol.data_to_send())
+        self._idle.set()
 
     def _overflow(self) -> None:
         self._closing = True
         self._outbox.clear()
+        self._idle.set()
         log_event(
             logging.WARNING,
             "slow_client_disconnected",
@@ -136,9 +176,24 @@ class Session:
             user_id=self.user_id,
             pending=self._max_pending,
         )
-        self._close_task = asyncio.get_running_loop().create_task(
+        self._close_task = self._loop.create_task(
             self.connection.close(CloseCode.POLICY_VIOLATION, "client too slow")
         )
+
+
+def _write_chunks(connection: ServerConnection, chunks: list[bytes]) -> None:
+    """Write what the sans-I/O protocol produced; an empty chunk means half-close."""
+    pending: list[bytes] = []
+    for chunk in chunks:
+        if chunk:
+            pending.append(chunk)
+            continue
+        connection.transport.write(b"".join(pending))
+        pending.clear()
+        if connection.transport.can_write_eof():
+            connection.transport.write_eof()
+    if pending:
+        connection.transport.write(b"".join(pending))
 
 
 class AgentServer:
@@ -173,7 +228,7 @@ class AgentServer:
         config = self.config
         tracked = self._tracked
 
-        class TrackedConnection(ServerConnection):
+        class TrackedConnection(AgentConnection):
             # Every TCP connection, handshake done or not, so a deadline can abort them all.
             def connection_made(self, transport: asyncio.BaseTransport) -> None:
                 tracked.add(self)
@@ -325,6 +380,7 @@ class AgentServer:
 
     # -- WebSocket --------------------------------------------------------------------------
     async def _handle(self, connection: ServerConnection) -> None:
+        assert isinstance(connection, AgentConnection)  # serve(create_connection=...) made it
         session = Session(connection, connection.username, self.config, self.metrics)
         self._sessions.add(session)
         self.metrics.connections += 1
@@ -412,24 +468,26 @@ class AgentServer:
             run_id="run_" + uuid.uuid4().hex, thread_id=message.thread_id, user_id=user_id
         )
         self.registry.add(machine)
-        live = LiveRun(machine, {session})
+        live = LiveRun(machine, {session}, connection_id=session.connection_id)
         session.subscriptions.add(live)
         self._live[machine.run_id] = live
         self.metrics.runs_active += 1
+        # The driver task is scheduled before agent_started is published, so its first steps
+        # run before this connection's flush: an instant run goes out in one write.
+        task = asyncio.get_running_loop().create_task(
+            drive(machine, parse_steps(message.content), lambda event: self._publish(live, event))
+        )
+        live.task = task
+        task.add_done_callback(lambda done: self._run_done(live, done))
         self._publish(live, machine.start(message.client_msg_id))
         log_event(
-            logging.INFO,
+            logging.DEBUG,
             "run_started",
             run_id=machine.run_id,
             user_id=user_id,
             connection_id=session.connection_id,
             thread_id=message.thread_id,
         )
-        task = asyncio.get_running_loop().create_task(
-            drive(machine, parse_steps(message.content), lambda event: self._publish(live, event))
-        )
-        live.task = task
-        task.add_done_callback(lambda done: self._run_done(live, done))
         if self.draining:
             # Shutdown has already cancelled the runs it knew of; this one is cancelled too.
             task.cancel()
@@ -460,8 +518,11 @@ class AgentServer:
             "run_finished",
             run_id=machine.run_id,
             user_id=machine.user_id,
+            connection_id=live.connection_id,
+            thread_id=machine.thread_id,
             status=status,
             events=machine.last_seq,
+            duration_ms=round((time.monotonic() - live.started) * 1000, 3),
         )
 
     def _cancel_run(self, session: Session, message: Cancel) -> None:

@@ -184,7 +184,6 @@ async def test_logs_are_json_lines_without_tokens_or_passwords() -> None:
     assert {
         "server_started",
         "connection_opened",
-        "run_started",
         "run_finished",
         "connection_closed",
         "handshake_rejected",

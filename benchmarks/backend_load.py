@@ -1,0 +1,350 @@
+"""Load benchmark: N concurrent authenticated connections, each running one ``calc`` run.
+
+    python benchmarks/backend_load.py --connections 1000
+
+The backend runs as a separate process (``python -m agent_backend``) so that client and server
+each have their own interpreter, as in a deployment; both share this machine's cores. Phases:
+
+1. untimed: one token per connection from ``/auth/token`` (one user per connection, so the
+   per-user limit of 20 active runs does not apply);
+2. connect: all connections open at once and wait for ``connection_ready``;
+3. run: every connection sends its ``user_message`` at once and reads until
+   ``agent_completed``; runs/s is connections / this phase's wall time, and latencies are
+   measured per connection from its own send.
+
+The same client load (open N connections, each sends one message of the same size and reads
+one reply) then runs against a bare ``websockets`` echo server, also in its own process, as the
+physical reference; the report gives the ratio of runs/s to echo messages/s. Both clients send
+without compression. Exit status 1 if any run did not succeed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import base64
+import json
+import math
+import os
+import platform
+import resource
+import secrets
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from websockets.asyncio.client import ClientConnection, connect
+from websockets.asyncio.server import ServerConnection, serve
+
+REPO = Path(__file__).resolve().parents[1]
+CONTENT = "calc (17 + 25) * 3 - 2 ** 5 / 4"
+TIMEOUT_S = 120.0
+
+
+@dataclass
+class PhaseResult:
+    label: str
+    connections: int
+    connect_s: float
+    run_s: float
+    first_ms: list[float] = field(default_factory=list)  # to agent_started / to the echo
+    last_ms: list[float] = field(default_factory=list)  # to agent_completed
+    statuses: dict[str, int] = field(default_factory=dict)
+    server_cpu_s: float | None = None  # CPU the server process used during the run phase
+    client_cpu_s: float = 0.0  # CPU this process used during the run phase
+
+    @property
+    def rate(self) -> float:
+        return self.connections / self.run_s
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[max(math.ceil(q * len(ordered)) - 1, 0)]
+
+
+def process_cpu_s(pid: int) -> float | None:
+    """User + system CPU seconds of a process, from /proc (None where there is no /proc)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def raise_open_files_limit(needed: int) -> int:
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft < needed:
+        target = needed if hard == resource.RLIM_INFINITY else min(needed, hard)
+        resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
+        soft = target
+    if soft < needed:
+        raise SystemExit(f"backend_load: need {needed} open files, the hard limit is {hard}")
+    return soft
+
+
+# -- servers in their own processes --------------------------------------------------------
+
+
+class ServerProcess:
+    def __init__(self, argv: list[str], env: dict[str, str]) -> None:
+        self.log = tempfile.TemporaryFile(mode="w+")  # noqa: SIM115 - closed in stop()
+        self.proc = subprocess.Popen(argv, env=env, cwd=REPO, stdout=subprocess.PIPE,
+                                     stderr=self.log, text=True)
+
+    def read_port(self) -> int:
+        assert self.proc.stdout is not None
+        line = self.proc.stdout.readline()
+        if not line:
+            self.log.seek(0)
+            raise SystemExit(f"backend_load: server failed to start:\n{self.log.read()}")
+        return int(line)
+
+    def stop(self) -> int:
+        self.proc.terminate()
+        code = self.proc.wait(30)
+        self.log.close()
+        return code
+
+
+async def _echo(connection: ServerConnection) -> None:
+    async for message in connection:
+        await connection.send(message)
+
+
+async def serve_echo() -> None:
+    """The reference: a bare websockets echo server (run with --serve-echo)."""
+    import signal
+
+    async with serve(_echo, "127.0.0.1", 0, compression=None) as server:
+        print(server.sockets[0].getsockname()[1], flush=True)
+        stop = asyncio.Event()
+        asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, stop.set)
+        await stop.wait()
+
+
+def start_backend(log_level: str, secret: str, password: str) -> tuple[ServerProcess, int]:
+    env = dict(os.environ, AGENT_JWT_SECRET=secret, AGENT_TEST_PASSWORD=password,
+               AGENT_LOG_LEVEL=log_level, PYTHONPATH=str(REPO))
+    # A tiny wrapper prints the bound port on stdout, so the benchmark need not parse logs.
+    code = (
+        "import asyncio, os, signal, logging, sys\n"
+        "from agent_backend.__main__ import _configure_logging\n"
+        "from agent_backend.config import load_config\n"
+        "from agent_backend.server import AgentServer\n"
+        "async def main():\n"
+        "    config = load_config(['--port', '0'], os.environ)\n"
+        "    _configure_logging(config)\n"
+        "    server = AgentServer(config)\n"
+        "    await server.start()\n"
+        "    print(server.port, flush=True)\n"
+        "    stop = asyncio.Event()\n"
+        "    asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, stop.set)\n"
+        "    await stop.wait()\n"
+        "    await server.shutdown()\n"
+        "asyncio.run(main())\n"
+    )
+    process = ServerProcess([sys.executable, "-c", code], env)
+    return process, process.read_port()
+
+
+def start_echo() -> tuple[ServerProcess, int]:
+    process = ServerProcess([sys.executable, __file__, "--serve-echo"],
+                            dict(os.environ, PYTHONPATH=str(REPO)))
+    return process, process.read_port()
+
+
+# -- the client load -----------------------------------------------------------------------
+
+
+async def fetch_tokens(port: int, count: int, password: str) -> list[str]:
+    semaphore = asyncio.Semaphore(50)
+
+    async def one(index: int) -> str:
+        async with semaphore:
+            reader, writer = await asyncio.open_connection("127.0.0.1", port)
+            basic = base64.b64encode(f"bench-{index}:{password}".encode()).decode()
+            writer.write(f"GET /auth/token HTTP/1.1\r\nHost: x\r\nAuthorization: Basic {basic}"
+                         "\r\n\r\n".encode())
+            raw = await reader.read()
+            writer.close()
+            body = raw.partition(b"\r\n\r\n")[2]
+            token: str = json.loads(body)["access_token"]
+            return token
+
+    return await asyncio.gather(*(one(i) for i in range(count)))
+
+
+async def open_all(url: str, tokens: list[str], *, ready: bool) -> list[ClientConnection]:
+    async def one(token: str) -> ClientConnection:
+        ws = await connect(url, additional_headers={"Authorization": f"Bearer {token}"},
+                           compression=None, open_timeout=TIMEOUT_S, max_size=None)
+        if ready:
+            first = json.loads(await ws.recv())
+            assert first["type"] == "connection_ready", first
+        return ws
+
+    return await asyncio.gather(*(one(token) for token in tokens))
+
+
+async def run_phase(
+    label: str, url: str, tokens: list[str], *, backend: bool, server_pid: int
+) -> PhaseResult:
+    message = json.dumps({"type": "user_message", "thread_id": "bench", "content": CONTENT,
+                          "client_msg_id": "m"})
+    began = time.perf_counter()
+    connections = await open_all(url, tokens, ready=backend)
+    connected = time.perf_counter()
+    go = asyncio.Event()
+    result = PhaseResult(label, len(tokens), connected - began, 0.0)
+
+    async def one(ws: ClientConnection) -> None:
+        await go.wait()
+        sent = time.perf_counter()
+        await ws.send(message)
+        if not backend:
+            await ws.recv()
+            result.first_ms.append((time.perf_counter() - sent) * 1000)
+            return
+        while True:
+            event = json.loads(await ws.recv())
+            if event["type"] == "agent_started":
+                result.first_ms.append((time.perf_counter() - sent) * 1000)
+            elif event["type"] == "agent_completed":
+                result.last_ms.append((time.perf_counter() - sent) * 1000)
+                status = event["payload"]["status"]
+                result.statuses[status] = result.statuses.get(status, 0) + 1
+                return
+
+    tasks = [asyncio.create_task(one(ws)) for ws in connections]
+    await asyncio.sleep(0)  # every task is now waiting on the event
+    server_cpu = process_cpu_s(server_pid)
+    client_cpu = time.process_time()
+    run_began = time.perf_counter()
+    go.set()
+    await asyncio.wait_for(asyncio.gather(*tasks), TIMEOUT_S)
+    result.run_s = time.perf_counter() - run_began
+    result.client_cpu_s = time.process_time() - client_cpu
+    server_cpu_after = process_cpu_s(server_pid)
+    if server_cpu is not None and server_cpu_after is not None:
+        result.server_cpu_s = server_cpu_after - server_cpu
+    await asyncio.gather(*(ws.close() for ws in connections))
+    return result
+
+
+def cpu_per_message(result: PhaseResult) -> dict[str, float | None]:
+    server = result.server_cpu_s
+    return {
+        "server": None if server is None else round(server * 1000 / result.connections, 3),
+        "client": round(result.client_cpu_s * 1000 / result.connections, 3),
+    }
+
+
+def report(backend: PhaseResult, echo: PhaseResult | None) -> dict[str, Any]:
+    data: dict[str, Any] = {
+        "connections": backend.connections,
+        "connect_s": round(backend.connect_s, 3),
+        "run_wall_s": round(backend.run_s, 3),
+        "total_wall_s": round(backend.connect_s + backend.run_s, 3),
+        "runs_per_s": round(backend.rate, 1),
+        "agent_started_ms": {"p50": round(percentile(backend.first_ms, 0.5), 1),
+                             "p99": round(percentile(backend.first_ms, 0.99), 1)},
+        "agent_completed_ms": {"p50": round(percentile(backend.last_ms, 0.5), 1),
+                               "p99": round(percentile(backend.last_ms, 0.99), 1)},
+        "statuses": backend.statuses,
+        "cpu_ms_per_run": cpu_per_message(backend),
+    }
+    if echo is not None:
+        data["echo"] = {
+            "connect_s": round(echo.connect_s, 3),
+            "run_wall_s": round(echo.run_s, 3),
+            "msgs_per_s": round(echo.rate, 1),
+            "reply_ms": {"p50": round(percentile(echo.first_ms, 0.5), 1),
+                         "p99": round(percentile(echo.first_ms, 0.99), 1)},
+            "cpu_ms_per_msg": cpu_per_message(echo),
+        }
+        data["runs_per_s_over_echo_msgs_per_s"] = round(backend.rate / echo.rate, 3)
+    return data
+
+
+def print_table(data: dict[str, Any]) -> None:
+    print(f"connections                 {data['connections']}")
+    print(f"connect phase               {data['connect_s']:.3f} s")
+    print(f"run phase wall time         {data['run_wall_s']:.3f} s")
+    print(f"total wall time             {data['total_wall_s']:.3f} s")
+    print(f"runs/s                      {data['runs_per_s']:.1f}")
+    started, done = data["agent_started_ms"], data["agent_completed_ms"]
+    print(f"to agent_started   p50/p99  {started['p50']:.1f} / {started['p99']:.1f} ms")
+    print(f"to agent_completed p50/p99  {done['p50']:.1f} / {done['p99']:.1f} ms")
+    print(f"run statuses                {data['statuses']}")
+    cpu = data["cpu_ms_per_run"]
+    print(f"CPU ms per run server/client {cpu['server']} / {cpu['client']}")
+    if "echo" in data:
+        echo = data["echo"]
+        print(f"echo connect phase          {echo['connect_s']:.3f} s")
+        print(f"echo wall time              {echo['run_wall_s']:.3f} s")
+        print(f"echo msgs/s                 {echo['msgs_per_s']:.1f}")
+        print(f"echo reply p50/p99          {echo['reply_ms']['p50']:.1f} / "
+              f"{echo['reply_ms']['p99']:.1f} ms")
+        echo_cpu = echo["cpu_ms_per_msg"]
+        print(f"echo CPU ms per msg s/c     {echo_cpu['server']} / {echo_cpu['client']}")
+        print(f"runs/s / echo msgs/s        {data['runs_per_s_over_echo_msgs_per_s']:.3f}")
+
+
+async def main(args: argparse.Namespace) -> int:
+    raise_open_files_limit(args.connections * 2 + 256)
+    secret, password = secrets.token_urlsafe(48), secrets.token_urlsafe(16)
+    backend_process, port = start_backend(args.server_log_level, secret, password)
+    try:
+        tokens = await fetch_tokens(port, args.connections, password)
+        backend = await run_phase(
+            "backend", f"ws://127.0.0.1:{port}/ws", tokens, backend=True,
+            server_pid=backend_process.proc.pid,
+        )
+    finally:
+        backend_exit = backend_process.stop()
+    echo = None
+    if not args.no_echo:
+        echo_process, echo_port = start_echo()
+        try:
+            echo = await run_phase(
+                "echo", f"ws://127.0.0.1:{echo_port}/", tokens, backend=False,
+                server_pid=echo_process.proc.pid,
+            )
+        finally:
+            echo_process.stop()
+    data = report(backend, echo)
+    data["server_exit_status"] = backend_exit
+    data["machine"] = f"{platform.node()} {platform.machine()}, {os.cpu_count()} cores, " \
+                      f"Python {platform.python_version()}"
+    if args.json:
+        print(json.dumps(data, indent=2))
+    else:
+        print_table(data)
+    ok = data["statuses"] == {"succeeded": args.connections}
+    if not ok:
+        print("backend_load: not every run succeeded", file=sys.stderr)
+    return 0 if ok else 1
+
+
+def parse_args(argv: list[str]) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--connections", type=int, default=1000)
+    parser.add_argument("--server-log-level", default="INFO",
+                        help="the backend's AGENT_LOG_LEVEL (default INFO, as deployed)")
+    parser.add_argument("--no-echo", action="store_true", help="skip the echo reference")
+    parser.add_argument("--json", action="store_true", help="print the results as JSON")
+    parser.add_argument("--serve-echo", action="store_true", help=argparse.SUPPRESS)
+    return parser.parse_args(argv)
+
+
+if __name__ == "__main__":
+    arguments = parse_args(sys.argv[1:])
+    if arguments.serve_echo:
+        asyncio.run(serve_echo())
+        sys.exit(0)
+    sys.exit(asyncio.run(main(arguments)))
