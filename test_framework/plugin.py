@@ -8,6 +8,7 @@ test asks for ``mc_endpoints``; the controller writes the ledger from the report
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import secrets
@@ -373,6 +374,19 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
         shutil.rmtree(state.run.shared_dir, ignore_errors=True)
 
 
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Iterator[None]:
+    """A failed test's report carries the service's recent logs, where the backend has them."""
+    outcome = yield
+    report = outcome.get_result()  # type: ignore[attr-defined]
+    state = item.config.stash.get(STATE, None)
+    backend = state.backend if state is not None else None
+    if report.failed and backend is not None and hasattr(backend, "service_logs"):
+        from test_framework.redaction import redact_text
+
+        report.sections.append(("service logs", redact_text(backend.service_logs(tail=100))))
+
+
 def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> None:
     state = config.stash.get(STATE, None)
     if state is None or state.recorder is None:
@@ -460,8 +474,11 @@ def mc_endpoints(request: pytest.FixtureRequest) -> Endpoints:
     if state.endpoints is None:
         if state.backend is None:
             state.backend = make_backend(state.mode, state.settings, state.run)
+        # Capture off while starting: a docker build and start-up show progress, not silence.
+        capture = request.config.pluginmanager.getplugin("capturemanager")
         try:
-            state.endpoints = state.backend.start()
+            with capture.global_and_fixture_disabled() if capture else contextlib.nullcontext():
+                state.endpoints = state.backend.start()
         except HarnessError as exc:
             pytest.fail(str(exc), pytrace=False)
         os.environ["TEST_WEBSOCKET_URL"] = state.endpoints.ws_url
