@@ -75,17 +75,42 @@ def entry_token(entry: dict[str, object]) -> str | None:
 
 
 def shape_of(entries: list[dict[str, object]]) -> Shape:
-    """Per connection (``c1``, ``c2``... in order of first appearance), its tokens in order."""
+    """The streams of each connection (``c1``, ``c2``... in order of first appearance):
+
+    - ``c1 out``: what the client sent, in order;
+    - ``c1 in``: what arrived that belongs to no run, in order;
+    - ``c1 runs``: each run's incoming events (by ``run_id``) as one ``a > b > c`` token,
+      sorted. Concurrent runs on one connection interleave by timing, so only the order
+      within each run counts, and not which run was which.
+    """
     names: dict[str, str] = {}
-    shape: dict[str, list[str]] = {}
+    streams: dict[str, list[str]] = {}
+    runs: dict[str, dict[str, list[str]]] = {}
     for entry in entries:
         token = entry_token(entry)
         if token is None:
             continue
-        source = str(entry.get("source", ""))
-        name = names.setdefault(source, f"c{len(names) + 1}")
-        shape.setdefault(name, []).append(token)
-    return {name: tuple(tokens) for name, tokens in shape.items()}
+        name = names.setdefault(str(entry.get("source", "")), f"c{len(names) + 1}")
+        data = entry.get("data")
+        run_id = data.get("run_id") if isinstance(data, dict) else None
+        if entry.get("dir") == "in" and isinstance(run_id, str):
+            runs.setdefault(name, {}).setdefault(run_id, []).append(token.removeprefix("in "))
+        else:
+            direction = "out" if entry.get("dir") == "out" else "in"
+            streams.setdefault(f"{name} {direction}", []).append(token)
+    shape = {stream: tuple(tokens) for stream, tokens in streams.items()}
+    for name, by_run in runs.items():
+        shape[f"{name} runs"] = tuple(sorted(" > ".join(events) for events in by_run.values()))
+    return dict(sorted(shape.items(), key=lambda item: _stream_order(item[0])))
+
+
+def _stream_order(stream: str) -> tuple[int, int]:
+    name, _, kind = stream.partition(" ")
+    return int(name[1:]), ("out", "in", "runs").index(kind)
+
+
+def connections(shape: Shape) -> set[str]:
+    return {stream.partition(" ")[0] for stream in shape}
 
 
 def read_transcript(path: Path) -> list[dict[str, object]]:
@@ -115,21 +140,32 @@ def describe(reference: Shape, other: Shape) -> tuple[str, str] | None:
     """``(kind, detail)`` of the first way two shapes differ, or None when they match."""
     if reference == other:
         return None
-    if len(reference) != len(other):
-        return "connections", f"{len(reference)} connections vs {len(other)}"
-    for name in reference:
-        left, right = reference[name], other.get(name, ())
+    left_connections, right_connections = connections(reference), connections(other)
+    if len(left_connections) != len(right_connections):
+        return "connections", f"{len(left_connections)} connections vs {len(right_connections)}"
+    for stream in sorted(set(reference) | set(other), key=_stream_order):
+        left, right = reference.get(stream, ()), other.get(stream, ())
         if left == right:
             continue
+        if stream.endswith(" runs"):
+            return "events", f"{stream}: {_runs_difference(left, right)}"
         if Counter(left) == Counter(right):
-            return "order", f"{name}: the same {len(left)} events in a different order"
+            return "order", f"{stream}: the same {len(left)} events in a different order"
         for i, (a, b) in enumerate(zip(left, right, strict=False)):
             if a != b:
-                return "events", f"{name} event {i + 1}: {a!r} vs {b!r}"
+                return "events", f"{stream} event {i + 1}: {a!r} vs {b!r}"
         shorter, longer = (left, right) if len(left) < len(right) else (right, left)
         extra = longer[len(shorter)]
-        return "events", f"{name}: {len(left)} events vs {len(right)} (first extra: {extra!r})"
+        return "events", f"{stream}: {len(left)} events vs {len(right)} (first extra: {extra!r})"
     return "connections", "the connections differ"
+
+
+def _runs_difference(left: tuple[str, ...], right: tuple[str, ...]) -> str:
+    if len(left) != len(right):
+        return f"{len(left)} runs vs {len(right)}"
+    only_left = sorted((Counter(left) - Counter(right)).elements())
+    only_right = sorted((Counter(right) - Counter(left)).elements())
+    return f"a run went {only_left[0]!r} vs {only_right[0]!r}"
 
 
 def _shape(cell: Cell) -> Shape | str | None:

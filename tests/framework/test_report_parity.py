@@ -77,7 +77,7 @@ def test_keep_alive_pings_and_client_notes_do_not_count(tmp_path: Path) -> None:
 def test_a_different_error_code_is_reported_with_the_event(tmp_path: Path) -> None:
     two_modes(tmp_path, conversation("a", "r"), conversation("a", "r", code="permission_denied"))
     assert differences(tmp_path) == [
-        f"parity: {nid('test_conv')}: docker_local vs minimal: c2 event 4:"
+        f"parity: {nid('test_conv')}: docker_local vs minimal: c2 in event 2:"
         " 'in text error code=permission_denied' vs 'in text error code=unknown_run'"
     ]
 
@@ -90,10 +90,39 @@ def test_a_different_close_code_is_reported(tmp_path: Path) -> None:
 
 def test_the_same_events_in_another_order_are_reported_as_order(tmp_path: Path) -> None:
     swapped = conversation("a", "r")
-    swapped[8], swapped[9] = swapped[9], swapped[8]
+    swapped[4], swapped[9] = swapped[9], swapped[4]  # the error before connection_ready
     two_modes(tmp_path, conversation("a", "r"), swapped)
     (found,) = differences(tmp_path)
-    assert found.endswith("c2: the same 5 events in a different order")
+    assert found.endswith("c2 in: the same 2 events in a different order")
+
+
+def concurrent(order: list[tuple[str, str]]) -> list[dict[str, object]]:
+    """Two runs on one connection; ``order`` is the arrival order of (run, event type)."""
+    entries = [frame("ws1", "out", {"type": "user_message"}) for _ in range(2)]
+    for run, kind in order:
+        entries.append(frame("ws1", "in", {"type": kind, "run_id": run}))
+    return entries
+
+
+RUN = ["agent_started", "tool_executing", "tool_completed", "agent_completed"]
+
+
+def test_concurrent_runs_may_interleave_differently(tmp_path: Path) -> None:
+    one_then_other = [("r1", k) for k in RUN] + [("r2", k) for k in RUN]
+    interleaved = [(run, k) for k in RUN for run in ("r9", "r8")]
+    two_modes(tmp_path, concurrent(one_then_other), concurrent(interleaved))
+    assert differences(tmp_path) == []
+
+
+def test_a_run_whose_own_events_differ_is_reported(tmp_path: Path) -> None:
+    broken = [("r1", k) for k in RUN] + [("r2", k) for k in RUN if k != "tool_completed"]
+    two_modes(tmp_path, concurrent([(r, k) for r in ("r1", "r2") for k in RUN]), concurrent(broken))
+    (found,) = differences(tmp_path)
+    assert found.endswith(
+        "c1 runs: a run went 'text agent_started > text tool_executing > text agent_completed'"
+        " vs 'text agent_started > text tool_executing > text tool_completed"
+        " > text agent_completed'"
+    )
 
 
 def test_an_extra_connection_is_reported(tmp_path: Path) -> None:
@@ -107,7 +136,7 @@ def test_a_missing_event_is_reported_with_the_first_extra_one(tmp_path: Path) ->
     short = conversation("a", "r")[:-1]
     two_modes(tmp_path, conversation("a", "r"), short)
     (found,) = differences(tmp_path)
-    assert found.endswith("c2: 4 events vs 5 (first extra: 'out close code=1000')")
+    assert found.endswith("c2 out: 1 events vs 2 (first extra: 'out close code=1000')")
 
 
 def test_a_test_that_failed_in_one_mode_is_left_to_the_gate(tmp_path: Path) -> None:
@@ -133,8 +162,8 @@ def test_http_exchanges_keep_method_path_and_status_only() -> None:
     assert entry_token(out) == "out http POST /auth/token"
     assert entry_token(refused) == "in refused status=401"
     assert shape_of([out, refused]) == {
-        "c1": ("out http POST /auth/token",),
-        "c2": ("in refused status=401",),
+        "c1 out": ("out http POST /auth/token",),
+        "c2 in": ("in refused status=401",),
     }
 
 
