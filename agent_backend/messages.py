@@ -143,8 +143,8 @@ def parse_client_message(text: str) -> ClientMessage | MessageError:
     return MessageError(ErrorCode.UNKNOWN_TYPE, f"unknown message type {shown[:64]}", ref)
 
 
-def encode(message: dict[str, Any]) -> str:
-    """The wire form of a server message: compact JSON.
+def encode(message: Any) -> str:
+    """The wire form of a server message (or of one value in it): compact JSON.
 
     Non-ASCII is escaped: a client may send lone surrogates (``"\\ud800"``), which are valid
     JSON but cannot be encoded as UTF-8, and its text comes back in events.

@@ -91,6 +91,8 @@ class RunMachine:
         self.run_id = run_id
         self.thread_id = thread_id
         self.user_id = user_id
+        self._run_id_json = encode(run_id)
+        self._thread_id_json = encode(thread_id)
         self._wall_clock = wall_clock
         self._monotonic = monotonic
         self._phase = _Phase.NEW
@@ -190,16 +192,13 @@ class RunMachine:
 
     def _emit(self, kind: EventType, payload: dict[str, Any]) -> RunEvent:
         seq = len(self._events) + 1
-        ts = self._wall_clock()
-        wire = encode(
-            {
-                "type": kind.value,
-                "run_id": self.run_id,
-                "thread_id": self.thread_id,
-                "seq": seq,
-                "ts": ts,
-                "payload": payload,
-            }
+        ts = float(self._wall_clock())
+        # The envelope is assembled around the encoded payload (the hot path of every run);
+        # a test checks that ``wire`` decodes to ``as_dict()``.
+        wire = (
+            f'{{"type":"{kind.value}","run_id":{self._run_id_json},'
+            f'"thread_id":{self._thread_id_json},"seq":{seq},"ts":{ts!r},'
+            f'"payload":{encode(payload)}}}'
         )
         event = RunEvent(kind, self.run_id, self.thread_id, seq, ts, payload, wire)
         self._events.append(event)

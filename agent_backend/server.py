@@ -26,7 +26,7 @@ from websockets.http11 import Request, Response
 from websockets.protocol import State
 
 from agent_backend import __version__
-from agent_backend.agent import drive
+from agent_backend.agent import can_run_now, drive, run_now
 from agent_backend.config import ServerConfig
 from agent_backend.http_api import ApiState, HttpAnswer, HttpRequest, Upgrade, answer
 from agent_backend.log import log_event
@@ -472,14 +472,6 @@ class AgentServer:
         session.subscriptions.add(live)
         self._live[machine.run_id] = live
         self.metrics.runs_active += 1
-        # The driver task is scheduled before agent_started is published, so its first steps
-        # run before this connection's flush: an instant run goes out in one write.
-        task = asyncio.get_running_loop().create_task(
-            drive(machine, parse_steps(message.content), lambda event: self._publish(live, event))
-        )
-        live.task = task
-        task.add_done_callback(lambda done: self._run_done(live, done))
-        self._publish(live, machine.start(message.client_msg_id))
         log_event(
             logging.DEBUG,
             "run_started",
@@ -488,6 +480,22 @@ class AgentServer:
             connection_id=session.connection_id,
             thread_id=message.thread_id,
         )
+        steps = parse_steps(message.content)
+
+        def publish(event: RunEvent) -> None:
+            self._publish(live, event)
+
+        if can_run_now(steps) and not self.draining:
+            publish(machine.start(message.client_msg_id))
+            run_now(machine, steps, publish)
+            self._finish(live)
+            return
+        # The driver task is scheduled before agent_started is published, so its first steps
+        # run before this connection's flush and go out in the same write.
+        task = asyncio.get_running_loop().create_task(drive(machine, steps, publish))
+        live.task = task
+        task.add_done_callback(lambda done: self._task_done(live, done))
+        publish(machine.start(message.client_msg_id))
         if self.draining:
             # Shutdown has already cancelled the runs it knew of; this one is cancelled too.
             task.cancel()
@@ -496,7 +504,7 @@ class AgentServer:
         for session in live.subscribers:
             session.deliver(event.wire, run_event=True)
 
-    def _run_done(self, live: LiveRun, task: asyncio.Task[None]) -> None:
+    def _task_done(self, live: LiveRun, task: asyncio.Task[None]) -> None:
         machine = live.machine
         if not task.cancelled() and task.exception() is not None:
             log_event(
@@ -506,6 +514,10 @@ class AgentServer:
             # Cancelled before its first step ran, or crashed: end it as cancelled.
             for event in machine.cancel():
                 self._publish(live, event)
+        self._finish(live)
+
+    def _finish(self, live: LiveRun) -> None:
+        machine = live.machine
         self.registry.finished(machine)
         self._live.pop(machine.run_id, None)
         for session in live.subscribers:

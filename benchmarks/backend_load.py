@@ -39,6 +39,7 @@ from typing import Any
 
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.asyncio.server import ServerConnection, serve
+from websockets.version import version as websockets_version
 
 REPO = Path(__file__).resolve().parents[1]
 CONTENT = "calc (17 + 25) * 3 - 2 ** 5 / 4"
@@ -93,8 +94,9 @@ def raise_open_files_limit(needed: int) -> int:
 class ServerProcess:
     def __init__(self, argv: list[str], env: dict[str, str]) -> None:
         self.log = tempfile.TemporaryFile(mode="w+")  # noqa: SIM115 - closed in stop()
-        self.proc = subprocess.Popen(argv, env=env, cwd=REPO, stdout=subprocess.PIPE,
-                                     stderr=self.log, text=True)
+        self.proc = subprocess.Popen(
+            argv, env=env, cwd=REPO, stdout=subprocess.PIPE, stderr=self.log, text=True
+        )
 
     def read_port(self) -> int:
         assert self.proc.stdout is not None
@@ -128,8 +130,13 @@ async def serve_echo() -> None:
 
 
 def start_backend(log_level: str, secret: str, password: str) -> tuple[ServerProcess, int]:
-    env = dict(os.environ, AGENT_JWT_SECRET=secret, AGENT_TEST_PASSWORD=password,
-               AGENT_LOG_LEVEL=log_level, PYTHONPATH=str(REPO))
+    env = dict(
+        os.environ,
+        AGENT_JWT_SECRET=secret,
+        AGENT_TEST_PASSWORD=password,
+        AGENT_LOG_LEVEL=log_level,
+        PYTHONPATH=str(REPO),
+    )
     # A tiny wrapper prints the bound port on stdout, so the benchmark need not parse logs.
     code = (
         "import asyncio, os, signal, logging, sys\n"
@@ -153,8 +160,9 @@ def start_backend(log_level: str, secret: str, password: str) -> tuple[ServerPro
 
 
 def start_echo() -> tuple[ServerProcess, int]:
-    process = ServerProcess([sys.executable, __file__, "--serve-echo"],
-                            dict(os.environ, PYTHONPATH=str(REPO)))
+    process = ServerProcess(
+        [sys.executable, __file__, "--serve-echo"], dict(os.environ, PYTHONPATH=str(REPO))
+    )
     return process, process.read_port()
 
 
@@ -168,8 +176,10 @@ async def fetch_tokens(port: int, count: int, password: str) -> list[str]:
         async with semaphore:
             reader, writer = await asyncio.open_connection("127.0.0.1", port)
             basic = base64.b64encode(f"bench-{index}:{password}".encode()).decode()
-            writer.write(f"GET /auth/token HTTP/1.1\r\nHost: x\r\nAuthorization: Basic {basic}"
-                         "\r\n\r\n".encode())
+            writer.write(
+                f"GET /auth/token HTTP/1.1\r\nHost: x\r\nAuthorization: Basic {basic}"
+                "\r\n\r\n".encode()
+            )
             raw = await reader.read()
             writer.close()
             body = raw.partition(b"\r\n\r\n")[2]
@@ -181,8 +191,13 @@ async def fetch_tokens(port: int, count: int, password: str) -> list[str]:
 
 async def open_all(url: str, tokens: list[str], *, ready: bool) -> list[ClientConnection]:
     async def one(token: str) -> ClientConnection:
-        ws = await connect(url, additional_headers={"Authorization": f"Bearer {token}"},
-                           compression=None, open_timeout=TIMEOUT_S, max_size=None)
+        ws = await connect(
+            url,
+            additional_headers={"Authorization": f"Bearer {token}"},
+            compression=None,
+            open_timeout=TIMEOUT_S,
+            max_size=None,
+        )
         if ready:
             first = json.loads(await ws.recv())
             assert first["type"] == "connection_ready", first
@@ -192,18 +207,22 @@ async def open_all(url: str, tokens: list[str], *, ready: bool) -> list[ClientCo
 
 
 async def run_phase(
-    label: str, url: str, tokens: list[str], *, backend: bool, server_pid: int
+    label: str, url: str, tokens: list[str], *, backend: bool, server_pid: int, spread_ms: float
 ) -> PhaseResult:
-    message = json.dumps({"type": "user_message", "thread_id": "bench", "content": CONTENT,
-                          "client_msg_id": "m"})
+    message = json.dumps(
+        {"type": "user_message", "thread_id": "bench", "content": CONTENT, "client_msg_id": "m"}
+    )
     began = time.perf_counter()
     connections = await open_all(url, tokens, ready=backend)
     connected = time.perf_counter()
     go = asyncio.Event()
     result = PhaseResult(label, len(tokens), connected - began, 0.0)
 
-    async def one(ws: ClientConnection) -> None:
+    async def one(index: int, ws: ClientConnection) -> None:
         await go.wait()
+        if spread_ms > 0:
+            # Start times spread evenly over the window instead of one burst.
+            await asyncio.sleep(spread_ms / 1000 * index / len(connections))
         sent = time.perf_counter()
         await ws.send(message)
         if not backend:
@@ -220,7 +239,7 @@ async def run_phase(
                 result.statuses[status] = result.statuses.get(status, 0) + 1
                 return
 
-    tasks = [asyncio.create_task(one(ws)) for ws in connections]
+    tasks = [asyncio.create_task(one(index, ws)) for index, ws in enumerate(connections)]
     await asyncio.sleep(0)  # every task is now waiting on the event
     server_cpu = process_cpu_s(server_pid)
     client_cpu = time.process_time()
@@ -251,10 +270,14 @@ def report(backend: PhaseResult, echo: PhaseResult | None) -> dict[str, Any]:
         "run_wall_s": round(backend.run_s, 3),
         "total_wall_s": round(backend.connect_s + backend.run_s, 3),
         "runs_per_s": round(backend.rate, 1),
-        "agent_started_ms": {"p50": round(percentile(backend.first_ms, 0.5), 1),
-                             "p99": round(percentile(backend.first_ms, 0.99), 1)},
-        "agent_completed_ms": {"p50": round(percentile(backend.last_ms, 0.5), 1),
-                               "p99": round(percentile(backend.last_ms, 0.99), 1)},
+        "agent_started_ms": {
+            "p50": round(percentile(backend.first_ms, 0.5), 1),
+            "p99": round(percentile(backend.first_ms, 0.99), 1),
+        },
+        "agent_completed_ms": {
+            "p50": round(percentile(backend.last_ms, 0.5), 1),
+            "p99": round(percentile(backend.last_ms, 0.99), 1),
+        },
         "statuses": backend.statuses,
         "cpu_ms_per_run": cpu_per_message(backend),
     }
@@ -263,8 +286,10 @@ def report(backend: PhaseResult, echo: PhaseResult | None) -> dict[str, Any]:
             "connect_s": round(echo.connect_s, 3),
             "run_wall_s": round(echo.run_s, 3),
             "msgs_per_s": round(echo.rate, 1),
-            "reply_ms": {"p50": round(percentile(echo.first_ms, 0.5), 1),
-                         "p99": round(percentile(echo.first_ms, 0.99), 1)},
+            "reply_ms": {
+                "p50": round(percentile(echo.first_ms, 0.5), 1),
+                "p99": round(percentile(echo.first_ms, 0.99), 1),
+            },
             "cpu_ms_per_msg": cpu_per_message(echo),
         }
         data["runs_per_s_over_echo_msgs_per_s"] = round(backend.rate / echo.rate, 3)
@@ -272,7 +297,11 @@ def report(backend: PhaseResult, echo: PhaseResult | None) -> dict[str, Any]:
 
 
 def print_table(data: dict[str, Any]) -> None:
+    print(f"machine                     {data['machine']}")
+    print(f"load average before         {data['load_average_1m_before']}")
     print(f"connections                 {data['connections']}")
+    if data["spread_ms"]:
+        print(f"starts spread over          {data['spread_ms']:.0f} ms")
     print(f"connect phase               {data['connect_s']:.3f} s")
     print(f"run phase wall time         {data['run_wall_s']:.3f} s")
     print(f"total wall time             {data['total_wall_s']:.3f} s")
@@ -288,8 +317,10 @@ def print_table(data: dict[str, Any]) -> None:
         print(f"echo connect phase          {echo['connect_s']:.3f} s")
         print(f"echo wall time              {echo['run_wall_s']:.3f} s")
         print(f"echo msgs/s                 {echo['msgs_per_s']:.1f}")
-        print(f"echo reply p50/p99          {echo['reply_ms']['p50']:.1f} / "
-              f"{echo['reply_ms']['p99']:.1f} ms")
+        print(
+            f"echo reply p50/p99          {echo['reply_ms']['p50']:.1f} / "
+            f"{echo['reply_ms']['p99']:.1f} ms"
+        )
         echo_cpu = echo["cpu_ms_per_msg"]
         print(f"echo CPU ms per msg s/c     {echo_cpu['server']} / {echo_cpu['client']}")
         print(f"runs/s / echo msgs/s        {data['runs_per_s_over_echo_msgs_per_s']:.3f}")
@@ -297,13 +328,18 @@ def print_table(data: dict[str, Any]) -> None:
 
 async def main(args: argparse.Namespace) -> int:
     raise_open_files_limit(args.connections * 2 + 256)
+    load_before = round(os.getloadavg()[0], 2)
     secret, password = secrets.token_urlsafe(48), secrets.token_urlsafe(16)
     backend_process, port = start_backend(args.server_log_level, secret, password)
     try:
         tokens = await fetch_tokens(port, args.connections, password)
         backend = await run_phase(
-            "backend", f"ws://127.0.0.1:{port}/ws", tokens, backend=True,
+            "backend",
+            f"ws://127.0.0.1:{port}/ws",
+            tokens,
+            backend=True,
             server_pid=backend_process.proc.pid,
+            spread_ms=args.spread_ms,
         )
     finally:
         backend_exit = backend_process.stop()
@@ -312,15 +348,23 @@ async def main(args: argparse.Namespace) -> int:
         echo_process, echo_port = start_echo()
         try:
             echo = await run_phase(
-                "echo", f"ws://127.0.0.1:{echo_port}/", tokens, backend=False,
+                "echo",
+                f"ws://127.0.0.1:{echo_port}/",
+                tokens,
+                backend=False,
                 server_pid=echo_process.proc.pid,
+                spread_ms=args.spread_ms,
             )
         finally:
             echo_process.stop()
     data = report(backend, echo)
     data["server_exit_status"] = backend_exit
-    data["machine"] = f"{platform.node()} {platform.machine()}, {os.cpu_count()} cores, " \
-                      f"Python {platform.python_version()}"
+    data["machine"] = (
+        f"{platform.machine()}, {os.cpu_count()} cores, "
+        f"Python {platform.python_version()}, websockets {websockets_version}"
+    )
+    data["load_average_1m_before"] = load_before
+    data["spread_ms"] = args.spread_ms
     if args.json:
         print(json.dumps(data, indent=2))
     else:
@@ -334,8 +378,18 @@ async def main(args: argparse.Namespace) -> int:
 def parse_args(argv: list[str]) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--connections", type=int, default=1000)
-    parser.add_argument("--server-log-level", default="INFO",
-                        help="the backend's AGENT_LOG_LEVEL (default INFO, as deployed)")
+    parser.add_argument(
+        "--server-log-level",
+        default="INFO",
+        help="the backend's AGENT_LOG_LEVEL (default INFO, as deployed)",
+    )
+    parser.add_argument(
+        "--spread-ms",
+        type=float,
+        default=0.0,
+        help="start the runs evenly over this window instead of all at once "
+        "(runs/s then measures the window, not the server)",
+    )
     parser.add_argument("--no-echo", action="store_true", help="skip the echo reference")
     parser.add_argument("--json", action="store_true", help="print the results as JSON")
     parser.add_argument("--serve-echo", action="store_true", help=argparse.SUPPRESS)

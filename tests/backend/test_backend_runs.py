@@ -7,7 +7,7 @@ import json
 
 import pytest
 
-from agent_backend.agent import drive
+from agent_backend.agent import MAX_STEPS_RUN_NOW, can_run_now, drive, run_now
 from agent_backend.runs import EventType, RunEvent, RunMachine, RunRegistry, RunStateError
 from agent_backend.steps import parse_steps
 
@@ -271,3 +271,32 @@ async def test_cancelling_the_driver_during_sleep_interrupts_the_tool() -> None:
     assert events[-2].payload["ok"] is False
     assert events[-2].payload["duration_ms"] < 5000
     assert events[-1].payload == {"status": "cancelled"}
+
+
+async def test_run_now_and_drive_produce_the_same_events_for_instant_steps() -> None:
+    content = "calc 2*3; search json; hi; calc 1/0; never"
+    now_run, driven = machine("run_a"), machine("run_a")
+    now_events = [now_run.start("m")]
+    driven_events = [driven.start("m")]
+    run_now(now_run, parse_steps(content), now_events.append)
+    await drive(driven, parse_steps(content), driven_events.append)
+    strip = [
+        (e.type, e.payload | {"duration_ms": 0} if "duration_ms" in e.payload else e.payload)
+        for e in now_events
+    ]
+    assert strip == [
+        (e.type, e.payload | {"duration_ms": 0} if "duration_ms" in e.payload else e.payload)
+        for e in driven_events
+    ]
+    assert now_events[-1].payload["status"] == "failed"
+
+
+def test_only_short_scripts_without_sleep_run_now() -> None:
+    assert can_run_now(parse_steps("calc 1; search x; hello; fail y"))
+    assert can_run_now([])
+    assert not can_run_now(parse_steps("calc 1; sleep 0"))
+    assert not can_run_now(parse_steps(";".join(["hi"] * (MAX_STEPS_RUN_NOW + 1))))
+    run = machine()
+    run.start(None)
+    with pytest.raises(ValueError, match="drive"):
+        run_now(run, parse_steps("sleep 5"), lambda event: None)
