@@ -57,11 +57,14 @@ class HttpRequest:
     query: dict[str, list[str]] = field(default_factory=dict)
     # Every value of each header the route looks at, keyed by lower-case name.
     headers: dict[str, list[str]] = field(default_factory=dict)
+    method: str = "GET"
 
     @classmethod
-    def from_target(cls, target: str, headers: dict[str, list[str]]) -> HttpRequest:
+    def from_target(
+        cls, target: str, headers: dict[str, list[str]], method: str = "GET"
+    ) -> HttpRequest:
         split = urlsplit(target)
-        return cls(split.path, parse_qs(split.query, keep_blank_values=True), headers)
+        return cls(split.path, parse_qs(split.query, keep_blank_values=True), headers, method)
 
     def header(self, name: str) -> str | None:
         """The header's single value; ``None`` when absent; ``""`` when given twice."""
@@ -92,6 +95,13 @@ class ApiState:
 
 def answer(request: HttpRequest, state: ApiState) -> HttpAnswer | Upgrade:
     path = request.path
+    if request.method != "GET":
+        return json_answer(
+            HTTPStatus.METHOD_NOT_ALLOWED,
+            {"error": "method_not_allowed"},
+            headers=(("Allow", "GET"),),
+            reason="method_not_allowed",
+        )
     if path == WS_PATH:
         return _websocket(request, state)
     if path == HEALTH_PATH:

@@ -362,7 +362,7 @@ class AgentServer:
     # -- HTTP -------------------------------------------------------------------------------
     def _process_request(self, connection: ServerConnection, request: Request) -> Response | None:
         headers = {"authorization": request.headers.get_all("Authorization")}
-        result = answer(HttpRequest.from_target(request.path, headers), self._api)
+        result = answer(HttpRequest.from_target(request.path, headers, request.method), self._api)
         if isinstance(result, Upgrade):
             connection.username = result.user_id
             return None

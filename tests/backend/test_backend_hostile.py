@@ -14,6 +14,7 @@ from backend_helpers import (
     TIMEOUT_S,
     Client,
     completed,
+    parse_http_response,
     token_for,
     unsigned_token,
 )
@@ -329,11 +330,14 @@ async def test_a_connection_that_sends_garbage_instead_of_http_is_dropped(
     await still_serving(server)
 
 
-async def test_a_post_is_refused(server: RunningServer) -> None:
+@pytest.mark.parametrize("method", ["POST", "HEAD", "PUT", "DELETE"])
+async def test_methods_other_than_get_get_405(server: RunningServer, method: str) -> None:
     reader, writer = await asyncio.open_connection(server.host, server.port)
-    writer.write(b"POST /auth/token HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n\r\n")
+    writer.write(f"{method} /auth/token HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n\r\n".encode())
     await writer.drain()
-    answer = await asyncio.wait_for(reader.read(), TIMEOUT_S)
+    answer = parse_http_response(await asyncio.wait_for(reader.read(), TIMEOUT_S))
     writer.close()
-    assert not answer.startswith(b"HTTP/1.1 200")
+    assert answer.status == 405
+    assert answer.headers["allow"] == "GET"
+    assert answer.json() == {"error": "method_not_allowed"}
     await still_serving(server)
