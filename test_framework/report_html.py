@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import html
 import json
+import re
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -72,16 +73,16 @@ td.num { text-align:right; font-variant-numeric:tabular-nums; }
 .yes { color:var(--ok); font-weight:600; } .no { color:var(--bad); font-weight:600; }
 ul.problems li { margin:3px 0; } ul.problems code { font-size:12px; }
 .matrix { width:100%; table-layout:fixed; }
-.matrix col.test-col { width:36%; }
+.matrix col.test-col { width:40%; }
 .matrix thead th { position:sticky; top:0; z-index:1; }
 .matrix td.test { font-family:ui-monospace,"DejaVu Sans Mono",monospace; font-size:12px;
-  word-break:break-all; }
+  overflow-wrap:anywhere; }
 .matrix tr.nowhere td.test { box-shadow:inset 4px 0 0 var(--bad); }
 .nowhere-badge { background:var(--bad-bg); color:var(--bad); font-size:11px; padding:0 6px;
   margin-left:6px; }
 .matrix td.file { background:#eef1f4; font-weight:600; font-size:12px; color:var(--muted); }
 .cell { font-size:12px; overflow-wrap:anywhere; }
-.cell.mode-skipped { background:#f3f4f6; } .cell.mode-skipped b { color:var(--none); }
+.cell.mode-skipped { background:#f3f4f6; color:var(--none); }
 .cell b { font-size:12px; }
 .cell .note { display:block; color:#3d444d; margin-top:2px; }
 .o-passed { background:var(--ok-bg); } .o-passed b { color:var(--ok); }
@@ -299,6 +300,11 @@ def _legend() -> str:
     return f'<p class="legend">{spans}</p>'
 
 
+def _breakable(name: str) -> str:
+    """Escaped, with a line-break opportunity after each ``_``, ``/`` and ``[``."""
+    return re.sub(r"([_/\[])", r"\1<wbr>", _e(name))
+
+
 def _failed_cells(matrix: Matrix) -> list[tuple[str, str, Cell]]:
     return [
         (nodeid, mode, cell)
@@ -354,7 +360,7 @@ def _matrix(matrix: Matrix) -> str:
             row_class = ' class="nowhere"'
         out.append(
             f'<tr id="{_e(nodeid)}"{row_class}><td class="test" title="{_e(nodeid)}">'
-            f"{_e(name or file)}{badge}</td>"
+            f"{_breakable(name or file)}{badge}</td>"
         )
         out.extend(_cell(cell, anchors.get((nodeid, mode))) for mode, cell in matrix.row(nodeid))
         out.append("</tr>")
@@ -364,6 +370,9 @@ def _matrix(matrix: Matrix) -> str:
 
 def _cell(cell: Cell, anchor: str | None) -> str:
     outcome = cell.outcome
+    if cell.reason.startswith(MODE_SKIPPED):
+        # The mode's reason is on its card; a whole column repeating it would drown the rest.
+        return f'<td class="cell mode-skipped" title="{_e(cell.reason)}">{MODE_SKIPPED}</td>'
     text = [f"<b>{_e(LABELS[outcome])}</b>"]
     record = cell.record
     if record is not None and outcome.executed:
@@ -371,16 +380,11 @@ def _cell(cell: Cell, anchor: str | None) -> str:
         if record.retried:
             text.append(f" · {record.attempts} attempts")
     if cell.reason and outcome is not Outcome.PASSED:
-        if cell.reason.startswith(MODE_SKIPPED):
-            note = MODE_SKIPPED
-        else:
-            note = first_line(cell.reason, 160)
+        note = first_line(cell.reason, 160)
         text.append(f'<span class="note">{_e(note)}</span>')
     if anchor is not None:
         text.append(f'<a class="jump" href="#{anchor}">failure and transcript ↓</a>')
     classes = f"cell o-{outcome.value}"
-    if cell.reason.startswith(MODE_SKIPPED):
-        classes += " mode-skipped"
     return f'<td class="{classes}" title="{_e(cell.reason)}">{"".join(text)}</td>'
 
 

@@ -12,6 +12,7 @@ import re
 import shutil
 import struct
 import subprocess
+import sys
 import xml.etree.ElementTree as ET
 import zlib
 from collections import Counter
@@ -89,12 +90,11 @@ def reports(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> tuple
         )
     monkeypatch.setenv("MC_REQUIRED_MODES", "")
     result = subprocess.run(
-        ["python", "-m", "test_framework", "gate", str(out), "--reports", str(out)],
+        [sys.executable, "-m", "test_framework", "gate", str(out), "--reports", str(out)],
         capture_output=True,
         text=True,
         timeout=120,
         check=False,
-        env={**os.environ, "PATH": f"{Path(os.sys.executable).parent}:{os.environ['PATH']}"},
     )
     assert result.stderr == ""
     return out, result.returncode, result.stdout
@@ -284,3 +284,33 @@ def test_a_passing_report_renders_green(tmp_path: Path, monkeypatch: pytest.Monk
     _, _, colours = png_pixels(png)
     assert colours[(0xE3, 0xF4, 0xE6)] > 1000  # the banner and thirty passed cells
     assert colours[(0xFD, 0xE7, 0xE4)] < 500  # nothing painted as failed but the legend
+
+
+def test_nox_mission_critical_leaves_a_report_that_renders(tmp_path: Path) -> None:
+    """The report as `nox -s mission_critical` leaves it (Docker forced off for speed)."""
+    env = {
+        k: v for k, v in os.environ.items() if not k.startswith(("STAGING_", "MC_", "TEST_MODE"))
+    }
+    env.update(FORCE_DOCKER_UNAVAILABLE="true", MC_REPORT_DIR=str(tmp_path / "reports"))
+    done = subprocess.run(
+        [sys.executable, "-m", "nox", "--no-color", "-s", "mission_critical"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=900,
+        check=False,
+    )
+    assert done.returncode == 0, (done.stdout + done.stderr)[-4000:]
+    assert "gate: PASSED" in done.stdout
+    page_path = tmp_path / "reports" / "index.html"
+    page = page_path.read_text("utf-8")
+    assert "Gate passed" in page
+    for mode in ("docker_local", "staging_fallback", "minimal"):
+        assert f"<th>{mode}</th>" in page
+    assert page.count('<span class="pill mc">MC</span>') >= 60
+    png = ARTIFACTS / "mission-critical-index.png"
+    screenshot(page_path, png, tmp_path / "chromium-profile", height=1400)
+    shutil.copy(page_path, ARTIFACTS / "mission-critical-index.html")
+    _, _, colours = png_pixels(png)
+    assert colours[(0xE3, 0xF4, 0xE6)] > 2000  # the green banner and passed cells
