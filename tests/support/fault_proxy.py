@@ -179,13 +179,17 @@ class FaultProxy:
         reset = self._random.random() < faults.reset_probability
         try:
             if reset:
-                await asyncio.wait(pipes, timeout=faults.reset_after_s)
-                self.stats.add(reset=1)
-                _abort(writer)
-                _abort(up_writer)
+                _, pending = await asyncio.wait(pipes, timeout=faults.reset_after_s)
+                if pending:
+                    self.stats.add(reset=1)
+                    _abort(writer)
+                    _abort(up_writer)
             else:
-                # Either side closing ends the connection: half-open relays are not needed here.
-                await asyncio.wait(pipes, return_when=asyncio.FIRST_COMPLETED)
+                # One side closing half-closes the other after its data; give the other
+                # direction time to deliver what is still in flight (the latency), then stop.
+                _, pending = await asyncio.wait(pipes, return_when=asyncio.FIRST_COMPLETED)
+                if pending:
+                    await asyncio.wait(pending, timeout=self.faults.latency_s + 1.0)
         finally:
             for pipe in pipes:
                 pipe.cancel()
@@ -195,13 +199,16 @@ class FaultProxy:
     async def _pipe(
         self, source: asyncio.StreamReader, sink: asyncio.StreamWriter, counter: str
     ) -> None:
-        """Copy ``source`` to ``sink``, each chunk delivered ``latency_s`` after it arrived."""
+        """Copy ``source`` to ``sink``, each chunk delivered ``latency_s`` after it arrived;
+        at the source's end (EOF or error), deliver what is queued, then half-close the sink."""
         queue: asyncio.Queue[tuple[float, bytes]] = asyncio.Queue()
 
         async def deliver() -> None:
             while True:
                 arrived, data = await queue.get()
                 if not data:
+                    if sink.can_write_eof():
+                        sink.write_eof()
                     return
                 delay = arrived + self.faults.latency_s - time.monotonic()
                 if delay > 0:
@@ -211,18 +218,18 @@ class FaultProxy:
 
         delivering = asyncio.create_task(deliver())
         try:
-            while True:
-                data = await source.read(CHUNK)
+            while data := await source.read(CHUNK):
                 self.stats.add(**{counter: len(data)})
                 await queue.put((time.monotonic(), data))
-                if not data:
-                    break
+        except OSError:
+            pass  # the source is gone: deliver what arrived before, as a network would
+        await queue.put((time.monotonic(), b""))
+        try:
             await delivering
-        except (ConnectionError, OSError):
-            return
+        except OSError:
+            return  # the sink is gone too: nothing left to deliver to
         finally:
             delivering.cancel()
-            await asyncio.gather(delivering, return_exceptions=True)
 
 
 def _abort(writer: asyncio.StreamWriter) -> None:
