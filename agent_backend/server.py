@@ -1,8 +1,9 @@
 """The thin I/O layer: wires the protocol modules to ``websockets.asyncio.server``.
 
 One ``AgentServer`` serves HTTP (through ``process_request``) and the ``/ws`` endpoint on one
-port. Each connection gets a ``Session``: an outbox drained by one writer task, so a run never
-waits for a slow client and events reach each client in the order they were produced.
+port. Each connection gets a ``Session``: an outbox flushed once per event-loop turn in a single
+write, so a run never waits for a slow client and events reach each client in the order they
+were produced.
 """
 
 from __future__ import annotations
@@ -12,18 +13,13 @@ import email.utils
 import logging
 import time
 import uuid
-from collections import deque
-from collections.abc import Callable
-from dataclasses import dataclass, field
 from http import HTTPStatus
-from typing import Any
 
 from websockets.asyncio.server import Server, ServerConnection, serve
 from websockets.datastructures import Headers
 from websockets.exceptions import ConnectionClosed
 from websockets.frames import CloseCode
 from websockets.http11 import Request, Response
-from websockets.protocol import State
 
 from agent_backend import __version__
 from agent_backend.agent import can_run_now, drive, run_now
@@ -44,8 +40,8 @@ from agent_backend.messages import (
     ref_of,
 )
 from agent_backend.metrics import Metrics
-from agent_backend.ratelimit import RateLimiter
 from agent_backend.runs import RunEvent, RunMachine, RunRegistry
+from agent_backend.session import AgentConnection, LiveRun, Session
 from agent_backend.steps import parse_steps
 
 # websockets logs request lines and headers at DEBUG, and ``?token=`` is in the request line:
@@ -57,143 +53,6 @@ _ws_logger.setLevel(logging.WARNING)
 _ABORT_GRACE_S = 1.0
 # ``close()`` waits this long for closing handshakes before aborting connections.
 _CLOSE_GRACE_S = 1.0
-
-
-@dataclass(eq=False)
-class LiveRun:
-    """A run that has not completed: its task and the sessions that receive its events."""
-
-    machine: RunMachine
-    subscribers: set[Session] = field(default_factory=set)
-    task: asyncio.Task[None] | None = None
-    connection_id: str = ""
-    started: float = field(default_factory=time.monotonic)
-
-
-class AgentConnection(ServerConnection):
-    """A ``ServerConnection`` that reports when its transport can take writes again."""
-
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self.writable = True
-        self.on_writable: Callable[[], None] | None = None
-
-    def pause_writing(self) -> None:
-        super().pause_writing()
-        self.writable = False
-
-    def resume_writing(self) -> None:
-        super().resume_writing()
-        self.writable = True
-        if self.on_writable is not None:
-            self.on_writable()
-
-
-class Session:
-    """One WebSocket connection: its user, outbox, rate limiter and live subscriptions.
-
-    Messages are delivered synchronously into the outbox; one flush per event-loop turn writes
-    all of them in a single transport write. On loopback each write is a syscall that also
-    runs the receiver's TCP stack, the main cost of a run's events, so a run whose steps are
-    instant reaches its client in one write. While the transport is paused (the client reads
-    slowly) messages wait in the outbox; a client that lets ``max_pending_messages`` pile up
-    is disconnected with 1008.
-    """
-
-    def __init__(
-        self, connection: AgentConnection, user_id: str, config: ServerConfig, metrics: Metrics
-    ) -> None:
-        self.connection = connection
-        self.user_id = user_id
-        self.connection_id = "conn_" + uuid.uuid4().hex
-        self.limiter = RateLimiter(config.rate_limit_per_s)
-        self.subscriptions: set[LiveRun] = set()
-        self._metrics = metrics
-        self._max_pending = config.max_pending_messages
-        self._loop = asyncio.get_running_loop()
-        self._outbox: deque[str] = deque()
-        self._flush_scheduled = False
-        self._idle = asyncio.Event()
-        self._idle.set()
-        self._closing = False
-        self._close_task: asyncio.Task[None] | None = None
-        connection.on_writable = self._schedule_flush
-
-    def deliver(self, message: str, *, run_event: bool = False) -> None:
-        if self._closing:
-            return
-        if len(self._outbox) >= self._max_pending:
-            self._overflow()
-            return
-        self._outbox.append(message)
-        if run_event:
-            self._metrics.events_sent += 1
-        self._idle.clear()
-        self._schedule_flush()
-
-    def send_error(self, error: MessageError) -> None:
-        self._metrics.errors_total[error.code.value] += 1
-        self.deliver(error.encode())
-
-    async def flushed(self) -> None:
-        """Return once everything delivered so far has been written (or the session stopped)."""
-        await self._idle.wait()
-
-    def stop(self) -> None:
-        self._closing = True
-        self._outbox.clear()
-        self._idle.set()
-        self.connection.on_writable = None
-
-    def _schedule_flush(self) -> None:
-        if not self._flush_scheduled and self.connection.writable:
-            self._flush_scheduled = True
-            self._loop.call_soon(self._flush)
-
-    def _flush(self) -> None:
-        self._flush_scheduled = False
-        connection = self.connection
-        outbox = self._outbox
-        if self._closing or not outbox or not connection.writable:
-            return
-        protocol = connection.protocol
-        if protocol.state is not State.OPEN:
-            self.stop()
-            return
-        while outbox:
-            protocol.send_text(outbox.popleft().encode())
-        _write_chunks(connection, protocol.data_to_send())
-        self._idle.set()
-
-    def _overflow(self) -> None:
-        self._closing = True
-        self._outbox.clear()
-        self._idle.set()
-        log_event(
-            logging.WARNING,
-            "slow_client_disconnected",
-            connection_id=self.connection_id,
-            user_id=self.user_id,
-            pending=self._max_pending,
-        )
-        self._close_task = self._loop.create_task(
-            self.connection.close(CloseCode.POLICY_VIOLATION, "client too slow")
-        )
-
-
-def _write_chunks(connection: ServerConnection, chunks: list[bytes]) -> None:
-    """Write what the sans-I/O protocol produced; an empty chunk means half-close."""
-    pending: list[bytes] = []
-    for chunk in chunks:
-        if chunk:
-            pending.append(chunk)
-            continue
-        connection.transport.write(b"".join(pending))
-        pending.clear()
-        if connection.transport.can_write_eof():
-            connection.transport.write_eof()
-    if pending:
-        connection.transport.write(b"".join(pending))
 
 
 class AgentServer:
@@ -317,7 +176,7 @@ class AgentServer:
             task.cancel()
         if tasks:
             await asyncio.wait(tasks, timeout=_remaining(loop_deadline))
-        # Let the runs' done callbacks publish and the writers send agent_completed.
+        # Let the runs' done callbacks publish; then wait for the flushes of agent_completed.
         await asyncio.sleep(0)
         flushes = [asyncio.ensure_future(s.flushed()) for s in self._sessions]
         if flushes:
