@@ -3,8 +3,8 @@
 It speaks the agent events protocol, version 1 (``docs/protocol.md``). The protocol logic lives
 in plain modules tested without sockets (``messages``, ``steps``, ``calculator``, ``tools``,
 ``runs``, ``agent``, ``auth``, ``ratelimit``, ``metrics``, ``http_api``); ``server`` and
-``session`` wire them to
-``websockets.asyncio.server``; ``testing`` starts it in-process; ``__main__`` runs it.
+``session`` wire them to ``websockets.asyncio.server``; ``testing`` starts it in-process;
+``__main__`` runs it.
 """
 
 from __future__ import annotations
