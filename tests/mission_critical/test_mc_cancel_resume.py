@@ -54,6 +54,18 @@ async def test_cancelling_one_run_leaves_the_others_on_the_connection_running(mc
     assert result.answer == "slept 200 ms; 20 + 22 = 42"
 
 
+async def test_another_connection_of_the_same_user_can_cancel_the_run(mc_connect, mc_user):
+    user = mc_user()
+    starter = await mc_connect(user)
+    other = await mc_connect(user)
+    run_id = await starter.start_run(LONG_SLEEP)
+    await starter.wait_for_event(run_id, "tool_executing")
+    await other.cancel(run_id)
+    result = await starter.collect(run_id)
+    assert_well_formed(result, status="cancelled")
+    await other.expect_no_message(for_s=0.2)
+
+
 async def test_cancel_of_an_unknown_run_gets_unknown_run_with_the_run_id_as_ref(mc_connect):
     client = await mc_connect()
     await client.cancel("run-that-never-existed")

@@ -117,11 +117,29 @@ async def test_more_than_20_active_runs_of_one_user_get_too_many_runs(mc_connect
     assert (await client.run("calc 1 + 1")).status == "succeeded"
 
 
+async def test_the_run_limit_counts_the_users_runs_on_all_connections(mc_connect, mc_user):
+    user = mc_user()
+    first, second, third = [await mc_connect(user) for _ in range(3)]
+    runs = [
+        *await asyncio.gather(*(first.start_run("sleep 20000") for _ in range(10))),
+        *await asyncio.gather(*(second.start_run("sleep 20000") for _ in range(10))),
+    ]
+    await third.send_user_message("the 21st", client_msg_id="msg-21st")
+    error = await third.recv_error()
+    assert error["code"] == "too_many_runs"
+    assert error["ref"] == "msg-21st"
+    for client, run_ids in ((first, runs[:10]), (second, runs[10:])):
+        for run_id in run_ids:
+            await client.cancel(run_id)
+        for run_id in run_ids:
+            assert (await client.collect(run_id)).status == "cancelled"
+
+
 async def test_more_than_100_messages_in_a_second_get_rate_limited(mc_connect):
     client = await mc_connect()
     burst = 250  # Even split over two one-second windows, one of them gets more than 100.
     await client.send_burst(json.dumps({"type": "ping", "nonce": i}) for i in range(burst))
-    replies = await client.messages_until_quiet(quiet_s=1.0)
+    replies = await client.messages_until_quiet(quiet_s=0.5)
     pongs = [reply for reply in replies if reply["type"] == "pong"]
     limited = [reply for reply in replies if reply.get("code") == "rate_limited"]
     assert limited, f"no rate_limited error among {len(replies)} replies"

@@ -60,13 +60,17 @@ async def test_metrics_count_finished_runs_by_status_and_the_events_sent(mc_conn
     _, before = parse_metrics((await mc_http.metrics()).text)
     succeeded = await client.run("calc 1 + 1")
     failed = await client.run("fail on purpose")
+    doomed = await client.start_run("sleep 30000")
+    await client.wait_for_event(doomed, "tool_executing")
+    await client.cancel(doomed)
+    cancelled = await client.collect(doomed)
     _, after = parse_metrics((await mc_http.metrics()).text)
     # Other tests share the deployment, so counters may grow by more, never by less.
-    for status in ("succeeded", "failed"):
+    for status in ("succeeded", "failed", "cancelled"):
         grown = metric(after, "agent_runs_total", status=status)
-        assert grown - metric(before, "agent_runs_total", status=status) >= 1
+        assert grown - metric(before, "agent_runs_total", status=status) >= 1, status
     sent = metric(after, "agent_events_sent_total") - metric(before, "agent_events_sent_total")
-    assert sent >= len(succeeded.events) + len(failed.events)
+    assert sent >= len(succeeded.events) + len(failed.events) + len(cancelled.events)
 
 
 async def test_metrics_gauge_counts_an_open_connection(mc_connect, mc_http):
