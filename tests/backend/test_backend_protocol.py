@@ -332,6 +332,25 @@ async def test_a_run_outlives_its_connection_and_stays_resumable(server: Running
     await second.close()
 
 
+async def test_resume_on_the_connection_already_receiving_the_run_does_not_double_live_events(
+    server: RunningServer,
+) -> None:
+    client = await Client.open(server)
+    started = await client.start("sleep 300; calc 1+1")
+    run_id = started["run_id"]
+    first = [started]
+    while first[-1]["type"] != "tool_executing":
+        first.append(await client.recv())
+    await client.send({"type": "resume", "run_id": run_id, "after_seq": 0})
+    replay = [await client.recv() for _ in first]
+    assert replay == first
+    live = await client.until_completed(run_id)
+    assert_run_order(first + live)
+    await client.ping()
+    assert client.backlog == []
+    await client.close()
+
+
 async def test_resume_of_a_finished_run_replays_it(server: RunningServer) -> None:
     client = await Client.open(server)
     events = await client.run("calc 3*3")
