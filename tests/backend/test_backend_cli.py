@@ -135,7 +135,9 @@ async def test_with_a_secret_it_serves_and_sigterm_exits_0_quickly() -> None:
         assert (await http_get(process.http_url, "/health")).status == 200
         began = time.perf_counter()
         assert await process.terminate() == 0
-        assert time.perf_counter() - began < 1.0  # ~0.2 s idle is the target
+        assert (
+            time.perf_counter() - began < 3.0
+        )  # generous: ~0.2 s idle is the target, see docs/performance.md
         events = [r["event"] for r in records(process.log)]
         assert "server_draining" in events
         assert events[-1] == "server_stopped"

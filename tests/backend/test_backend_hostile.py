@@ -284,7 +284,9 @@ async def test_a_client_that_never_answers_pings_is_closed_with_1011() -> None:
         assert pings >= 1
         assert close is not None
         assert close.code == 1011
-        assert time.perf_counter() - start < 3.0  # ping interval + timeout is 0.6 s
+        assert (
+            time.perf_counter() - start < 8.0
+        )  # ping interval + timeout is 0.6 s; generous for a busy machine
     finally:
         await running.close()
 

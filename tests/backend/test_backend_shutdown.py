@@ -57,7 +57,7 @@ async def test_shutdown_when_idle_is_quick_and_idempotent() -> None:
     await running.shutdown()
     await running.shutdown()
     await running.close()
-    assert time.perf_counter() - began < 1.0
+    assert time.perf_counter() - began < 2.0
     await client.rest_until_closed()
     assert client.ws.close_code == 1001
     with pytest.raises(ConnectionRefusedError):
