@@ -53,6 +53,7 @@ def test_needs_control():
 SLOW = """
 import os
 import time
+from pathlib import Path
 
 import pytest
 
