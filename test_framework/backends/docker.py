@@ -10,6 +10,7 @@ run (or ``python -m test_framework cleanup``).
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import os
@@ -26,7 +27,7 @@ from typing import Any
 import filelock
 
 from test_framework.backends.base import Endpoints, RunContext
-from test_framework.cleanup import remove_labelled, remove_run
+from test_framework.cleanup import prune_images, remove_labelled, remove_run
 from test_framework.compose import (
     ComposeStack,
     Progress,
@@ -147,6 +148,7 @@ class DockerBackend:
         client, address = connect(docker.host, self.settings.probe_timeout_s)
         try:
             orphans = remove_labelled(client, [PROJECT_FILTER], owner_gone)
+            orphans = dataclasses.replace(orphans, images=prune_images(client))
             if orphans.removed_anything:
                 self.progress(f"docker_local: leftovers of earlier runs: {orphans.summary()}")
             compose_file = resolve_compose_file(service.compose_file, self.settings.root)
@@ -160,6 +162,7 @@ class DockerBackend:
             if not wheels_ok:
                 raise ModeUnavailableError(wheels_detail)
             stack = self._compose_stack(compose_file, address, base_image=choice.image)
+            stack.check_service(service.compose_service)
             self._stack = stack
             self._write(StackRecord("starting", self.project, str(compose_file)))
             try:

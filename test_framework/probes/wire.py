@@ -285,7 +285,13 @@ def websocket_upgrade(
     if head.status != 101:
         body = _read_body(conn, head, deadline) if head.status >= 200 else b""
         refused = Response(status=head.status, reason=head.reason, body=body)
-        raise StepFailed(f"the upgrade was refused: {refused.summary()}")
+        advice = ""
+        if head.status == 401:
+            advice = (
+                ": the token is expired or not from this deployment:"
+                " renew STAGING_AUTH_TOKEN, or check STAGING_AUTH_URL"
+            )
+        raise StepFailed(f"the upgrade was refused: {refused.summary()}{advice}")
     expected = base64.b64encode(hashlib.sha1((key + WS_GUID).encode("ascii")).digest()).decode()
     if head.headers.get("upgrade", "").lower() != "websocket":
         raise StepFailed("the 101 response has no 'Upgrade: websocket' header")

@@ -1,0 +1,713 @@
+"""The catalogue of bad configuration: each case runs the user-facing entry point as a real
+subprocess in a small project of its own and expects exactly one actionable line, no traceback,
+and the documented exit status.
+
+The cases are the source of ``docs/errors.md``: ``python -m tests.resilience.test_error_catalogue``
+rewrites its table, and a test fails when the file and this list disagree.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import re
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import jwt
+import pytest
+import trustme
+
+from test_framework.backends.base import Endpoints, RunContext
+from test_framework.backends.inprocess import InProcessBackend
+from test_framework.settings import load_settings
+from tests.support.fake_staging import Behaviour, FakeStaging
+
+ROOT = Path(__file__).resolve().parents[2]
+DOCS = ROOT / "docs" / "errors.md"
+PASSWORD = "catalogue-password-7781"
+JWT_SECRET = "catalogue-jwt-secret-of-at-least-32-bytes"
+HARNESS_USAGE = 2  # test_framework.errors.EXIT_USAGE
+PYTEST_USAGE = 4
+TESTS_FAILED = 1
+RUN_TIMEOUT_S = 120.0  # generous: the machine is shared; this only proves "does not hang"
+
+PYPROJECT = """\
+[tool.test_framework]
+report_dir = "out"
+"""
+OK_COMPOSE = "services:\n  web:\n    image: local/python-base:bookworm\n"
+TEST_FILE = "def test_uses_the_deployment(mc_endpoints):\n    assert mc_endpoints.ws_url\n"
+LEDGER_V1 = '{"schema": "mission-critical-ledger/0", "mode": "minimal"}'
+
+
+@dataclass(frozen=True)
+class Case:
+    """One bad configuration. ``message`` is the exact line printed, with ``<project>``,
+    ``<port>`` and ``<n> ms`` standing for what changes from run to run."""
+
+    name: str
+    entry: str  # "probe", "gate" or "pytest"
+    message: str
+    status: int
+    args: tuple[str, ...] = ()
+    env: Mapping[str, str] = field(default_factory=dict)
+    pyproject: str = PYPROJECT
+    files: Mapping[str, str] = field(default_factory=dict)
+
+
+def _staging(url: str, **extra: str) -> dict[str, str]:
+    return {
+        "STAGING_WEBSOCKET_URL": url,
+        "STAGING_TEST_USER": "catalogue",
+        "STAGING_TEST_PASSWORD": PASSWORD,
+        "STAGING_FALLBACK_TIMEOUT": "3",
+        **extra,
+    }
+
+
+_UNAVAILABLE = (
+    "ERROR: mode {mode} cannot run here: {why}"
+    " (fix that, or choose another mode with --mc-mode / TEST_MODE)"
+)
+
+
+def _unavailable(mode: str, why: str) -> str:
+    return _UNAVAILABLE.format(mode=mode, why=why)
+
+
+CASES: tuple[Case, ...] = (
+    # -- modes ------------------------------------------------------------------------------
+    Case(
+        "unknown mode in TEST_MODE",
+        "probe",
+        "error: unknown mode 'bogus': use one of docker_local, staging_fallback, minimal, auto",
+        HARNESS_USAGE,
+        env={"TEST_MODE": "bogus"},
+    ),
+    Case(
+        "unknown mode in --mc-mode",
+        "pytest",
+        "ERROR: unknown mode 'dockr': use one of docker_local, staging_fallback, minimal, auto",
+        PYTEST_USAGE,
+        args=("--mc-mode", "dockr"),
+    ),
+    Case(
+        "unknown mode in MC_REQUIRED_MODES",
+        "probe",
+        "error: MC_REQUIRED_MODES: unknown mode 'stagin':"
+        " use one of docker_local, staging_fallback, minimal",
+        HARNESS_USAGE,
+        env={"MC_REQUIRED_MODES": "minimal,stagin"},
+    ),
+    Case(
+        "unknown mode in the gate's --required",
+        "gate",
+        "error: --required: unknown mode 'auto':"
+        " use one of docker_local, staging_fallback, minimal",
+        HARNESS_USAGE,
+        args=("--required", "auto", "out"),
+        files={"out/minimal/ledger.json": "{}"},
+    ),
+    Case(
+        "unknown mode in MC_REQUIRED_MODES, read by the gate",
+        "gate",
+        "error: MC_REQUIRED_MODES: unknown mode 'nope':"
+        " use one of docker_local, staging_fallback, minimal",
+        HARNESS_USAGE,
+        args=("out",),
+        env={"MC_REQUIRED_MODES": "nope"},
+        files={"out/minimal/ledger.json": "{}"},
+    ),
+    # -- pyproject.toml ---------------------------------------------------------------------
+    Case(
+        "malformed pyproject.toml",
+        "probe",
+        "error: <project>/pyproject.toml: invalid TOML (Expected '=' after a key in a key/value"
+        " pair (at line 2, column 6)): fix the syntax",
+        HARNESS_USAGE,
+        pyproject='[tool.test_framework]\nmode "minimal"\n',
+    ),
+    Case(
+        "[tool.test_framework] that is not a table",
+        "probe",
+        "error: <project>/pyproject.toml: [tool.test_framework] must be a table",
+        HARNESS_USAGE,
+        pyproject="[tool]\ntest_framework = 1\n",
+    ),
+    Case(
+        "mode of the wrong type in pyproject.toml",
+        "probe",
+        "error: <project>/pyproject.toml: mode must be a str, not 3",
+        HARNESS_USAGE,
+        pyproject="[tool.test_framework]\nmode = 3\n",
+    ),
+    Case(
+        "unknown key in [tool.test_framework.service]",
+        "probe",
+        "error: <project>/pyproject.toml: unknown key(s) compose in [tool.test_framework.service]:"
+        " use factory, compose_file, compose_service, container_port, health_path, ws_path,"
+        " auth_path",
+        HARNESS_USAGE,
+        pyproject=PYPROJECT + '[tool.test_framework.service]\ncompose = "x.yml"\n',
+    ),
+    Case(
+        "service setting of the wrong type",
+        "probe",
+        "error: <project>/pyproject.toml: [tool.test_framework.service] container_port must be"
+        " a int, not '8000'",
+        HARNESS_USAGE,
+        pyproject=PYPROJECT + '[tool.test_framework.service]\ncontainer_port = "8000"\n',
+    ),
+    Case(
+        "profile for an unknown mode",
+        "probe",
+        "error: unknown mode 'fast': use one of docker_local, staging_fallback, minimal",
+        HARNESS_USAGE,
+        pyproject=PYPROJECT + "[tool.test_framework.profiles.fast]\nworkers = 4\n",
+    ),
+    Case(
+        "unknown profile setting in pyproject.toml",
+        "probe",
+        "error: unknown profile setting 'timeout': use one of connect_timeout_s,"
+        " connections_per_s, heartbeat_s, latency_budget_s, max_connections, message_timeout_s,"
+        " messages_per_s, retry_attempts, retry_backoff, retry_delay_s, workers",
+        HARNESS_USAGE,
+        pyproject=PYPROJECT + "[tool.test_framework.profiles.minimal]\ntimeout = 4\n",
+    ),
+    Case(
+        "negative profile value in pyproject.toml",
+        "probe",
+        "error: profile setting workers='-1' is negative: give 0 or more",
+        HARNESS_USAGE,
+        pyproject=PYPROJECT + "[tool.test_framework.profiles.minimal]\nworkers = -1\n",
+    ),
+    # -- environment: booleans, timeouts, profile overrides ----------------------------------
+    Case(
+        "bad boolean in USE_STAGING_FALLBACK",
+        "probe",
+        "error: USE_STAGING_FALLBACK='maybe' is not a boolean: use true or false",
+        HARNESS_USAGE,
+        env={"USE_STAGING_FALLBACK": "maybe"},
+    ),
+    Case(
+        "bad boolean in FORCE_DOCKER_UNAVAILABLE",
+        "probe",
+        "error: FORCE_DOCKER_UNAVAILABLE='si' is not a boolean: use true or false",
+        HARNESS_USAGE,
+        env={"FORCE_DOCKER_UNAVAILABLE": "si"},
+    ),
+    Case(
+        "bad boolean in STAGING_HEALTH_CHECK_ENABLED",
+        "probe",
+        "error: STAGING_HEALTH_CHECK_ENABLED='2' is not a boolean: use true or false",
+        HARNESS_USAGE,
+        env={"STAGING_HEALTH_CHECK_ENABLED": "2"},
+    ),
+    Case(
+        "staging timeout that is not a number",
+        "probe",
+        "error: STAGING_FALLBACK_TIMEOUT='5s' is not a number of seconds: give e.g. 5",
+        HARNESS_USAGE,
+        env={"STAGING_FALLBACK_TIMEOUT": "5s"},
+    ),
+    Case(
+        "staging timeout of zero",
+        "probe",
+        "error: STAGING_FALLBACK_TIMEOUT='0' must be more than 0 seconds",
+        HARNESS_USAGE,
+        env={"STAGING_FALLBACK_TIMEOUT": "0"},
+    ),
+    Case(
+        "negative Docker start timeout",
+        "probe",
+        "error: MC_DOCKER_START_TIMEOUT_S='-1' must be more than 0 seconds",
+        HARNESS_USAGE,
+        env={"MC_DOCKER_START_TIMEOUT_S": "-1"},
+    ),
+    Case(
+        "profile override from the environment that is not a number",
+        "probe",
+        "error: profile setting connect_timeout_s='soon' is not a float: give a number",
+        HARNESS_USAGE,
+        env={"MC_CONNECT_TIMEOUT_S": "soon"},
+    ),
+    Case(
+        "retry attempts that are not whole",
+        "probe",
+        "error: profile setting retry_attempts='1.5' is not a int: give a number",
+        HARNESS_USAGE,
+        env={"MC_RETRY_ATTEMPTS": "1.5"},
+    ),
+    Case(
+        "--mc-profile without '='",
+        "pytest",
+        "ERROR: --mc-profile 'workers' is not KEY=VALUE: e.g. connect_timeout_s=5",
+        PYTEST_USAGE,
+        args=("--mc-mode", "minimal", "--mc-profile", "workers"),
+    ),
+    Case(
+        "--mc-profile with an unknown key",
+        "pytest",
+        "ERROR: unknown profile setting 'speed': use one of connect_timeout_s,"
+        " connections_per_s, heartbeat_s, latency_budget_s, max_connections, message_timeout_s,"
+        " messages_per_s, retry_attempts, retry_backoff, retry_delay_s, workers",
+        PYTEST_USAGE,
+        args=("--mc-mode", "minimal", "--mc-profile", "speed=9"),
+    ),
+    # -- sharding ---------------------------------------------------------------------------
+    Case(
+        "--shard 5/4",
+        "pytest",
+        "ERROR: --shard '5/4' has i=5: give 1 <= i <= 4",
+        PYTEST_USAGE,
+        args=("--mc-mode", "minimal", "--shard", "5/4"),
+    ),
+    Case(
+        "--shard that is not i/N",
+        "pytest",
+        "ERROR: --shard 'half' is not of the form i/N: give e.g. 2/4",
+        PYTEST_USAGE,
+        args=("--mc-mode", "minimal", "--shard", "half"),
+    ),
+    Case(
+        "--shard 1/0",
+        "pytest",
+        "ERROR: --shard '1/0' has N=0: the number of shards must be 1 or more",
+        PYTEST_USAGE,
+        args=("--mc-mode", "minimal", "--shard", "1/0"),
+    ),
+    # -- staging URLs and credentials -------------------------------------------------------
+    Case(
+        "staging URL with a wrong scheme",
+        "probe",
+        "error: STAGING_WEBSOCKET_URL='https://staging.example.com/ws' has scheme 'https':"
+        " use wss:// or ws://, e.g. wss://host[:port]/path",
+        HARNESS_USAGE,
+        env={"STAGING_WEBSOCKET_URL": "https://staging.example.com/ws"},
+    ),
+    Case(
+        "staging backend URL with a WebSocket scheme",
+        "probe",
+        "error: STAGING_BACKEND_URL='wss://staging.example.com' has scheme 'wss':"
+        " use https:// or http://, e.g. https://host[:port]/path",
+        HARNESS_USAGE,
+        env={"STAGING_BACKEND_URL": "wss://staging.example.com"},
+    ),
+    Case(
+        "staging URL with no host",
+        "probe",
+        "error: STAGING_WEBSOCKET_URL='wss:///ws' has no host: use wss://host[:port]/path",
+        HARNESS_USAGE,
+        env={"STAGING_WEBSOCKET_URL": "wss:///ws"},
+    ),
+    Case(
+        "staging URL with port 0",
+        "probe",
+        "error: STAGING_WEBSOCKET_URL='ws://staging.example.com:0/ws' has port 0:"
+        " give the deployment's port",
+        HARNESS_USAGE,
+        env={"STAGING_WEBSOCKET_URL": "ws://staging.example.com:0/ws"},
+    ),
+    Case(
+        "staging URL with a port out of range",
+        "probe",
+        "error: STAGING_WEBSOCKET_URL='wss://staging.example.com:99999/ws' cannot be parsed"
+        " (Port out of range 0-65535): use wss://host[:port]/path",
+        HARNESS_USAGE,
+        env={"STAGING_WEBSOCKET_URL": "wss://staging.example.com:99999/ws"},
+    ),
+    Case(
+        "staging auth URL with a wrong scheme",
+        "probe",
+        "error: STAGING_AUTH_URL='ftp://staging.example.com/auth' has scheme 'ftp':"
+        " use https:// or http://, e.g. https://host[:port]/path",
+        HARNESS_USAGE,
+        env={"STAGING_AUTH_URL": "ftp://staging.example.com/auth"},
+    ),
+    Case(
+        "CA bundle missing",
+        "probe",
+        "error: STAGING_CA_BUNDLE='<project>/missing-ca.pem' is not a file:"
+        " give the path of a PEM CA bundle",
+        HARNESS_USAGE,
+        env={"STAGING_CA_BUNDLE": "{project}/missing-ca.pem"},
+    ),
+    Case(
+        "staging requested but not configured",
+        "pytest",
+        _unavailable(
+            "staging_fallback",
+            "not configured: set STAGING_WEBSOCKET_URL (e.g. wss://staging.example.com/ws) or"
+            " STAGING_BACKEND_URL, with STAGING_TEST_USER and STAGING_TEST_PASSWORD or"
+            " STAGING_AUTH_TOKEN",
+        ),
+        PYTEST_USAGE,
+        args=("--mc-mode", "staging_fallback"),
+    ),
+    Case(
+        "staging requested but disabled",
+        "pytest",
+        _unavailable("staging_fallback", "disabled by USE_STAGING_FALLBACK=false"),
+        PYTEST_USAGE,
+        args=("--mc-mode", "staging_fallback"),
+        env=_staging("{ws_url}", USE_STAGING_FALLBACK="false"),
+    ),
+    Case(
+        "staging without credentials",
+        "pytest",
+        _unavailable(
+            "staging_fallback",
+            "no credentials: set STAGING_TEST_USER and STAGING_TEST_PASSWORD, or"
+            " STAGING_AUTH_TOKEN",
+        ),
+        PYTEST_USAGE,
+        args=("--mc-mode", "staging_fallback"),
+        env={"STAGING_WEBSOCKET_URL": "{ws_url}"},
+    ),
+    Case(
+        "unresolvable staging host",
+        "pytest",
+        _unavailable(
+            "staging_fallback",
+            "dns failed after <n> ms: cannot resolve 'mc-catalogue-no-such-host.invalid':"
+            " Name or service not known",
+        ),
+        PYTEST_USAGE,
+        args=("--mc-mode", "staging_fallback"),
+        env=_staging("wss://mc-catalogue-no-such-host.invalid/ws"),
+    ),
+    Case(
+        "nothing listening at the staging URL",
+        "pytest",
+        _unavailable(
+            "staging_fallback",
+            "tcp failed after <n> ms: connection to 127.0.0.1:<port> refused: nothing is"
+            " listening there",
+        ),
+        PYTEST_USAGE,
+        args=("--mc-mode", "staging_fallback"),
+        env=_staging("ws://127.0.0.1:{closed_port}/ws"),
+    ),
+    Case(
+        "TLS name mismatch",
+        "pytest",
+        _unavailable(
+            "staging_fallback",
+            "tls failed after <n> ms: certificate verification failed: Hostname mismatch,"
+            " certificate is not valid for 'localhost'; trusted: STAGING_CA_BUNDLE=<ca>",
+        ),
+        PYTEST_USAGE,
+        args=("--mc-mode", "staging_fallback"),
+        env=_staging("{tls_ws_url}", STAGING_CA_BUNDLE="{ca}"),
+    ),
+    Case(
+        "wrong staging password",
+        "pytest",
+        _unavailable(
+            "staging_fallback",
+            "token failed after <n> ms: GET http://127.0.0.1:<port>/auth/token refused"
+            " STAGING_TEST_USER='catalogue': 401 Unauthorized {\"error\":"
+            ' "invalid_credentials"}; check STAGING_TEST_PASSWORD',
+        ),
+        PYTEST_USAGE,
+        args=("--mc-mode", "staging_fallback"),
+        env=_staging("{ws_url}", STAGING_TEST_PASSWORD="not-the-password"),
+    ),
+    Case(
+        "expired staging token",
+        "pytest",
+        _unavailable(
+            "staging_fallback",
+            "websocket failed after <n> ms: the upgrade was refused: 401 Unauthorized"
+            ' {"error": "invalid_token"}: the token is expired or not from this deployment:'
+            " renew STAGING_AUTH_TOKEN, or check STAGING_AUTH_URL",
+        ),
+        PYTEST_USAGE,
+        args=("--mc-mode", "staging_fallback"),
+        env={"STAGING_WEBSOCKET_URL": "{ws_url}", "STAGING_AUTH_TOKEN": "{expired_token}"},
+    ),
+    # -- docker_local -----------------------------------------------------------------------
+    Case(
+        "malformed DOCKER_HOST",
+        "pytest",
+        _unavailable(
+            "docker_local",
+            "DOCKER_HOST='ftp://nowhere' is not supported here: use unix:///path/to/docker.sock"
+            " or tcp://host:port (ssh:// and npipe:// daemons need a local socket forward)",
+        ),
+        PYTEST_USAGE,
+        args=("--mc-mode", "docker_local"),
+        env={"DOCKER_HOST": "ftp://nowhere"},
+    ),
+    Case(
+        "compose file missing",
+        "pytest",
+        _unavailable(
+            "docker_local",
+            "compose file 'docker/absent.yml' not found; looked in: <project>/docker/absent.yml,"
+            " <project>/absent.yml: set compose_file in [tool.test_framework.service] to where"
+            " it is",
+        ),
+        PYTEST_USAGE,
+        args=("--mc-mode", "docker_local"),
+        pyproject=PYPROJECT + '[tool.test_framework.service]\ncompose_file = "docker/absent.yml"\n',
+    ),
+    Case(
+        "compose file that is not valid YAML",
+        "pytest",
+        "<project>/docker/compose.yml: compose cannot read it (failed to parse"
+        " <project>/docker/compose.yml: yaml: line 1: did not find expected ',' or ']'):"
+        " fix the file",
+        TESTS_FAILED,
+        args=("--mc-mode", "docker_local"),
+        pyproject=PYPROJECT
+        + '[tool.test_framework.service]\ncompose_file = "docker/compose.yml"\n',
+        files={"docker/compose.yml": "services:\n  backend: [unclosed\n"},
+    ),
+    Case(
+        "compose service name absent",
+        "pytest",
+        "<project>/docker/compose.yml has no service 'backend' (it has: web):"
+        " set compose_service in [tool.test_framework.service]",
+        TESTS_FAILED,
+        args=("--mc-mode", "docker_local"),
+        pyproject=PYPROJECT
+        + '[tool.test_framework.service]\ncompose_file = "docker/compose.yml"\n',
+        files={"docker/compose.yml": OK_COMPOSE},
+    ),
+    # -- minimal ----------------------------------------------------------------------------
+    Case(
+        "service factory that is not module:callable",
+        "pytest",
+        _unavailable(
+            "minimal",
+            "service factory 'agent_backend.testing' is not 'module:callable': set factory in"
+            " [tool.test_framework.service]",
+        ),
+        PYTEST_USAGE,
+        args=("--mc-mode", "minimal"),
+        pyproject=PYPROJECT + '[tool.test_framework.service]\nfactory = "agent_backend.testing"\n',
+    ),
+    # -- the gate's ledgers -----------------------------------------------------------------
+    Case(
+        "gate given a path that does not exist",
+        "gate",
+        "error: <project>/nowhere: no such file or folder: give ledger files or folders",
+        HARNESS_USAGE,
+        args=("{project}/nowhere",),
+    ),
+    Case(
+        "gate given a ledger that is not JSON",
+        "gate",
+        "error: <project>/out/ledger.json: cannot read the ledger (Expecting value: line 1"
+        " column 1 (char 0)): give the ledger*.json files the pytest plugin wrote,"
+        " or their folders",
+        HARNESS_USAGE,
+        args=("{project}/out",),
+        files={"out/ledger.json": "<html>not a ledger</html>"},
+    ),
+    Case(
+        "gate given a JSON file that is not a ledger object",
+        "gate",
+        "error: <project>/out/ledger.json: not a ledger (a JSON object is expected)"
+        ": give the ledger*.json files the pytest plugin wrote, or their folders",
+        HARNESS_USAGE,
+        args=("{project}/out",),
+        files={"out/ledger.json": "[1, 2, 3]"},
+    ),
+    Case(
+        "gate given a ledger of another schema",
+        "gate",
+        "error: <project>/out/ledger.json: not a valid ledger (ValueError: not a"
+        " mission-critical-ledger file (schema='mission-critical-ledger/0'))"
+        ": give the ledger*.json files the pytest plugin wrote, or their folders",
+        HARNESS_USAGE,
+        args=("{project}/out",),
+        files={"out/ledger.json": LEDGER_V1},
+    ),
+    Case(
+        "gate with required_modes that is not a list",
+        "gate",
+        "error: [tool.test_framework] required_modes must be a list of modes",
+        HARNESS_USAGE,
+        args=("out",),
+        pyproject=PYPROJECT + 'required_modes = "minimal"\n',
+        files={"out/minimal/ledger.json": "{}"},
+    ),
+)
+
+
+# -- running a case ------------------------------------------------------------------------
+
+
+def closed_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@pytest.fixture(scope="module")
+def backend(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Endpoints]:
+    """The real agent_backend, in-process on plain ws://127.0.0.1:<port>."""
+    run = RunContext(
+        run_id="catalogue",
+        owner_pid=0,
+        shared_dir=tmp_path_factory.mktemp("shared"),
+        test_password=PASSWORD,
+        jwt_secret=JWT_SECRET,
+    )
+    service = InProcessBackend(load_settings(ROOT, environ={}), run)
+    try:
+        yield service.start()
+    finally:
+        service.stop()
+
+
+@pytest.fixture(scope="module")
+def wrong_name_tls(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[FakeStaging, Path]]:
+    """A TLS server whose certificate names another host, and the CA that signed it."""
+    ca = trustme.CA()
+    bundle = tmp_path_factory.mktemp("ca") / "ca.pem"
+    ca.cert_pem.write_to_path(str(bundle))
+    with FakeStaging(Behaviour(), ca.issue_cert("other.example")) as fake:
+        yield fake, bundle
+
+
+@pytest.fixture(scope="module")
+def values(backend: Endpoints, wrong_name_tls: tuple[FakeStaging, Path]) -> dict[str, str]:
+    fake, bundle = wrong_name_tls
+    now = int(time.time())
+    expired = jwt.encode(
+        {"sub": "catalogue", "iat": now - 7200, "exp": now - 3600}, JWT_SECRET, algorithm="HS256"
+    )
+    return {
+        "ws_url": backend.ws_url,
+        "tls_ws_url": fake.ws_url,
+        "ca": str(bundle),
+        "expired_token": expired,
+        "closed_port": str(closed_port()),
+    }
+
+
+def child_environment(extra: Mapping[str, str]) -> dict[str, str]:
+    """No mode, staging, profile or worker setting of this process leaks into the child."""
+    env = {
+        key: value
+        for key, value in os.environ.items()
+        if not key.startswith(("PYTEST_", "TEST_", "MC_", "STAGING_", "COV_", "HYPOTHESIS"))
+        and key not in ("USE_STAGING_FALLBACK", "FORCE_DOCKER_UNAVAILABLE", "DOCKER_HOST")
+    }
+    env["PYTHONPATH"] = str(ROOT)
+    env.update(extra)
+    return env
+
+
+def command(case: Case, project: Path) -> list[str]:
+    if case.entry == "pytest":
+        return [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-q", *case.args]
+    return [sys.executable, "-m", "test_framework", case.entry, *case.args]
+
+
+def normalise(text: str, project: Path, ports: list[str], ca: str) -> str:
+    text = text.replace(str(project), "<project>").replace(ca, "<ca>")
+    for port in ports:
+        text = re.sub(rf"(?<=:){port}\b", "<port>", text)
+    return re.sub(r"\b\d+(\.\d+)? ms\b", "<n> ms", text)
+
+
+def run_case(
+    case: Case, project: Path, values: Mapping[str, str]
+) -> subprocess.CompletedProcess[str]:
+    subst = {**values, "project": str(project)}
+    project.mkdir(parents=True, exist_ok=True)
+    (project / "pyproject.toml").write_text(case.pyproject, "utf-8")
+    (project / "pytest.ini").write_text("[pytest]\nasyncio_default_fixture_loop_scope = function\n")
+    (project / "test_catalogue.py").write_text(TEST_FILE, "utf-8")
+    for name, text in case.files.items():
+        (project / name).parent.mkdir(parents=True, exist_ok=True)
+        (project / name).write_text(text, "utf-8")
+    env = child_environment({k: v.format(**subst) for k, v in case.env.items()})
+    args = dataclasses.replace(case, args=tuple(a.format(**subst) for a in case.args))
+    return subprocess.run(
+        command(args, project),
+        cwd=project,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=RUN_TIMEOUT_S,
+        check=False,
+    )
+
+
+@pytest.mark.parametrize("case", CASES, ids=[c.name.replace(" ", "-") for c in CASES])
+def test_bad_configuration_gets_one_actionable_line_and_the_documented_status(
+    case: Case, tmp_path: Path, values: dict[str, str]
+) -> None:
+    project = tmp_path / "project"
+    done = run_case(case, project, values)
+    ports = [values["closed_port"], values["ws_url"].split(":")[2].split("/")[0]]
+    out = normalise(done.stdout, project, ports, values["ca"])
+    err = normalise(done.stderr, project, ports, values["ca"])
+    assert "Traceback" not in out + err
+    assert "During handling" not in out + err
+    assert done.returncode == case.status, out + err
+    if case.status == TESTS_FAILED:
+        # The deployment could not start: every test errors with the message, pytrace off.
+        assert f"\n{case.message}\n" in f"\n{out}", out
+        return
+    lines = [line for line in err.splitlines() if line.strip()]
+    assert len(lines) == 1, err
+    assert lines[0] == case.message, f"\nexpected {case.message}\nprinted  {lines[0]}"
+
+
+# -- docs/errors.md ------------------------------------------------------------------------
+
+BEGIN = "<!-- begin catalogue: generated from tests/resilience/test_error_catalogue.py -->"
+END = "<!-- end catalogue -->"
+ENTRY_COMMANDS = {
+    "probe": "`python -m test_framework probe`",
+    "gate": "`python -m test_framework gate`",
+    "pytest": "`pytest --mc-mode …`",
+}
+
+
+def render_table() -> str:
+    rows = [
+        "| # | bad configuration | entry point | exit | message |",
+        "| --- | --- | --- | --- | --- |",
+    ]
+    for number, case in enumerate(CASES, 1):
+        message = case.message.replace("|", "\\|")
+        rows.append(
+            f"| {number} | {case.name} | {ENTRY_COMMANDS[case.entry]} | {case.status}"
+            f" | `{message}` |"
+        )
+    return "\n".join([BEGIN, *rows, END])
+
+
+def test_docs_errors_md_lists_every_case_with_its_message() -> None:
+    text = DOCS.read_text("utf-8")
+    start, end = text.index(BEGIN), text.index(END) + len(END)
+    assert text[start:end] == render_table(), (
+        "docs/errors.md is out of date: run python -m tests.resilience.test_error_catalogue"
+    )
+
+
+def test_the_catalogue_has_at_least_25_distinct_cases() -> None:
+    assert len({c.name for c in CASES}) == len(CASES) >= 25
+
+
+def write_docs() -> None:
+    text = DOCS.read_text("utf-8")
+    start, end = text.index(BEGIN), text.index(END) + len(END)
+    DOCS.write_text(text[:start] + render_table() + text[end:], "utf-8")
+
+
+if __name__ == "__main__":
+    write_docs()
