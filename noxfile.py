@@ -136,6 +136,20 @@ def tests(session: nox.Session) -> None:
     session.run("pytest", "tests", "--ignore", SUITE, "-p", "no:cacheprovider", *session.posargs)
 
 
+@nox.session(tags=["nightly"], default=False)
+def resilience(session: nox.Session) -> None:
+    """tests/resilience with the long Hypothesis profile (10,000+ examples a property)."""
+    session.install("-e", ".[test]")
+    session.run(
+        "pytest",
+        "tests/resilience",
+        "-p",
+        "no:cacheprovider",
+        *session.posargs,
+        env={"HYPOTHESIS_PROFILE": "nightly"},
+    )
+
+
 @nox.session(tags=["checks"])
 def lint(session: nox.Session) -> None:
     session.install("ruff")
