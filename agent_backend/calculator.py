@@ -29,7 +29,8 @@ MAX_DIGITS = 1000
 Number = int | float
 _Exact = int | Fraction
 
-_TOKEN = re.compile(r"\s*(?:(\d+\.?\d*|\.\d+)|(\*\*|[-+*/()]))")
+# Every non-blank character is in some token; the third group catches what no rule allows.
+_TOKEN = re.compile(r"\s*(?:(\d+\.?\d*|\.\d+)|(\*\*|[-+*/()])|(\S))")
 _END = "end"
 
 
@@ -64,30 +65,17 @@ _Token = tuple[str, str, int]
 
 def _tokenize(text: str) -> list[_Token]:
     tokens: list[_Token] = []
-    position = 0
-    length = len(text)
-    while True:
-        match = _TOKEN.match(text, position)
-        if match is None:
-            rest = text[position:]
-            stripped = rest.lstrip()
-            if stripped:
-                column = position + len(rest) - len(stripped) + 1
-                raise CalculatorError(f"unexpected {stripped[0]!r} at position {column}")
-            break
-        number, operator = match.groups()
-        if number is None and operator is None:
-            break  # only whitespace was left
+    for match in _TOKEN.finditer(text):
+        number, operator, other = match.groups()
         if number is not None:
             tokens.append(("num", number, match.start(1) + 1))
-        else:
+        elif operator is not None:
             tokens.append((operator, operator, match.start(2) + 1))
-        position = match.end()
-        if position >= length:
-            break
+        else:
+            raise CalculatorError(f"unexpected {other!r} at position {match.start(3) + 1}")
     if not tokens:
         raise CalculatorError("empty expression")
-    tokens.append((_END, "", length + 1))
+    tokens.append((_END, "", len(text) + 1))
     return tokens
 
 
