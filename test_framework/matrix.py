@@ -20,6 +20,9 @@ from test_framework.modes import ALL_MODES
 LEDGER_GLOB = "ledger*.json"
 TRANSCRIPTS_DIR = "transcripts"
 MODE_SKIPPED = "mode skipped"
+# A folder holding this file is not searched for ledgers: the monitor marks its own, so its
+# rounds never mix into a gate run over the whole report folder.
+SKIP_MARKER = ".gate-skip"
 
 
 class LedgerReadError(HarnessError):
@@ -46,11 +49,18 @@ class LoadedLedger:
 
 
 def find_ledgers(paths: Iterable[Path]) -> list[Path]:
-    """Files as given; folders searched recursively for ``ledger*.json``."""
+    """Files as given; folders searched recursively for ``ledger*.json``, except below a
+    folder that holds a ``.gate-skip`` file (unless that folder is the one given)."""
     found: list[Path] = []
     for path in paths:
         if path.is_dir():
-            found.extend(sorted(p for p in path.rglob(LEDGER_GLOB) if p.is_file()))
+            found.extend(
+                sorted(
+                    p
+                    for p in path.rglob(LEDGER_GLOB)
+                    if p.is_file() and not _skipped(p.parent, path)
+                )
+            )
         elif path.is_file():
             found.append(path)
         else:
@@ -63,6 +73,14 @@ def find_ledgers(paths: Iterable[Path]) -> list[Path]:
 
 # What to do about a file that is not a ledger: the gate reads only what the plugin wrote.
 _GIVE_LEDGERS = "give the ledger*.json files the pytest plugin wrote, or their folders"
+
+
+def _skipped(folder: Path, top: Path) -> bool:
+    while folder != top and top in folder.parents:
+        if (folder / SKIP_MARKER).exists():
+            return True
+        folder = folder.parent
+    return False
 
 
 def load_ledger(path: Path) -> LoadedLedger:

@@ -410,3 +410,17 @@ def test_the_same_ledgers_give_the_same_output(
     first = run_gate(capsys, tmp_path)
     second = run_gate(capsys, tmp_path)
     assert first == second
+
+
+def test_a_folder_marked_gate_skip_is_left_out_unless_given_itself(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    write(tmp_path, ledger("minimal", [record("test_calc")]))
+    monitor = tmp_path / "monitor"
+    write(monitor / "latest", ledger("minimal", [record("test_calc", Outcome.FAILED)]))
+    (monitor / ".gate-skip").touch()
+    code, out, _ = run_gate(capsys, tmp_path)
+    assert code == 0, out
+    code, out, _ = run_gate(capsys, monitor)
+    assert code == 1
+    assert f"FAILED: {nid('test_calc')} [minimal]" in out

@@ -112,6 +112,16 @@ def test_healthy_rounds_append_history_and_print_one_line_each(project: pytest.P
     assert rounds[0]["mission_critical"] == {"collected": 3, "executed": 3}
     assert rounds[0]["probes"]["docker_local"]["available"] is False
     assert (project.path / "out" / "monitor" / "latest" / "index.html").is_file()
+    # The monitor's rounds stay out of a gate over the whole report folder.
+    whole = subprocess.run(
+        [sys.executable, "-m", "test_framework", "gate", "out"],
+        cwd=project.path,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert "NO LEDGERS" in whole.stdout
 
 
 def test_a_failing_round_is_unhealthy_names_the_test_and_keeps_its_report(
