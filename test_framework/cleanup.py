@@ -8,6 +8,7 @@ the machine is touched. A SIGKILLed run cannot clean up after itself; the next r
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import functools
 import logging
 import os
@@ -32,10 +33,11 @@ class CleanupReport:
     volumes: tuple[str, ...] = ()
     runs: tuple[str, ...] = ()
     errors: tuple[str, ...] = field(default=())
+    images: tuple[str, ...] = ()  # superseded builds of the service image
 
     @property
     def removed_anything(self) -> bool:
-        return bool(self.containers or self.networks or self.volumes)
+        return bool(self.containers or self.networks or self.volumes or self.images)
 
     def summary(self) -> str:
         if not self.removed_anything and not self.errors:
@@ -46,6 +48,8 @@ class CleanupReport:
             f"{len(self.volumes)} volume(s)",
         ]
         text = f"removed {', '.join(parts)} of run(s) {', '.join(self.runs) or '-'}"
+        if self.images:
+            text += f", and {len(self.images)} superseded image(s)"
         if self.errors:
             text += f"; {len(self.errors)} failed: {'; '.join(self.errors)}"
         return text
@@ -63,16 +67,19 @@ def remove_run(run_id: str, host: str | None = None) -> CleanupReport:
 
 
 def remove_orphans(host: str | None = None) -> CleanupReport:
-    """Remove the resources of every run whose owning process is gone (on this host)."""
-    return _cleanup(host, [], owner_gone)
+    """Remove the resources of every run whose owning process is gone (on this host), and the
+    service images later builds superseded."""
+    return _cleanup(host, [], owner_gone, prune=True)
 
 
 def remove_everything(host: str | None = None) -> CleanupReport:
     """Remove every resource carrying this harness's labels, including live runs' stacks."""
-    return _cleanup(host, [], lambda labels: True)
+    return _cleanup(host, [], lambda labels: True, prune=True)
 
 
-def _cleanup(host: str | None, extra: list[str], select: Select) -> CleanupReport:
+def _cleanup(
+    host: str | None, extra: list[str], select: Select, prune: bool = False
+) -> CleanupReport:
     search = locate_daemon(host, timeout=2.0)
     if search.found is None:
         # No daemon, no containers: nothing can have been left behind on it.
@@ -87,9 +94,24 @@ def _cleanup(host: str | None, extra: list[str], select: Select) -> CleanupRepor
         ) from None
     client, _ = connect(host)
     try:
-        return remove_labelled(client, [PROJECT_FILTER, *extra], select)
+        report = remove_labelled(client, [PROJECT_FILTER, *extra], select)
+        return dataclasses.replace(report, images=prune_images(client)) if prune else report
     finally:
         client.close()
+
+
+def prune_images(client: docker.DockerClient) -> tuple[str, ...]:
+    """Remove this harness's dangling images: builds of the service image that a later build
+    replaced. The daemon never removes an image a container still uses."""
+    filters: dict[str, str | list[str] | bool] = {"dangling": True, "label": PROJECT_FILTER}
+    candidates = [image.id for image in client.images.list(filters=filters) if image.id]
+    if not candidates:
+        return ()
+    result = client.images.prune(filters=filters)
+    deleted = {str(entry.get("Deleted")) for entry in result.get("ImagesDeleted") or []}
+    removed = tuple(image_id for image_id in candidates if image_id in deleted)
+    log.info("removed %d superseded image(s)", len(removed))
+    return removed
 
 
 def remove_labelled(

@@ -18,10 +18,10 @@ import pytest
 
 from test_framework.backends.base import RunContext
 from test_framework.backends.docker import DockerBackend
-from test_framework.compose import StackStartError
+from test_framework.compose import StackStartError, find_compose
 from test_framework.errors import ServiceUnavailableError
 from test_framework.labels import OWNER_PID, PROJECT, PROJECT_VALUE, RUN_ID, project_name
-from test_framework.settings import ServiceSettings, Settings
+from test_framework.settings import LOCAL_BASE_IMAGE, ServiceSettings, Settings
 from tests.support.docker_resources import NOTHING, REPO, child_environment, resources
 
 
@@ -183,14 +183,16 @@ def test_the_next_run_removes_a_stack_whose_owner_is_gone(
 ) -> None:
     orphan = new_run(tmp_path, owner_pid=dead_pid())
     cleanup_after.append(orphan.run_id)
-    DockerBackend(docker_settings, orphan, quiet).start()  # never stopped: its owner "died"
+    first = DockerBackend(docker_settings, orphan, quiet).start()  # never stopped: owner "died"
     assert len(resources(orphan.run_id)["containers"]) == 1
 
     run = new_run(tmp_path)
     cleanup_after.append(run.run_id)
     backend = DockerBackend(docker_settings, run, quiet)
-    backend.start()
+    second = backend.start()
     assert resources(orphan.run_id) == NOTHING
+    # Images are built under one fixed project: an unchanged build is the same image.
+    assert second.details["image_id"] == first.details["image_id"]
     backend.stop()
 
 
@@ -217,3 +219,59 @@ def test_the_cleanup_command_spares_live_runs_and_removes_a_named_one(
     )
     assert "removed 1 container(s), 1 network(s), 1 volume(s)" in done.stdout
     assert resources(run.run_id) == NOTHING
+
+
+def test_cleanup_removes_superseded_images_of_the_harness_and_keeps_the_current_one(
+    docker_settings: Settings, tmp_path: Path
+) -> None:
+    token = secrets.token_hex(3)
+    tag = f"mc-prune-test:{token}"
+    (tmp_path / "compose.yml").write_text(
+        "services:\n"
+        "  app:\n"
+        f"    image: {tag}\n"
+        "    build:\n"
+        "      context: .\n"
+        "      dockerfile_inline: |\n"
+        f"        FROM {LOCAL_BASE_IMAGE}\n"
+        "        LABEL generation=${GENERATION}\n"
+        "      labels:\n"
+        f"        {PROJECT}: {PROJECT_VALUE}\n"
+    )
+    compose = find_compose()
+
+    def build(generation: str) -> str:
+        subprocess.run(
+            [*compose.argv, "--project-name", "mc-prune-test", "build"],
+            cwd=tmp_path,
+            env=child_environment(GENERATION=generation),
+            timeout=120,
+            check=True,
+            capture_output=True,
+        )
+        return str(inspect("image", tag)["Id"])
+
+    old = build("old")
+    new = build("new")  # the old build is now dangling: superseded
+    try:
+        done = subprocess.run(
+            [sys.executable, "-m", "test_framework", "cleanup"],
+            cwd=REPO,
+            env=child_environment(),
+            timeout=60,
+            check=True,
+            capture_output=True,
+            text=True,
+        )
+        assert "superseded image(s)" in done.stdout
+        images = subprocess.run(
+            ["docker", "images", "-a", "-q", "--no-trunc"],
+            capture_output=True,
+            text=True,
+            timeout=30,
+            check=True,
+        ).stdout.split()
+        assert old not in images
+        assert new in images
+    finally:
+        subprocess.run(["docker", "image", "rm", tag], capture_output=True, timeout=60, check=False)

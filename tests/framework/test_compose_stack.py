@@ -17,6 +17,9 @@ while [ $# -gt 0 ]; do
   case "$1" in --project-name|--file|--progress) shift 2 ;; *) break ;; esac
 done
 case "$1" in
+  build)
+    if [ "$BUILD" = fail ]; then echo "ERROR: failed to solve: no matching distribution"; exit 1; fi
+    echo " backend  Built" ;;
   up)
     echo " Container demo-backend-1  Starting"
     if [ "$UP" = fail ]; then echo " container demo-backend-1 exited (3)"; exit 1; fi
@@ -57,15 +60,18 @@ def calls(tmp_path: Path) -> list[str]:
     return (tmp_path / "calls.txt").read_text().splitlines()
 
 
-def test_up_builds_and_waits_under_the_project_name_and_reports_progress(
+def test_up_builds_then_waits_under_the_project_name_and_reports_progress(
     stack: ComposeStack, tmp_path: Path
 ) -> None:
     seconds = stack.up(timeout_s=30)
     assert seconds >= 0
-    call, check = calls(tmp_path)
+    build, call, check = calls(tmp_path)
+    # Built under one fixed project, so an unchanged build gives the same image every run.
+    assert build.startswith(f"--project-name mission-critical-build --file {stack.file}")
+    assert build.endswith("build")
     assert call.startswith(f"--project-name demo --file {stack.file}")
     assert check.endswith("ps --all --format json")
-    for word in ("up", "--detach", "--wait", "--wait-timeout 30", "--build"):
+    for word in ("up", "--detach", "--no-build", "--wait", "--wait-timeout"):
         assert word in call
     assert any("healthy after" in line for line in stack.lines)  # type: ignore[attr-defined]
 
@@ -79,6 +85,15 @@ def test_a_failed_start_says_why_in_one_line_and_carries_the_service_logs(
     assert "exited (3)" in str(caught.value)
     assert "\n" not in str(caught.value)
     assert "RuntimeError: boom" in caught.value.logs
+
+
+def test_a_failed_build_says_why_and_starts_nothing(stack: ComposeStack, tmp_path: Path) -> None:
+    stack.env = {**stack.env, "BUILD": "fail"}
+    with pytest.raises(StackStartError, match="no matching distribution") as caught:
+        stack.up(timeout_s=30)
+    assert "building the images" in str(caught.value)
+    assert "failed to solve" in caught.value.logs
+    assert [call.split()[-1] for call in calls(tmp_path)] == ["build"]
 
 
 def test_a_container_that_exited_fails_the_start_even_when_compose_said_0(
