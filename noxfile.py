@@ -22,6 +22,7 @@ from test_framework.ledger import Ledger, RunStatus, ledger_path, write_ledger  
 from test_framework.modes import Mode  # noqa: E402
 from test_framework.probes.runner import probe_modes  # noqa: E402
 from test_framework.settings import Settings, load_settings  # noqa: E402
+from test_framework.sharding import parse_shard  # noqa: E402
 
 nox.options.default_venv_backend = "uv|virtualenv"
 nox.options.reuse_venv = "yes"
@@ -39,18 +40,41 @@ def _settings(session: nox.Session) -> Settings:
         session.error(str(exc))
 
 
-def _clear_ledgers(settings: Settings, mode: Mode) -> None:
-    for old in (settings.report_dir / mode.value).glob("ledger*.json"):
-        old.unlink()
+def _shard(session: nox.Session) -> tuple[int, int]:
+    """The ``--shard i/N`` among the posargs, or (1, 1)."""
+    args = list(session.posargs)
+    for index, arg in enumerate(args):
+        if arg.startswith("--shard="):
+            return parse_shard(arg.partition("=")[2])
+        if arg == "--shard" and index + 1 < len(args):
+            return parse_shard(args[index + 1])
+    return (1, 1)
+
+
+def _clear_ledgers(settings: Settings, mode: Mode, shard: tuple[int, int]) -> None:
+    """Remove what earlier runs left for this mode, which the gate would judge with this run.
+
+    A shard keeps its sibling shards' ledgers of the same split, so shards run one after
+    another into one folder can be gated together.
+    """
+    own = ledger_path(settings.report_dir, mode.value, *shard)
+    for old in own.parent.glob("ledger*.json"):
+        sibling = shard[1] > 1 and old.name.endswith(f"-of-{shard[1]}.json")
+        if old == own or not sibling:
+            old.unlink()
 
 
 def _run_mode(session: nox.Session, mode: Mode) -> None:
     settings = _settings(session)
+    try:
+        shard = _shard(session)
+    except HarnessError as exc:
+        session.error(str(exc))
     # One shard (`-- --shard i/N`, a CI matrix cell) cannot be judged alone: the gate runs
     # over all the cells' ledgers in the workflow's last job.
-    if not any(arg == "--shard" or arg.startswith("--shard=") for arg in session.posargs):
+    if shard[1] == 1:
         session.notify("gate")
-    _clear_ledgers(settings, mode)
+    _clear_ledgers(settings, mode, shard)
     _judged.append(mode.value)
     probe = probe_modes(settings, [mode])[mode]
     session.log(
@@ -69,7 +93,7 @@ def _run_mode(session: nox.Session, mode: Mode) -> None:
                 complete=True,
                 probes=(probe.to_json(),),
             ),
-            ledger_path(settings.report_dir, mode.value),
+            ledger_path(settings.report_dir, mode.value, *shard),
         )
         if mode in settings.required_modes:
             session.error(f"{mode} is required by MC_REQUIRED_MODES but cannot run: {probe.reason}")
@@ -80,9 +104,8 @@ def _run_mode(session: nox.Session, mode: Mode) -> None:
     args = ["pytest", SUITE, "--mc-mode", mode.value, "-p", "no:cacheprovider"]
     if workers > 0:
         args += ["-n", str(workers)]
-    session.run(
-        *args, "--junitxml", str(settings.report_dir / mode.value / "junit.xml"), *session.posargs
-    )
+    # The gate writes reports/<mode>/junit.xml from the ledgers, with every mode's tests.
+    session.run(*args, *session.posargs)
 
 
 @nox.session(tags=["mission_critical"])
