@@ -29,6 +29,7 @@ import os
 import platform
 import resource
 import secrets
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -69,12 +70,15 @@ def percentile(values: list[float], q: float) -> float:
 
 
 def process_cpu_s(pid: int) -> float | None:
-    """User + system CPU seconds of a process, from /proc (None where there is no /proc)."""
+    """CPU seconds a process has run, from /proc (None where there is no /proc).
+
+    ``schedstat`` counts nanoseconds; ``stat`` only clock ticks (10 ms), too coarse for a phase
+    of a few tenths of a second. Both count the main thread, the only busy one here.
+    """
     try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    except OSError:
+        return int(Path(f"/proc/{pid}/schedstat").read_text().split()[0]) / 1e9
+    except (OSError, ValueError, IndexError):
         return None
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def raise_open_files_limit(needed: int) -> int:
@@ -255,75 +259,85 @@ async def run_phase(
     return result
 
 
-def cpu_per_message(result: PhaseResult) -> dict[str, float | None]:
-    server = result.server_cpu_s
-    return {
-        "server": None if server is None else round(server * 1000 / result.connections, 3),
-        "client": round(result.client_cpu_s * 1000 / result.connections, 3),
-    }
+def cpu_ms(seconds: float | None, count: int) -> float | None:
+    return None if seconds is None else round(seconds * 1000 / count, 3)
 
 
-def report(backend: PhaseResult, echo: PhaseResult | None) -> dict[str, Any]:
-    data: dict[str, Any] = {
-        "connections": backend.connections,
+def round_summary(backend: PhaseResult, echo: PhaseResult | None) -> dict[str, Any]:
+    row: dict[str, Any] = {
         "connect_s": round(backend.connect_s, 3),
         "run_wall_s": round(backend.run_s, 3),
         "total_wall_s": round(backend.connect_s + backend.run_s, 3),
         "runs_per_s": round(backend.rate, 1),
-        "agent_started_ms": {
-            "p50": round(percentile(backend.first_ms, 0.5), 1),
-            "p99": round(percentile(backend.first_ms, 0.99), 1),
-        },
-        "agent_completed_ms": {
-            "p50": round(percentile(backend.last_ms, 0.5), 1),
-            "p99": round(percentile(backend.last_ms, 0.99), 1),
-        },
+        "agent_started_p50_ms": round(percentile(backend.first_ms, 0.5), 1),
+        "agent_started_p99_ms": round(percentile(backend.first_ms, 0.99), 1),
+        "agent_completed_p50_ms": round(percentile(backend.last_ms, 0.5), 1),
+        "agent_completed_p99_ms": round(percentile(backend.last_ms, 0.99), 1),
+        "server_cpu_ms_per_run": cpu_ms(backend.server_cpu_s, backend.connections),
+        "client_cpu_ms_per_run": cpu_ms(backend.client_cpu_s, backend.connections),
         "statuses": backend.statuses,
-        "cpu_ms_per_run": cpu_per_message(backend),
     }
     if echo is not None:
-        data["echo"] = {
-            "connect_s": round(echo.connect_s, 3),
-            "run_wall_s": round(echo.run_s, 3),
-            "msgs_per_s": round(echo.rate, 1),
-            "reply_ms": {
-                "p50": round(percentile(echo.first_ms, 0.5), 1),
-                "p99": round(percentile(echo.first_ms, 0.99), 1),
-            },
-            "cpu_ms_per_msg": cpu_per_message(echo),
+        row |= {
+            "echo_connect_s": round(echo.connect_s, 3),
+            "echo_wall_s": round(echo.run_s, 3),
+            "echo_msgs_per_s": round(echo.rate, 1),
+            "echo_p50_ms": round(percentile(echo.first_ms, 0.5), 1),
+            "echo_p99_ms": round(percentile(echo.first_ms, 0.99), 1),
+            "echo_server_cpu_ms_per_msg": cpu_ms(echo.server_cpu_s, echo.connections),
+            "echo_client_cpu_ms_per_msg": cpu_ms(echo.client_cpu_s, echo.connections),
+            "ratio": round(backend.rate / echo.rate, 3),
         }
-        data["runs_per_s_over_echo_msgs_per_s"] = round(backend.rate / echo.rate, 3)
-    return data
+    return row
+
+
+def median_row(rows: list[dict[str, Any]]) -> dict[str, Any]:
+    """The median of each numeric column over the rounds."""
+    keys = [k for k, v in rows[0].items() if isinstance(v, int | float)]
+    result: dict[str, Any] = {}
+    for key in keys:
+        values = [row[key] for row in rows if row.get(key) is not None]
+        result[key] = round(statistics.median(values), 3) if values else None
+    return result
+
+
+COLUMNS = [
+    ("runs/s", "runs_per_s", "{:.0f}"),
+    ("started p50", "agent_started_p50_ms", "{:.1f}"),
+    ("started p99", "agent_started_p99_ms", "{:.1f}"),
+    ("completed p99", "agent_completed_p99_ms", "{:.1f}"),
+    ("run wall s", "run_wall_s", "{:.3f}"),
+    ("total wall s", "total_wall_s", "{:.3f}"),
+    ("echo msgs/s", "echo_msgs_per_s", "{:.0f}"),
+    ("echo p99", "echo_p99_ms", "{:.1f}"),
+    ("ratio", "ratio", "{:.3f}"),
+    ("CPU ms/run srv", "server_cpu_ms_per_run", "{:.3f}"),
+    ("echo CPU srv", "echo_server_cpu_ms_per_msg", "{:.3f}"),
+]
 
 
 def print_table(data: dict[str, Any]) -> None:
-    print(f"machine                     {data['machine']}")
-    print(f"load average before         {data['load_average_1m_before']}")
-    print(f"connections                 {data['connections']}")
-    if data["spread_ms"]:
-        print(f"starts spread over          {data['spread_ms']:.0f} ms")
-    print(f"connect phase               {data['connect_s']:.3f} s")
-    print(f"run phase wall time         {data['run_wall_s']:.3f} s")
-    print(f"total wall time             {data['total_wall_s']:.3f} s")
-    print(f"runs/s                      {data['runs_per_s']:.1f}")
-    started, done = data["agent_started_ms"], data["agent_completed_ms"]
-    print(f"to agent_started   p50/p99  {started['p50']:.1f} / {started['p99']:.1f} ms")
-    print(f"to agent_completed p50/p99  {done['p50']:.1f} / {done['p99']:.1f} ms")
-    print(f"run statuses                {data['statuses']}")
-    cpu = data["cpu_ms_per_run"]
-    print(f"CPU ms per run server/client {cpu['server']} / {cpu['client']}")
-    if "echo" in data:
-        echo = data["echo"]
-        print(f"echo connect phase          {echo['connect_s']:.3f} s")
-        print(f"echo wall time              {echo['run_wall_s']:.3f} s")
-        print(f"echo msgs/s                 {echo['msgs_per_s']:.1f}")
-        print(
-            f"echo reply p50/p99          {echo['reply_ms']['p50']:.1f} / "
-            f"{echo['reply_ms']['p99']:.1f} ms"
-        )
-        echo_cpu = echo["cpu_ms_per_msg"]
-        print(f"echo CPU ms per msg s/c     {echo_cpu['server']} / {echo_cpu['client']}")
-        print(f"runs/s / echo msgs/s        {data['runs_per_s_over_echo_msgs_per_s']:.3f}")
+    print(f"machine: {data['machine']}")
+    print(
+        f"load average (1 min) before/after: {data['load_average_1m_before']} / "
+        f"{data['load_average_1m_after']}"
+    )
+    spread = f"spread over {data['spread_ms']:.0f} ms" if data["spread_ms"] else "all at once"
+    print(
+        f"connections: {data['connections']}, rounds: {len(data['rounds'])}, runs start "
+        f"{spread}; times in ms unless named"
+    )
+    columns = [c for c in COLUMNS if c[1] in data["median"]]
+    print("round  " + "  ".join(f"{title:>14}" for title, _, _ in columns))
+    labelled = [(str(i + 1), row) for i, row in enumerate(data["rounds"])]
+    for label, row in [*labelled, ("median", data["median"])]:
+        cells = []
+        for _, key, fmt in columns:
+            value = row.get(key)
+            cells.append(f"{'-' if value is None else fmt.format(value):>14}")
+        print(f"{label:<6} " + "  ".join(cells))
+    statuses = [row["statuses"] for row in data["rounds"]]
+    print(f"run statuses per round: {statuses}")
 
 
 async def main(args: argparse.Namespace) -> int:
@@ -331,53 +345,80 @@ async def main(args: argparse.Namespace) -> int:
     load_before = round(os.getloadavg()[0], 2)
     secret, password = secrets.token_urlsafe(48), secrets.token_urlsafe(16)
     backend_process, port = start_backend(args.server_log_level, secret, password)
+    echo_process, echo_port = (None, 0) if args.no_echo else start_echo()
+    rows: list[dict[str, Any]] = []
     try:
         tokens = await fetch_tokens(port, args.connections, password)
-        backend = await run_phase(
-            "backend",
-            f"ws://127.0.0.1:{port}/ws",
-            tokens,
-            backend=True,
-            server_pid=backend_process.proc.pid,
-            spread_ms=args.spread_ms,
-        )
+        for number in range(args.rounds):
+
+            async def backend_phase() -> PhaseResult:
+                return await run_phase(
+                    "backend",
+                    f"ws://127.0.0.1:{port}/ws",
+                    tokens,
+                    backend=True,
+                    server_pid=backend_process.proc.pid,
+                    spread_ms=args.spread_ms,
+                )
+
+            async def echo_phase() -> PhaseResult | None:
+                if echo_process is None:
+                    return None
+                return await run_phase(
+                    "echo",
+                    f"ws://127.0.0.1:{echo_port}/",
+                    tokens,
+                    backend=False,
+                    server_pid=echo_process.proc.pid,
+                    spread_ms=args.spread_ms,
+                )
+
+            # Alternate which goes first, so a drift in the machine's load favours neither.
+            if number % 2 == 0:
+                backend, echo = await backend_phase(), await echo_phase()
+            else:
+                echo, backend = await echo_phase(), await backend_phase()
+            rows.append(round_summary(backend, echo))
     finally:
         backend_exit = backend_process.stop()
-    echo = None
-    if not args.no_echo:
-        echo_process, echo_port = start_echo()
-        try:
-            echo = await run_phase(
-                "echo",
-                f"ws://127.0.0.1:{echo_port}/",
-                tokens,
-                backend=False,
-                server_pid=echo_process.proc.pid,
-                spread_ms=args.spread_ms,
-            )
-        finally:
+        if echo_process is not None:
             echo_process.stop()
-    data = report(backend, echo)
-    data["server_exit_status"] = backend_exit
-    data["machine"] = (
-        f"{platform.machine()}, {os.cpu_count()} cores, "
-        f"Python {platform.python_version()}, websockets {websockets_version}"
-    )
-    data["load_average_1m_before"] = load_before
-    data["spread_ms"] = args.spread_ms
+    data: dict[str, Any] = {
+        "machine": (
+            f"{platform.machine()}, {os.cpu_count()} cores, "
+            f"Python {platform.python_version()}, websockets {websockets_version}"
+        ),
+        "connections": args.connections,
+        "spread_ms": args.spread_ms,
+        "server_log_level": args.server_log_level,
+        "load_average_1m_before": load_before,
+        "load_average_1m_after": round(os.getloadavg()[0], 2),
+        "rounds": rows,
+        "median": median_row(rows),
+        "server_exit_status": backend_exit,
+    }
     if args.json:
         print(json.dumps(data, indent=2))
     else:
         print_table(data)
-    ok = data["statuses"] == {"succeeded": args.connections}
+    ok = all(row["statuses"] == {"succeeded": args.connections} for row in rows)
     if not ok:
         print("backend_load: not every run succeeded", file=sys.stderr)
-    return 0 if ok else 1
+    if backend_exit != 0:
+        print(f"backend_load: the backend exited with {backend_exit}", file=sys.stderr)
+    return 0 if ok and backend_exit == 0 else 1
 
 
 def parse_args(argv: list[str]) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--connections", type=int, default=1000)
+    parser.add_argument(
+        "--rounds",
+        type=int,
+        default=3,
+        help="backend and echo phases, alternating which goes first (default 3); the summary "
+        "is the median",
+    )
     parser.add_argument(
         "--server-log-level",
         default="INFO",
