@@ -14,6 +14,11 @@ pytest-xdist workers of the run, not per process:
 
 Without a ``shared_dir`` the same limits hold within the process only.
 
+Slots are taken one connection at a time, so tests that each hold several connections can wait
+on each other across workers (hold and wait). No run deadlocks while ``max_connections`` is at
+least ``workers * (most connections one test holds - 1) + 1``; a wait longer than
+``slot_wait_s`` fails the test with ``PacingTimeoutError`` saying so, instead of hanging.
+
 pytest-asyncio gives each test its own event loop, so nothing here holds an asyncio primitive:
 waiting is ``asyncio.sleep`` (bound to no loop) and the locks are ``flock`` taken without
 blocking, or a ``threading.Lock`` held only between two awaits.
@@ -166,9 +171,11 @@ class ConnectionSlots:
                 break
             if time.monotonic() >= deadline:
                 raise PacingTimeoutError(
-                    f"waited {self.wait_s:g} s for one of {self.limit} connection slots: a test"
-                    " may hold more connections than the cap; raise max_connections"
-                    " (MC_MAX_CONNECTIONS) or use fewer workers"
+                    f"waited {self.wait_s:g} s for one of {self.limit} connection slots, all"
+                    " held by this run: tests that each hold several connections can wait on"
+                    " each other across workers; raise max_connections (MC_MAX_CONNECTIONS) to"
+                    " at least workers x (most connections one test holds - 1) + 1, or use"
+                    " fewer workers"
                 )
             await asyncio.sleep(pause)
             pause = min(pause * 2, _POLL_MAX_S)
