@@ -26,12 +26,14 @@ def _configure_logging(config: ServerConfig) -> None:
 
 
 async def _serve(config: ServerConfig) -> None:
-    server = AgentServer(config)
-    await server.start()
+    # Handlers first: a SIGTERM that arrives as soon as the server logs its start (a container
+    # stopped at once) must drain, not kill the process.
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, stop.set)
+    server = AgentServer(config)
+    await server.start()
     await stop.wait()
     log_event(logging.INFO, "signal_received", drain_timeout_s=config.drain_timeout_s)
     await server.shutdown()

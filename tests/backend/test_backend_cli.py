@@ -143,6 +143,13 @@ async def test_with_a_secret_it_serves_and_sigterm_exits_0_quickly() -> None:
         assert events[-1] == "server_stopped"
 
 
+async def test_sigterm_right_after_start_still_drains_and_exits_0() -> None:
+    for _ in range(3):
+        async with backend(AGENT_JWT_SECRET=SECRET) as process:
+            assert await process.terminate() == 0
+            assert [r["event"] for r in records(process.log)][-1] == "server_stopped"
+
+
 async def test_sigterm_cancels_runs_closes_with_1001_and_exits_0() -> None:
     async with backend(AGENT_JWT_SECRET=SECRET, AGENT_TEST_PASSWORD=PASSWORD) as process:
         client = await Client.open(process, "alice")
