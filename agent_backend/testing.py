@@ -71,6 +71,8 @@ async def start_in_process(
 ) -> RunningServer:
     """Start a test-setting server and return once it accepts connections.
 
+    Give ``host`` as an IP address: a name such as ``localhost`` may bind several sockets, and
+    with ``port=0`` each gets its own port (``RunningServer.port`` is the first one's).
     Raises ``agent_backend.config.ConfigError`` for a secret under 32 bytes or bad numbers.
     """
     config = ServerConfig(
