@@ -25,8 +25,10 @@ _AUTH_HEADER = re.compile(r"(?i)\b(Bearer|Basic)\s+[A-Za-z0-9._~+/=-]{8,}")
 _JSON_FIELD = re.compile(
     r'(?i)("(?:' + "|".join(sorted(SECRET_KEYS)) + r')"\s*:\s*")((?:[^"\\]|\\.)*)(")'
 )
-# Very short values would mask ordinary words; they are still masked by the shape rules.
-_MIN_LENGTH = 4
+# Shorter values are too short to be real credentials and would mask ordinary words (a test
+# that connects with the token "token" would otherwise blank that word everywhere after it in
+# the process); they are still masked by the shape rules.
+_MIN_LENGTH = 8
 
 _lock = threading.Lock()
 _secrets: set[str] = set()
