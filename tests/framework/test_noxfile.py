@@ -82,8 +82,15 @@ def test_staging_without_configuration_is_skipped_naming_the_variable_to_set(
     run = nox("-s", "staging", env={"MC_REPORT_DIR": str(tmp_path)})
     output = run.stdout + run.stderr
     assert "STAGING_WEBSOCKET_URL" in output
-    assert run.returncode != 0, "a run in which everything skipped is a failure"
-    assert "gate: FAILED" in output
+    assert "Session staging skipped" in output
+    # Skipped is not a pass: required, the same run fails.
+    required = nox(
+        "-s",
+        "staging",
+        env={"MC_REPORT_DIR": str(tmp_path), "MC_REQUIRED_MODES": "staging_fallback"},
+    )
+    assert required.returncode != 0
+    assert "staging_fallback is required by MC_REQUIRED_MODES" in required.stdout + required.stderr
 
 
 def test_a_configuration_error_is_one_line_without_a_traceback(tmp_path: Path) -> None:
