@@ -133,6 +133,9 @@ def remove_labelled(
         except docker.errors.NotFound:
             log.info("%s %s already gone", kind, name)
         except docker.errors.APIError as exc:
+            if exc.status_code == 409 and "in progress" in str(exc.explanation):
+                log.info("%s %s is being removed by someone else", kind, name)
+                return
             errors.append(f"{kind} {name}: {exc.explanation or exc}")
             return
         into.append(name)
