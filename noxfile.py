@@ -18,7 +18,7 @@ ROOT = Path(__file__).resolve().parent
 sys.path.insert(0, str(ROOT))
 
 from test_framework.errors import HarnessError  # noqa: E402
-from test_framework.ledger import Ledger, RunStatus, ledger_path, write_ledger  # noqa: E402
+from test_framework.ledger import ledger_path, skipped_ledger, write_ledger  # noqa: E402
 from test_framework.modes import Mode  # noqa: E402
 from test_framework.probes.runner import probe_modes  # noqa: E402
 from test_framework.settings import Settings, load_settings  # noqa: E402
@@ -83,16 +83,7 @@ def _run_mode(session: nox.Session, mode: Mode, *, judge: bool = True) -> None:
     )
     if not probe.available:
         write_ledger(
-            Ledger(
-                run_id="not-started",
-                mode=mode.value,
-                status=RunStatus.SKIPPED,
-                reason=probe.reason,
-                started_at=0.0,
-                ended_at=0.0,
-                complete=True,
-                probes=(probe.to_json(),),
-            ),
+            skipped_ledger(mode.value, probe.reason, [probe.to_json()], shard),
             ledger_path(settings.report_dir, mode.value, *shard),
         )
         if mode in settings.required_modes:

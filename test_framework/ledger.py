@@ -12,6 +12,7 @@ import hashlib
 import json
 import os
 import tempfile
+import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -182,6 +183,28 @@ class Ledger:
             collected_count=collected.get("count"),
             collected_sha256=collected.get("sha256"),
         )
+
+
+def skipped_ledger(
+    mode: str,
+    reason: str,
+    probes: Iterable[dict[str, Any]] = (),
+    shard: tuple[int, int] = (1, 1),
+) -> Ledger:
+    """The ledger of a mode that could not run here: no tests, and why."""
+    now = time.time()
+    return Ledger(
+        run_id="not-started",
+        mode=mode,
+        status=RunStatus.SKIPPED,
+        reason=reason,
+        started_at=now,
+        ended_at=now,
+        complete=True,
+        shard_index=shard[0],
+        shard_count=shard[1],
+        probes=tuple(probes),
+    )
 
 
 def ledger_path(report_dir: Path, mode: str, shard_index: int = 1, shard_count: int = 1) -> Path:

@@ -23,7 +23,12 @@ from ledger_samples import ledger, record, write
 
 from test_framework import gate, junit, report_html
 from test_framework.gate import evaluate
-from test_framework.ledger import Ledger, Outcome, RunStatus, ledger_path, write_ledger
+from test_framework.ledger import (
+    Outcome,
+    ledger_path,
+    skipped_ledger,
+    write_ledger,
+)
 from test_framework.matrix import build_matrix, load_ledgers
 from test_framework.modes import Mode
 from test_framework.parity import compare
@@ -76,16 +81,7 @@ def reports(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> tuple
     for mode, probe in probes.items():
         assert not probe.available
         write_ledger(
-            Ledger(
-                run_id="not-started",
-                mode=mode.value,
-                status=RunStatus.SKIPPED,
-                reason=probe.reason,
-                started_at=0.0,
-                ended_at=0.0,
-                complete=True,
-                probes=(probe.to_json(),),
-            ),
+            skipped_ledger(mode.value, probe.reason, [probe.to_json()]),
             ledger_path(out, mode.value),
         )
     monkeypatch.setenv("MC_REQUIRED_MODES", "")
