@@ -6,6 +6,9 @@ from dataclasses import dataclass, field
 
 from test_framework.redaction import register_secret
 
+# Starts every user id the suite makes up, unless a deployment names its own (STAGING_TEST_USER).
+DEFAULT_USER_PREFIX = "mc"
+
 
 @dataclass(frozen=True)
 class Credentials:

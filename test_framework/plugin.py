@@ -23,9 +23,17 @@ import pytest
 
 from test_framework.backends import make_backend
 from test_framework.backends.base import Backend, Endpoints, RunContext
-from test_framework.credentials import Credentials
+from test_framework.backends.staging import staging_credentials
+from test_framework.credentials import DEFAULT_USER_PREFIX, Credentials
 from test_framework.errors import HarnessError
-from test_framework.ledger import Ledger, RunStatus, collected_digest, ledger_path, write_ledger
+from test_framework.ledger import (
+    Ledger,
+    RunStatus,
+    collected_digest,
+    ledger_path,
+    skipped_ledger,
+    write_ledger,
+)
 from test_framework.modes import ALL_MODES, Mode
 from test_framework.profiles import Profile
 from test_framework.recorder import LedgerRecorder
@@ -244,17 +252,8 @@ def _write_unavailable_ledger(config: pytest.Config, error: HarnessError) -> Non
         return
     if settings.mode is None:
         return
-    now = time.time()
     write_ledger(
-        Ledger(
-            run_id="not-started",
-            mode=settings.mode.value,
-            status=RunStatus.SKIPPED,
-            reason=str(error),
-            started_at=now,
-            ended_at=now,
-            complete=True,
-        ),
+        skipped_ledger(settings.mode.value, str(error)),
         ledger_path(settings.report_dir, settings.mode.value),
     )
 
@@ -453,11 +452,8 @@ def mc_run(request: pytest.FixtureRequest) -> RunContext:
 def mc_credentials(request: pytest.FixtureRequest) -> Credentials:
     state = _active(request)
     if state.mode is Mode.STAGING_FALLBACK:
-        staging = state.settings.staging
-        return Credentials(
-            user_prefix=staging.user or "mc", password=staging.password, token=staging.auth_token
-        )
-    return Credentials(user_prefix="mc", password=state.run.test_password)
+        return staging_credentials(state.settings)
+    return Credentials(user_prefix=DEFAULT_USER_PREFIX, password=state.run.test_password)
 
 
 @pytest.fixture(scope="session")

@@ -14,7 +14,7 @@ import logging
 import time
 
 from test_framework.backends.base import Endpoints, RunContext
-from test_framework.credentials import Credentials
+from test_framework.credentials import DEFAULT_USER_PREFIX, Credentials
 from test_framework.errors import ServiceUnavailableError
 from test_framework.modes import Mode
 from test_framework.probes.result import ProbeResult
@@ -22,8 +22,6 @@ from test_framework.probes.staging import TRANSIENT_FAILURES, probe_staging
 from test_framework.settings import Settings
 
 log = logging.getLogger(__name__)
-
-DEFAULT_USER_PREFIX = "mc"
 
 
 class StagingBackend:
