@@ -359,16 +359,8 @@ class AgentClient:
         client_msg_id: str | _Auto | None = AUTO,
     ) -> str | None:
         """Send a ``user_message`` (``client_msg_id=None`` omits the field); return the id."""
-        cmid = new_id("msg") if client_msg_id is AUTO else client_msg_id
-        assert not isinstance(cmid, _Auto)
-        message: Message = {
-            "type": "user_message",
-            "thread_id": thread_id or new_id("thread"),
-            "content": content,
-        }
-        if cmid is not None:
-            message["client_msg_id"] = cmid
-        await self.send_json(message)
+        cmid = _client_msg_id(client_msg_id)
+        await self.send_json(_user_message(content, thread_id, cmid))
         return cmid
 
     async def start_run(
@@ -379,20 +371,12 @@ class AgentClient:
         client_msg_id: str | _Auto | None = AUTO,
     ) -> str:
         """Send a ``user_message`` and return the ``run_id`` of its ``agent_started``."""
-        cmid = new_id("msg") if client_msg_id is AUTO else client_msg_id
-        assert not isinstance(cmid, _Auto)
+        cmid = _client_msg_id(client_msg_id)
         started: asyncio.Future[tuple[str, float]] = asyncio.get_running_loop().create_future()
         self._pending[cmid].append(started)
         await self._pacer.message()
         sent_at = time.monotonic()
-        message: Message = {
-            "type": "user_message",
-            "thread_id": thread_id or new_id("thread"),
-            "content": content,
-        }
-        if cmid is not None:
-            message["client_msg_id"] = cmid
-        text = json.dumps(message)
+        text = json.dumps(_user_message(content, thread_id, cmid))
         self.transcript.record_text(self.label, "out", text)
         try:
             await self._send(text)
@@ -629,3 +613,19 @@ class AgentClient:
         if code is None or code in _LOST_CODES:
             return ConnectionLostError(text)
         return AssertionError(text)
+
+
+def _client_msg_id(value: str | _Auto | None) -> str | None:
+    """``AUTO`` becomes a fresh id; ``None`` means the message carries none."""
+    return new_id("msg") if isinstance(value, _Auto) else value
+
+
+def _user_message(content: str, thread_id: str | None, client_msg_id: str | None) -> Message:
+    message: Message = {
+        "type": "user_message",
+        "thread_id": thread_id or new_id("thread"),
+        "content": content,
+    }
+    if client_msg_id is not None:
+        message["client_msg_id"] = client_msg_id
+    return message
