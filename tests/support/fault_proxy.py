@@ -32,6 +32,8 @@ import time
 from dataclasses import dataclass, field
 from types import TracebackType
 
+# Loop turns from an accepted socket to its writer: the accept task, then connection_made.
+SETTLE_TURNS = 3
 CHUNK = 65536
 
 
@@ -88,6 +90,9 @@ class FaultProxy:
         self._stopping: asyncio.Event | None = None
         self._error: BaseException | None = None
         self._tasks: set[asyncio.Task[None]] = set()
+        # Every accepted connection's writer, from the moment the connection is made until its
+        # handler closes it: stop() closes what is left, started handler or not.
+        self._writers: set[asyncio.StreamWriter] = set()
 
     # -- life cycle (any thread) ---------------------------------------------------------------
 
@@ -130,27 +135,42 @@ class FaultProxy:
     async def _serve(self) -> None:
         self._loop = asyncio.get_running_loop()
         self._stopping = asyncio.Event()
-        server = await asyncio.start_server(self._accept, self.host, self.port)
+        server = await asyncio.start_server(self._connected, self.host, self.port)
         self.port = server.sockets[0].getsockname()[1]
         self._ready.set()
         async with server:
             await self._stopping.wait()
+            # Stop accepting, then let connections already accepted become transports with
+            # writers before the server closes: on Python 3.11 a transport made after
+            # Server.close() fails in its constructor and its socket leaks.
+            for sock in server.sockets:
+                self._loop.remove_reader(sock.fileno())
+            for _ in range(SETTLE_TURNS):
+                await asyncio.sleep(0)
             server.close()
             for task in list(self._tasks):
                 task.cancel()
             await asyncio.gather(*self._tasks, return_exceptions=True)
+            for writer in list(self._writers):
+                _abort(writer)
+            # One more turn: an aborted transport closes its socket in a callback.
+            await asyncio.sleep(0)
+
+    def _connected(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        """Called as the connection is made, before any task of its own has run."""
+        self._writers.add(writer)
+        task = asyncio.get_running_loop().create_task(self._accept(reader, writer))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
 
     async def _accept(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        task = asyncio.current_task()
-        assert task is not None
-        self._tasks.add(task)
         try:
             await self._handle(reader, writer)
         except asyncio.CancelledError:
             _abort(writer)
         finally:
-            self._tasks.discard(task)
             writer.close()
+            self._writers.discard(writer)
 
     async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         faults = self.faults
@@ -218,18 +238,19 @@ class FaultProxy:
 
         delivering = asyncio.create_task(deliver())
         try:
-            while data := await source.read(CHUNK):
-                self.stats.add(**{counter: len(data)})
-                await queue.put((time.monotonic(), data))
-        except OSError:
-            pass  # the source is gone: deliver what arrived before, as a network would
-        await queue.put((time.monotonic(), b""))
-        try:
-            await delivering
-        except OSError:
-            return  # the sink is gone too: nothing left to deliver to
+            try:
+                while data := await source.read(CHUNK):
+                    self.stats.add(**{counter: len(data)})
+                    await queue.put((time.monotonic(), data))
+            except OSError:
+                pass  # the source is gone: deliver what arrived before, as a network would
+            await queue.put((time.monotonic(), b""))
+            with contextlib.suppress(OSError):  # the sink is gone too: nothing to deliver to
+                await delivering
         finally:
+            # Also when this pipe is cancelled: the delivering task must not outlive it.
             delivering.cancel()
+            await asyncio.gather(delivering, return_exceptions=True)
 
 
 def _abort(writer: asyncio.StreamWriter) -> None:
