@@ -1,4 +1,4 @@
-"""Where the Docker daemon listens, found the way the docker CLI finds it, and a tiny HTTP client.
+"""Where the Docker daemon listens, found the way the docker CLI finds it, and whether it answers.
 
 Order: ``DOCKER_HOST``; else the current Docker context (``DOCKER_CONTEXT`` or ``currentContext``
 in ``~/.docker/config.json``, resolved through ``~/.docker/contexts/meta/*/meta.json``); else the
@@ -10,11 +10,9 @@ uses it too so that the probe, the Docker SDK and the Compose CLI all talk to th
 
 from __future__ import annotations
 
-import http.client
+import errno
 import json
 import os
-import socket
-import ssl
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -59,16 +57,6 @@ class DaemonAddress:
             if folder is not None:
                 env["DOCKER_CERT_PATH"] = str(folder)
         return env
-
-
-@dataclass(frozen=True)
-class Response:
-    status: int
-    headers: Mapping[str, str]
-    body: bytes
-
-    def json(self) -> object:
-        return json.loads(self.body or b"null")
 
 
 def docker_config_dir(env: Mapping[str, str]) -> Path:
@@ -172,57 +160,6 @@ def _context_address(config: Path, name: str) -> DaemonAddress:
     )
 
 
-class _UnixConnection(http.client.HTTPConnection):
-    def __init__(self, path: str, timeout: float) -> None:
-        super().__init__("localhost", timeout=timeout)
-        self._path = path
-
-    def connect(self) -> None:
-        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        sock.settimeout(self.timeout)
-        try:
-            sock.connect(self._path)
-        except OSError:
-            sock.close()
-            raise
-        self.sock = sock
-
-
-def request(address: DaemonAddress, path: str, timeout: float, method: str = "GET") -> Response:
-    """One HTTP request to the daemon's API. Raises ``OSError`` (incl. timeouts) on failure."""
-    connection: http.client.HTTPConnection
-    if address.is_unix:
-        connection = _UnixConnection(address.socket_path, timeout)
-    else:
-        parts = urlsplit(address.url)
-        host, port = parts.hostname or "localhost", parts.port
-        if address.tls is None:
-            connection = http.client.HTTPConnection(host, port, timeout=timeout)
-        else:
-            connection = http.client.HTTPSConnection(
-                host, port, timeout=timeout, context=_ssl_context(address.tls)
-            )
-    try:
-        connection.request(method, path, headers={"Host": "docker"})
-        reply = connection.getresponse()
-        body = reply.read()
-        return Response(reply.status, {k.lower(): v for k, v in reply.getheaders()}, body)
-    except http.client.HTTPException as exc:
-        raise OSError(f"bad answer from {address.url}: {exc!r}") from None
-    finally:
-        connection.close()
-
-
-def _ssl_context(tls: TlsFiles) -> ssl.SSLContext:
-    context = ssl.create_default_context(cafile=str(tls.ca) if tls.ca else None)
-    if not tls.verify:
-        context.check_hostname = False
-        context.verify_mode = ssl.CERT_NONE
-    if tls.cert is not None and tls.key is not None:
-        context.load_cert_chain(str(tls.cert), str(tls.key))
-    return context
-
-
 @dataclass(frozen=True)
 class Ping:
     address: DaemonAddress
@@ -256,6 +193,12 @@ class DaemonSearch:
 
 
 def ping(address: DaemonAddress, timeout: float) -> Ping:
+    if address.is_unix and not os.path.exists(address.socket_path):
+        return Ping(address, False, os.strerror(errno.ENOENT))
+    # Imported here: http.client (with the email package) costs more than a probe that finds
+    # no daemon socket takes in all.
+    from test_framework.docker_api import request
+
     try:
         reply = request(address, "/_ping", timeout)
     except OSError as exc:

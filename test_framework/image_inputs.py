@@ -11,7 +11,8 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
-from test_framework.docker_host import DaemonAddress, request
+from test_framework.docker_api import request
+from test_framework.docker_host import DaemonAddress
 from test_framework.settings import DEFAULT_BASE_IMAGE, LOCAL_BASE_IMAGE
 
 BUILD_BASE_IMAGE = "bash docker/build-base-image.sh"

@@ -10,10 +10,9 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
-from test_framework.compose import find_compose, resolve_compose_file
+from test_framework.compose import resolve_compose_file
 from test_framework.docker_host import locate_daemon
 from test_framework.errors import HarnessError
-from test_framework.image_inputs import choose_base_image, wheelhouse_status
 from test_framework.modes import Mode
 from test_framework.probes.result import ProbeResult, StepResult
 from test_framework.settings import Settings
@@ -66,6 +65,10 @@ def probe_docker(settings: Settings) -> ProbeResult:
         steps.add("compose file", False, str(exc))
     if search.found is None or not daemon_ok:
         return steps.result(False, steps.first_failure())
+    # Imported only once a daemon answered: a probe that finds none must not pay for them.
+    from test_framework.compose import find_compose
+    from test_framework.image_inputs import choose_base_image, wheelhouse_status
+
     address = search.found.address
     steps.details["docker_host"] = address.url
     steps.details["docker_host_source"] = address.source
