@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Callable, Iterable
-from concurrent.futures import ThreadPoolExecutor
 
 from test_framework.modes import ALL_MODES, Mode
 from test_framework.probes.docker import probe_docker
@@ -25,11 +25,27 @@ PROBES: dict[Mode, Probe] = {
 def probe_modes(settings: Settings, modes: Iterable[Mode] = ALL_MODES) -> dict[Mode, ProbeResult]:
     """Probe ``modes`` concurrently; the result keeps ``auto``'s order of preference."""
     wanted = [mode for mode in ALL_MODES if mode in set(modes)]
-    if len(wanted) == 1:
-        return {wanted[0]: _guarded(wanted[0], settings)}
-    with ThreadPoolExecutor(max_workers=len(wanted) or 1, thread_name_prefix="probe") as pool:
-        futures = {mode: pool.submit(_guarded, mode, settings) for mode in wanted}
-        return {mode: futures[mode].result() for mode in wanted}
+    results: dict[Mode, ProbeResult] = {}
+    failures: list[BaseException] = []
+
+    def probe(mode: Mode) -> None:
+        try:
+            results[mode] = _guarded(mode, settings)
+        except BaseException as exc:  # noqa: BLE001 - re-raised below in the caller's thread
+            failures.append(exc)
+
+    # Plain threads, one per probe: concurrent.futures would cost more to import than a probe
+    # that finds nothing takes.
+    threads = [threading.Thread(target=probe, args=(m,), name=f"probe-{m}") for m in wanted[1:]]
+    for thread in threads:
+        thread.start()
+    if wanted:
+        probe(wanted[0])
+    for thread in threads:
+        thread.join()
+    if failures:
+        raise failures[0]
+    return {mode: results[mode] for mode in wanted}
 
 
 def _guarded(mode: Mode, settings: Settings) -> ProbeResult:
