@@ -137,7 +137,8 @@ def proxy_side_sockets(port: int) -> list[socket.socket]:
     """Open sockets in this process whose local end is ``port`` (the proxy's accepted ones)."""
     found = []
     for thing in gc.get_objects():
-        if isinstance(thing, socket.socket) and thing.fileno() != -1:
+        # type(), not isinstance(): isinstance raises on a dead weak proxy among the objects.
+        if issubclass(type(thing), socket.socket) and thing.fileno() != -1:
             with contextlib.suppress(OSError):
                 local = thing.getsockname()
                 if isinstance(local, tuple) and local[1] == port:
