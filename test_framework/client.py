@@ -138,6 +138,8 @@ class Connector:
         self.transcript = transcript
         self.availability = availability
         self.attempts = 0
+        # Attempts that failed and were tried again: the ledger marks such a test as retried.
+        self.retries = 0
         self.clients: list[AgentClient] = []
         self._labels = itertools.count(1)
         self._ssl = (
@@ -252,6 +254,7 @@ class Connector:
                 return ws
             self.transcript.record(name, "note", "open-failed", {"error": last})
             if attempt < attempts - 1:
+                self.retries += 1
                 await asyncio.sleep(delays[attempt])
         cause = (
             f"could not open {redact_text(url)} in {attempts} attempt(s); last: {redact_text(last)}"

@@ -78,8 +78,9 @@ class Recording:
     http_clients: list[HttpClient] = field(default_factory=list)
 
     @property
-    def connect_attempts(self) -> int:
-        return sum(connector.attempts for connector in self.connectors)
+    def retries(self) -> int:
+        """Connections and HTTP requests that failed and were tried again."""
+        return sum(c.retries for c in self.connectors) + sum(h.retries for h in self.http_clients)
 
 
 def transcript_name(nodeid: str) -> str:
@@ -111,7 +112,7 @@ def mc_record(request: pytest.FixtureRequest, mc_transcript_dir: Path) -> Iterat
         name = transcript_name(request.node.nodeid)
         record.transcript.write(mc_transcript_dir / name)
         request.node.user_properties.append(("mc_transcript", name))
-    request.node.user_properties.append(("mc_connect_attempts", record.connect_attempts))
+    request.node.user_properties.append(("mc_connection_retries", record.retries))
 
 
 @pytest.fixture

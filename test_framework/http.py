@@ -76,6 +76,7 @@ class HttpClient:
         self.transcript = transcript if transcript is not None else Transcript()
         self.availability = availability
         self.attempts = 0
+        self.retries = 0  # requests that failed and were tried again
         self._opener = urllib.request.build_opener(
             urllib.request.HTTPSHandler(context=tls_context(endpoints.ca_bundle))
         )
@@ -122,6 +123,7 @@ class HttpClient:
                 last = f"{type(exc).__name__}: {exc}"
                 self.transcript.record("http", "note", "http-failed", {"url": url, "error": last})
                 if attempt < attempts - 1:
+                    self.retries += 1
                     await asyncio.sleep(delays[attempt])
                 continue
             self.availability.mark_up(url)

@@ -56,6 +56,8 @@ class TestRecord:
     message: str | None = None
     attempts: int = 1
     transcript: str | None = None
+    # Connections or HTTP requests the client tried again within the test (any attempt).
+    connection_retries: int = 0
 
     @property
     def mission_critical(self) -> bool:
@@ -63,7 +65,7 @@ class TestRecord:
 
     @property
     def retried(self) -> bool:
-        return self.attempts > 1
+        return self.attempts > 1 or self.connection_retries > 0
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -75,6 +77,7 @@ class TestRecord:
             "message": self.message,
             "attempts": self.attempts,
             "retried": self.retried,
+            "connection_retries": self.connection_retries,
             "transcript": self.transcript,
         }
 
@@ -89,6 +92,7 @@ class TestRecord:
             message=data.get("message"),
             attempts=int(data.get("attempts", 1)),
             transcript=data.get("transcript"),
+            connection_retries=int(data.get("connection_retries", 0)),
         )
 
 

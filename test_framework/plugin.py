@@ -51,6 +51,9 @@ NOT_ACTIVE = (
 )
 # Exceptions that mean "the connection failed", which the profile's retry policy may rerun.
 RERUN_ON = ["ConnectionLostError"]
+# ...except the fast failure of a deployment already known to be down (availability.py): a rerun
+# would only fail fast again, after the retry delay, for every remaining test.
+NO_RERUN_ON = ["backend unavailable since"]
 
 
 @dataclass
@@ -279,6 +282,8 @@ def _configure_reruns(config: pytest.Config, profile: Profile) -> None:
         option.reruns_delay_backoff_factor = profile.retry.backoff
         if not getattr(option, "only_rerun", None):
             option.only_rerun = list(RERUN_ON)
+        if not getattr(option, "rerun_except", None):
+            option.rerun_except = list(NO_RERUN_ON)
 
 
 @pytest.hookimpl(optionalhook=True)
@@ -394,8 +399,11 @@ def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> Non
     terminalreporter.section("mission-critical ledger")
     terminalreporter.write_line(f"mode {state.mode}: {state.reason}")
     terminalreporter.write_line(f"ledger: {recorder.path}")
-    for nodeid, attempts in recorder.retried():
-        terminalreporter.write_line(f"retried ({attempts} attempts): {nodeid}")
+    for record in recorder.retried():
+        terminalreporter.write_line(
+            f"retried ({record.attempts} attempts, {record.connection_retries} connection"
+            f" retries): {record.nodeid}"
+        )
 
 
 def _read_deployment(state: HarnessState) -> dict[str, Any]:

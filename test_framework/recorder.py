@@ -32,6 +32,7 @@ class _Draft:
     message: str | None = None
     reruns: int = 0
     transcript: str | None = None
+    connection_retries: int = 0
 
     def record(self) -> TestRecord:
         return TestRecord(
@@ -43,6 +44,7 @@ class _Draft:
             message=self.message if self.outcome is not None else "the test never finished",
             attempts=self.reruns + 1,
             transcript=self.transcript,
+            connection_retries=self.connection_retries,
         )
 
 
@@ -64,6 +66,10 @@ class LedgerRecorder:
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
         draft = self._drafts.setdefault(report.nodeid, _Draft(report.nodeid))
         draft.duration_s += report.duration
+        # An item's user_properties outlive a rerun, so a report carries every attempt's count.
+        retries = [v for n, v in report.user_properties if n == "mc_connection_retries"]
+        if retries:
+            draft.connection_retries = sum(v for v in retries if isinstance(v, int))
         for name, value in report.user_properties:
             if name == "mc_markers" and isinstance(value, list | tuple):
                 draft.markers = tuple(str(marker) for marker in value)
@@ -111,8 +117,8 @@ class LedgerRecorder:
         write_ledger(ledger, self.path)
         return ledger
 
-    def retried(self) -> list[tuple[str, int]]:
-        return [(d.nodeid, d.reruns + 1) for d in self._drafts.values() if d.reruns]
+    def retried(self) -> list[TestRecord]:
+        return [record for record in map(_Draft.record, self._drafts.values()) if record.retried]
 
 
 def _outcome(report: pytest.TestReport) -> Outcome | None:

@@ -86,6 +86,7 @@ async def test_a_closed_port_fails_after_every_retry_with_backoff(closed_port):
     with pytest.raises(ConnectionLostError, match="in 3 attempt"):
         await opener.connect("token")
     assert opener.attempts == 3
+    assert opener.retries == 2
     assert time.monotonic() - started >= sum(profile.retry.delays())
 
 
@@ -116,6 +117,7 @@ async def test_a_401_refusal_is_an_answer_and_is_not_retried(server):
     opener = connector(endpoints_for(server.port), quick_profile(), Availability())
     assert await opener.connect_expecting_refusal("not-a-token") == 401
     assert opener.attempts == 1
+    assert opener.retries == 0
 
 
 async def test_an_accepted_handshake_fails_a_test_that_expected_a_refusal(server):

@@ -182,7 +182,33 @@ def test_a_lost_connection_is_rerun_and_marked_retried_but_an_assertion_is_not(
     assert tests["test_drops_once"]["retried"] is True
     assert tests["test_asserts"]["attempts"] == 1
     assert (project.path / "asserted").read_text() == "x"
-    result.stdout.fnmatch_lines(["retried (2 attempts): *test_drops_once"])
+    result.stdout.fnmatch_lines(["retried (2 attempts, 0 connection retries): *test_drops_once"])
+
+
+def test_connections_the_client_retried_mark_the_test_retried_in_the_ledger(
+    project: pytest.Pytester,
+) -> None:
+    # The client fixtures report their retries as this user property; a test that passed only
+    # after retried connections must not look like a clean pass.
+    project.makepyfile(
+        test_retries="""
+        def test_after_two_retries(request):
+            request.node.user_properties.append(("mc_connection_retries", 2))
+
+        def test_clean(request):
+            request.node.user_properties.append(("mc_connection_retries", 0))
+        """
+    )
+    result = project.runpytest_subprocess("--mc-mode", "minimal")
+    result.assert_outcomes(passed=2)
+    tests = by_name(ledger(project))
+    assert tests["test_after_two_retries"]["connection_retries"] == 2
+    assert tests["test_after_two_retries"]["retried"] is True
+    assert tests["test_after_two_retries"]["attempts"] == 1
+    assert tests["test_clean"]["retried"] is False
+    result.stdout.fnmatch_lines(
+        ["retried (1 attempts, 2 connection retries): *test_after_two_retries"]
+    )
 
 
 def test_fixtures_without_a_chosen_mode_fail_with_the_fix(project: pytest.Pytester) -> None:
