@@ -1,0 +1,112 @@
+"""The figures of ``nox -s bench``: medians of repeated samples, each with its target, one table.
+
+Standard library only, so the unit tests need nothing the benchmarks install.
+"""
+
+from __future__ import annotations
+
+import re
+import statistics
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+MIN_REPETITIONS = 5
+
+
+@dataclass(frozen=True)
+class Figure:
+    """One row of the table: what was measured, its value(s), the target, and the verdict.
+
+    ``met`` is None where the row has no target of its own (a side-by-side reference).
+    """
+
+    section: str
+    name: str
+    value: str
+    target: str = ""
+    met: bool | None = None
+
+    @property
+    def verdict(self) -> str:
+        return {True: "met", False: "NOT met", None: ""}[self.met]
+
+
+def median(samples: Sequence[float]) -> float:
+    """The median of at least ``MIN_REPETITIONS`` samples; fewer is a benchmark bug."""
+    if len(samples) < MIN_REPETITIONS:
+        raise ValueError(f"{len(samples)} samples: a figure needs at least {MIN_REPETITIONS}")
+    return statistics.median(samples)
+
+
+def spread(samples: Sequence[float]) -> tuple[float, float]:
+    return min(samples), max(samples)
+
+
+def with_range(samples: Sequence[float], unit: str = "s") -> str:
+    """``median (min-max)`` in seconds or milliseconds, the median over all samples."""
+    low, high = spread(samples)
+    if unit == "ms":
+        return f"{median(samples) * 1000:.1f} ms ({low * 1000:.1f}-{high * 1000:.1f})"
+    return f"{median(samples):.2f} s ({low:.2f}-{high:.2f})"
+
+
+def paired_ratio(numerators: Sequence[float], denominators: Sequence[float]) -> float:
+    """The median of per-repetition ratios: samples taken side by side share the machine's
+    momentary load, so each pair's ratio is steadier than a ratio of two medians."""
+    if len(numerators) != len(denominators):
+        raise ValueError(f"{len(numerators)} against {len(denominators)} samples: pair them")
+    return median([a / b for a, b in zip(numerators, denominators, strict=True)])
+
+
+def paired_difference(later: Sequence[float], earlier: Sequence[float]) -> float:
+    """The median of per-repetition differences ``later - earlier``."""
+    if len(later) != len(earlier):
+        raise ValueError(f"{len(later)} against {len(earlier)} samples: pair them")
+    return median([a - b for a, b in zip(later, earlier, strict=True)])
+
+
+_COUNT = re.compile(r"(\d+) (passed|failed|skipped|errors?|deselected|xfailed|xpassed|rerun)")
+# With ``-q`` the line has no ``===`` border; pytest adds "(0:01:02)" past a minute.
+_SUMMARY = re.compile(r"^(?:=+ )?(?P<body>.*?) in (?P<seconds>[\d.]+)s(?: \([^)]*\))?(?: =+)?$")
+
+
+@dataclass(frozen=True)
+class PytestSummary:
+    counts: dict[str, int]
+    seconds: float
+
+    def count(self, outcome: str) -> int:
+        return self.counts.get(outcome, 0)
+
+    def short(self) -> str:
+        order = ("passed", "failed", "error", "skipped", "deselected", "rerun")
+        return ", ".join(f"{self.counts[k]} {k}" for k in order if self.counts.get(k))
+
+
+def parse_pytest_summary(output: str) -> PytestSummary:
+    """pytest's summary line, e.g. ``148 passed, 3 deselected in 11.62s`` (``-q``) or the same
+    between ``===`` borders.
+
+    Raises ValueError when the output has no such line (pytest crashed before its summary).
+    """
+    for line in reversed(output.splitlines()):
+        found = _SUMMARY.search(line.strip())
+        if found and _COUNT.search(found["body"]):
+            counts: dict[str, int] = {}
+            for number, outcome in _COUNT.findall(found["body"]):
+                counts["error" if outcome.startswith("error") else outcome] = int(number)
+            return PytestSummary(counts, float(found["seconds"]))
+    tail = output.strip().splitlines()[-1:] or ["(no output)"]
+    raise ValueError(f"no pytest summary line in the output; last line: {tail[0]}")
+
+
+def render_table(figures: Sequence[Figure]) -> str:
+    """One Markdown table, a section's rows together in the order given."""
+    lines = [
+        "| section | figure | value (median, range) | target | verdict |",
+        "| --- | --- | --- | --- | --- |",
+    ]
+    for figure in figures:
+        cells = (figure.section, figure.name, figure.value, figure.target, figure.verdict)
+        lines.append("| " + " | ".join(cell.replace("|", "/") for cell in cells) + " |")
+    return "\n".join(lines)

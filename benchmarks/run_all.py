@@ -1,0 +1,646 @@
+"""Every benchmark of issue 7 in one run, printed as one table (``nox -s bench``).
+
+    python benchmarks/run_all.py [--reps 5] [--only probe,stack,suite,nox,load] [--markdown FILE]
+
+Each figure is the median of ``--reps`` repetitions (at least 5). Whatever is compared is
+measured side by side in the same repetition, alternating which goes first, so a change in the
+shared machine's load hits both sides; ratios and differences are medians of the per-repetition
+ratios and differences. Sections:
+
+- probe: ``python -m test_framework probe --json`` (its own ``elapsed_ms``: settings, every
+  probe, the choice, in a fresh process) and the whole process, with (a) no daemon and no
+  staging, (b) the daemon up, (c) staging blackholed; beside ``docker info`` and the SDK's ping.
+- stack: ``DockerBackend`` start to healthy and stop, beside pytest-docker's fixture code
+  (``docker compose up --build --wait``, ``port``, poll ``/health``; ``down -v``), image cached.
+- suite: tests/mission_critical, ``-n 2``, ``-m "not deployment_control"`` (the tests every mode
+  runs) in minimal, docker_local, staging through nginx + TLS, and minimal's test functions
+  against an already-running ``python -m agent_backend`` with the plugin only passing the URL
+  through (the harness-overhead baseline; see docs/performance.md).
+- nox: ``nox -R -s "mission_critical(mode='minimal')"`` beside the same session's pytest called
+  directly with the same arguments.
+- load: benchmarks/backend_load.py --connections 1000 --rounds REPS.
+
+Runs never write into reports/: every suite gets a report folder of its own under a temporary
+directory. Docker resources carry this process's labels and are removed at the end of each round.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import datetime
+import json
+import os
+import platform
+import secrets
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from benchmarks.figures import (  # noqa: E402
+    MIN_REPETITIONS,
+    Figure,
+    median,
+    paired_difference,
+    paired_ratio,
+    parse_pytest_summary,
+    render_table,
+    with_range,
+)
+
+PY = sys.executable
+SECTIONS = ("probe", "stack", "suite", "nox", "load")
+SUITE = "tests/mission_critical"
+LIKE_FOR_LIKE = ["-m", "not deployment_control"]
+NO_DAEMON = "unix:///nonexistent"
+BLACKHOLE_TIMEOUT_S = 0.5
+NOX_MINIMAL = "mission_critical(mode='minimal')"
+
+
+def clean_env(**extra: str) -> dict[str, str]:
+    """This process's environment without the harness's own settings, plus ``extra``."""
+    env = {
+        key: value
+        for key, value in os.environ.items()
+        if not key.startswith(("STAGING_", "MC_", "TEST_MODE", "USE_STAGING", "FORCE_DOCKER"))
+        and key not in ("NOX_CURRENT_SESSION",)
+    }
+    env.update(extra)
+    return env
+
+
+def timed(
+    argv: Sequence[str], env: Mapping[str, str]
+) -> tuple[float, subprocess.CompletedProcess[str]]:
+    began = time.perf_counter()
+    done = subprocess.run(
+        list(argv), cwd=ROOT, env=dict(env), capture_output=True, text=True, check=False
+    )
+    return time.perf_counter() - began, done
+
+
+def progress(text: str) -> None:
+    print(f"[bench {time.strftime('%H:%M:%S')}] {text}", flush=True)
+
+
+def daemon_answers() -> bool:
+    done = subprocess.run(
+        ["docker", "info", "--format", "{{.ServerVersion}}"],
+        capture_output=True,
+        text=True,
+        check=False,
+        env=clean_env(),
+    )
+    return done.returncode == 0
+
+
+# -- probe -----------------------------------------------------------------------------------
+
+
+class Blackhole:
+    """A loopback listener that accepts every connection and never sends a byte."""
+
+    def __init__(self) -> None:
+        self._listener = socket.create_server(("127.0.0.1", 0))
+        self._listener.settimeout(0.1)
+        self.port = int(self._listener.getsockname()[1])
+        self._held: list[socket.socket] = []
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._accept, name="blackhole", daemon=True)
+
+    def __enter__(self) -> Blackhole:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+        for conn in self._held:
+            conn.close()
+        self._listener.close()
+
+    def _accept(self) -> None:
+        while not self._stop.is_set():
+            try:
+                conn, _ = self._listener.accept()
+            except TimeoutError:
+                continue
+            self._held.append(conn)
+
+
+def probe_samples(env: Mapping[str, str], reps: int) -> tuple[list[float], list[float]]:
+    """(in-process seconds from ``--json``, whole-process seconds) of ``reps`` probe runs."""
+    inside: list[float] = []
+    whole: list[float] = []
+    for _ in range(reps):
+        seconds, done = timed([PY, "-m", "test_framework", "probe", "--json"], env)
+        data = json.loads(done.stdout)
+        inside.append(float(data["elapsed_ms"]) / 1000)
+        whole.append(seconds)
+    return inside, whole
+
+
+def command_samples(argv: Sequence[str], env: Mapping[str, str], reps: int) -> list[float]:
+    return [timed(argv, env)[0] for _ in range(reps)]
+
+
+def bench_probe(reps: int) -> list[Figure]:
+    section = "mode decision"
+    figures: list[Figure] = []
+    ping = [PY, "-c", "import docker; docker.from_env().ping()"]
+    interpreter = command_samples([PY, "-c", "pass"], clean_env(), reps)
+    figures.append(Figure(section, "reference: `python -c pass`", with_range(interpreter, "ms")))
+
+    cases: list[tuple[str, dict[str, str], float]] = [
+        ("(a) no daemon, no staging", clean_env(DOCKER_HOST=NO_DAEMON), 0.020)
+    ]
+    if daemon_answers():
+        cases.append(("(b) daemon up, no staging", clean_env(), 0.050))
+    else:
+        figures.append(Figure(section, "(b) daemon up", "not measured: no daemon answers"))
+    for name, env, target in cases:
+        progress(f"probe {name}")
+        inside, whole = probe_samples(env, reps)
+        figures.append(
+            Figure(
+                section,
+                f"{name}: probe in-process",
+                with_range(inside, "ms"),
+                f"< {target * 1000:.0f} ms",
+                median(inside) < target,
+            )
+        )
+        figures.append(Figure(section, f"{name}: probe whole process", with_range(whole, "ms")))
+        info = command_samples(["docker", "info"], env, reps)
+        figures.append(Figure(section, f"{name}: beside `docker info`", with_range(info, "ms")))
+        pings = command_samples(ping, env, reps)
+        figures.append(
+            Figure(section, f"{name}: beside `docker.from_env().ping()`", with_range(pings, "ms"))
+        )
+
+    progress("probe (c) staging blackholed")
+    with Blackhole() as hole:
+        env = clean_env(
+            DOCKER_HOST=NO_DAEMON,
+            STAGING_WEBSOCKET_URL=f"wss://127.0.0.1:{hole.port}/ws",
+            STAGING_TEST_USER="bench",
+            STAGING_TEST_PASSWORD=secrets.token_urlsafe(12),
+            STAGING_FALLBACK_TIMEOUT=str(BLACKHOLE_TIMEOUT_S),
+        )
+        inside, whole = probe_samples(env, reps)
+    bound = BLACKHOLE_TIMEOUT_S * 1.1
+    name = f"(c) staging blackholed, step timeout {BLACKHOLE_TIMEOUT_S:g} s"
+    figures.append(
+        Figure(
+            section,
+            f"{name}: probe in-process",
+            with_range(inside, "ms"),
+            f"<= {bound * 1000:.0f} ms (timeout + 10 %)",
+            max(inside) <= bound,
+        )
+    )
+    figures.append(Figure(section, f"{name}: probe whole process", with_range(whole, "ms")))
+    return figures
+
+
+# -- stack -----------------------------------------------------------------------------------
+
+
+@contextlib.contextmanager
+def environ(values: Mapping[str, str]) -> Iterator[None]:
+    """pytest-docker's commands inherit this process's environment; set it for one stack."""
+    saved = {key: os.environ.get(key) for key in values}
+    os.environ.update(values)
+    try:
+        yield
+    finally:
+        for key, old in saved.items():
+            if old is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = old
+
+
+def answers_200(url: str) -> bool:
+    try:
+        with urllib.request.urlopen(url, timeout=2) as reply:
+            return bool(reply.status == 200)
+    except (urllib.error.URLError, OSError):
+        return False
+
+
+def bench_stack(reps: int) -> list[Figure]:
+    section = "stack start-up"
+    if not daemon_answers():
+        return [Figure(section, "docker_local start", "not measured: no daemon answers")]
+    from pytest_docker.plugin import get_docker_services
+
+    from test_framework.backends.base import RunContext
+    from test_framework.backends.docker import DockerBackend
+    from test_framework.compose import resolve_compose_file
+    from test_framework.docker_client import connect
+    from test_framework.image_inputs import choose_base_image
+    from test_framework.labels import compose_variables
+    from test_framework.settings import load_settings
+
+    settings = load_settings(ROOT, environ=clean_env())
+    client, address = connect(settings.docker.host, settings.probe_timeout_s)
+    client.close()
+    base_image = choose_base_image(
+        address, settings.docker.base_image, settings.probe_timeout_s
+    ).image
+    compose_file = resolve_compose_file(settings.service.compose_file, ROOT)
+    service = settings.service
+
+    def harness_round() -> tuple[float, float]:
+        with tempfile.TemporaryDirectory(prefix="mcbench") as shared:
+            run = RunContext(
+                run_id="bench" + secrets.token_hex(3),
+                owner_pid=os.getpid(),
+                shared_dir=Path(shared),
+                test_password=secrets.token_urlsafe(18),
+                jwt_secret=secrets.token_urlsafe(32),
+            )
+            backend = DockerBackend(settings, run, progress=lambda line: None)
+            began = time.perf_counter()
+            try:
+                backend.start()
+                started = time.perf_counter() - began
+            finally:
+                began = time.perf_counter()
+                backend.stop()
+            return started, time.perf_counter() - began
+
+    def pytest_docker_round() -> tuple[float, float]:
+        # What pytest-docker's docker_services fixture does, with the variables DockerBackend
+        # gives Compose, then the port and /health poll its README shows.
+        run_id = "bench" + secrets.token_hex(3)
+        variables = {
+            **compose_variables(run_id, os.getpid()),
+            "MC_BASE_IMAGE": base_image,
+            "AGENT_JWT_SECRET": secrets.token_urlsafe(32),
+            "AGENT_TEST_PASSWORD": secrets.token_urlsafe(18),
+        }
+        with environ(variables):
+            began = time.perf_counter()
+            services = get_docker_services(
+                "docker compose",
+                str(compose_file),
+                f"mc-{run_id}",
+                ["up --build --wait"],
+                ["down -v"],
+            )
+            try:
+                docker_services = services.__enter__()
+                port = docker_services.port_for(service.compose_service, service.container_port)
+                url = f"http://127.0.0.1:{port}{service.health_path}"
+                docker_services.wait_until_responsive(
+                    check=lambda: answers_200(url), timeout=30.0, pause=0.1
+                )
+                started = time.perf_counter() - began
+            finally:
+                began = time.perf_counter()
+                services.__exit__(None, None, None)
+            return started, time.perf_counter() - began
+
+    progress("stack: warm-up (image build if needed)")
+    harness_round()
+    pytest_docker_round()
+    ours: list[tuple[float, float]] = []
+    theirs: list[tuple[float, float]] = []
+    for index in range(reps):
+        progress(f"stack round {index + 1}/{reps}")
+        rounds: list[tuple[list[tuple[float, float]], Callable[[], tuple[float, float]]]] = [
+            (ours, harness_round),
+            (theirs, pytest_docker_round),
+        ]
+        for sink, measure in rounds if index % 2 == 0 else reversed(rounds):
+            sink.append(measure())
+    start_ours, stop_ours = [s for s, _ in ours], [t for _, t in ours]
+    start_theirs, stop_theirs = [s for s, _ in theirs], [t for _, t in theirs]
+    return [
+        Figure(section, "DockerBackend.start() to healthy", with_range(start_ours)),
+        Figure(
+            section, "pytest-docker: up --build --wait, port, /health", with_range(start_theirs)
+        ),
+        Figure(
+            section,
+            "start: ours / pytest-docker",
+            f"{paired_ratio(start_ours, start_theirs):.2f}x",
+        ),
+        Figure(section, "DockerBackend.stop() (down + label sweep)", with_range(stop_ours)),
+        Figure(section, "pytest-docker: down -v", with_range(stop_theirs)),
+        Figure(
+            section,
+            "teardown: ours / pytest-docker",
+            f"{paired_ratio(stop_ours, stop_theirs):.2f}x",
+        ),
+    ]
+
+
+# -- suites ----------------------------------------------------------------------------------
+
+
+@dataclass
+class SuiteRuns:
+    """Wall times of one suite configuration, and what went wrong in any run."""
+
+    name: str
+    argv: list[str]
+    env: dict[str, str]
+    seconds: list[float] = field(default_factory=list)
+    outcome: str = ""
+    failures: list[str] = field(default_factory=list)
+
+    def run(self, scratch: Path) -> None:
+        reports = scratch / f"{self.name.replace(' ', '_')}-{len(self.seconds)}"
+        seconds, done = timed(self.argv, {**self.env, "MC_REPORT_DIR": str(reports)})
+        self.seconds.append(seconds)
+        output = done.stdout + done.stderr
+        try:
+            self.outcome = parse_pytest_summary(output).short()
+        except ValueError as exc:
+            self.outcome = str(exc)
+        if done.returncode != 0:
+            self.failures.append(f"exit {done.returncode}: {self.outcome}")
+            (scratch / f"{reports.name}.log").write_text(output)
+
+    def value(self) -> str:
+        text = f"{with_range(self.seconds)}; {self.outcome}"
+        if self.failures:
+            text += f"; {len(self.failures)} run(s) FAILED: {self.failures[0]}"
+        return text
+
+
+def pytest_argv(mode: str, *extra: str) -> list[str]:
+    argv = [PY, "-m", "pytest", SUITE, "--mc-mode", mode, "-n", "2", "-p", "no:cacheprovider"]
+    return [*argv, "-q", *extra]
+
+
+@contextlib.contextmanager
+def plain_backend() -> Iterator[tuple[str, str]]:
+    """``python -m agent_backend`` on loopback, plain ws://: (ws URL, test password)."""
+    from tests.support.staging_deployment import free_port
+
+    password = secrets.token_urlsafe(18)
+    env = clean_env(
+        AGENT_JWT_SECRET=secrets.token_urlsafe(32),
+        AGENT_TEST_PASSWORD=password,
+        AGENT_ENV="test",
+        PYTHONPATH=str(ROOT),
+    )
+    port = free_port()
+    argv = [PY, "-m", "agent_backend", "--host", "127.0.0.1", "--port", str(port)]
+    process = subprocess.Popen(
+        argv, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
+    try:
+        deadline = time.monotonic() + 20
+        while not answers_200(f"http://127.0.0.1:{port}/health"):
+            if process.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"agent_backend did not start on port {port}")
+            time.sleep(0.1)
+        yield f"ws://127.0.0.1:{port}/ws", password
+    finally:
+        process.terminate()
+        process.wait(timeout=15)
+
+
+def interleave(configs: Sequence[SuiteRuns], reps: int, scratch: Path) -> None:
+    for index in range(reps):
+        order = list(configs)[index % len(configs) :] + list(configs)[: index % len(configs)]
+        for config in order:
+            progress(f"suite round {index + 1}/{reps}: {config.name}")
+            config.run(scratch)
+
+
+def bench_suite(reps: int, scratch: Path) -> list[Figure]:
+    section = "suite wall time"
+    from tests.support.staging_deployment import StagingDeployment, find_nginx
+
+    with contextlib.ExitStack() as stack:
+        url, password = stack.enter_context(plain_backend())
+        direct = SuiteRuns(
+            "test functions against a running server (baseline)",
+            pytest_argv("staging_fallback", *LIKE_FOR_LIKE),
+            clean_env(
+                STAGING_WEBSOCKET_URL=url,
+                STAGING_TEST_PASSWORD=password,
+                MC_MAX_CONNECTIONS="0",
+                MC_CONNECTIONS_PER_S="0",
+                MC_MESSAGES_PER_S="0",
+                MC_RETRY_ATTEMPTS="1",
+            ),
+        )
+        minimal = SuiteRuns("minimal", pytest_argv("minimal", *LIKE_FOR_LIKE), clean_env())
+        configs = [minimal, direct]
+        docker: SuiteRuns | None = None
+        staging: SuiteRuns | None = None
+        notes: list[Figure] = []
+        if daemon_answers():
+            docker = SuiteRuns(
+                "docker_local", pytest_argv("docker_local", *LIKE_FOR_LIKE), clean_env()
+            )
+            configs.append(docker)
+        else:
+            notes.append(Figure(section, "docker_local", "not measured: no daemon answers"))
+        if find_nginx() is not None:
+            deployment = StagingDeployment(scratch / "staging")
+            variables = stack.enter_context(deployment).variables()
+            staging = SuiteRuns(
+                "staging_fallback (nginx + TLS, pacing on)",
+                pytest_argv("staging_fallback", *LIKE_FOR_LIKE),
+                clean_env(**variables),
+            )
+            configs.append(staging)
+        else:
+            notes.append(Figure(section, "staging_fallback", "not measured: nginx not installed"))
+        interleave(configs, reps, scratch)
+
+    figures = [Figure(section, config.name, config.value()) for config in configs] + notes
+    overhead = paired_ratio(minimal.seconds, direct.seconds) - 1
+    figures.append(
+        Figure(
+            "harness overhead",
+            "minimal under the plugin / same tests against a running server",
+            f"{overhead * 100:+.0f} %",
+            "< 10 %",
+            overhead < 0.10 and not (minimal.failures or direct.failures),
+        )
+    )
+    if docker is not None and staging is not None:
+        ratio = paired_ratio(staging.seconds, docker.seconds)
+        figures.append(
+            Figure(
+                section,
+                "staging_fallback / docker_local",
+                f"{ratio:.2f}x",
+                "<= 1.5x",
+                ratio <= 1.5 and not (staging.failures or docker.failures),
+            )
+        )
+    return figures
+
+
+def bench_nox(reps: int, scratch: Path) -> list[Figure]:
+    section = "harness overhead"
+    from test_framework.modes import Mode
+    from test_framework.settings import load_settings
+
+    env = clean_env()
+    env.pop("VIRTUAL_ENV", None)
+    nox = [PY, "-m", "nox", "--no-color"]
+    progress("nox: creating or updating the minimal session's environment (untimed)")
+    _, prepared = timed([*nox, "-s", NOX_MINIMAL, "--install-only"], env)
+    if prepared.returncode != 0:
+        return [Figure(section, "nox -R overhead", f"not measured: {prepared.stderr[-300:]}")]
+    session_bin = ROOT / ".nox" / "mission_critical-mode-minimal" / "bin"
+    workers = load_settings(ROOT, environ=env).profile(Mode.MINIMAL).pacing.workers
+    args = [SUITE, "--mc-mode", "minimal", "-p", "no:cacheprovider"]
+    args += ["-n", str(workers)] if workers > 0 else []
+    via_nox = SuiteRuns(
+        "`nox -R -s \"mission_critical(mode='minimal')\"`", [*nox, "-R", "-s", NOX_MINIMAL], env
+    )
+    direct = SuiteRuns(
+        "the session's pytest, same arguments", [str(session_bin / "pytest"), *args], env
+    )
+    interleave([via_nox, direct], reps, scratch)
+    difference = paired_difference(via_nox.seconds, direct.seconds)
+    return [
+        Figure(section, via_nox.name, via_nox.value()),
+        Figure(section, direct.name, direct.value()),
+        Figure(
+            section,
+            "nox -R over pytest (probe, gate session included)",
+            f"{difference:+.2f} s",
+            "< 1 s",
+            difference < 1.0 and not (via_nox.failures or direct.failures),
+        ),
+    ]
+
+
+# -- backend load ----------------------------------------------------------------------------
+
+
+def bench_load(reps: int) -> list[Figure]:
+    section = "backend load"
+    progress(f"backend load: 1000 connections, {reps} rounds")
+    argv = [PY, "benchmarks/backend_load.py", "--connections", "1000", "--rounds", str(reps)]
+    _, done = timed([*argv, "--json"], clean_env(PYTHONPATH=str(ROOT)))
+    if not done.stdout.strip().startswith("{"):
+        return [Figure(section, "backend_load.py", f"failed: {done.stderr.strip()[-300:]}")]
+    data: dict[str, Any] = json.loads(done.stdout)
+    rounds: list[dict[str, Any]] = data["rounds"]
+    p99 = [row["agent_started_p99_ms"] / 1000 for row in rounds]
+    ratio = [float(row["ratio"]) for row in rounds]
+    ok = done.returncode == 0
+    return [
+        Figure(
+            section,
+            "runs/s (1,000 concurrent calc runs)",
+            f"{median([row['runs_per_s'] for row in rounds]):.0f} runs/s",
+        ),
+        Figure(
+            section,
+            "echo reference, same client load",
+            f"{median([row['echo_msgs_per_s'] for row in rounds]):.0f} msgs/s",
+        ),
+        Figure(
+            section,
+            "runs/s / echo msgs/s",
+            f"{median(ratio):.2f} ({min(ratio):.2f}-{max(ratio):.2f})",
+            ">= 0.5",
+            median(ratio) >= 0.5 and ok,
+        ),
+        Figure(
+            section,
+            "p99 to agent_started",
+            with_range(p99, "ms"),
+            "< 100 ms",
+            median(p99) < 0.100 and ok,
+        ),
+        Figure(
+            section,
+            "server CPU per run",
+            f"{median([row['server_cpu_ms_per_run'] for row in rounds]):.3f} ms",
+        ),
+    ]
+
+
+# -- main ------------------------------------------------------------------------------------
+
+
+def header(command: str, load_before: float) -> list[str]:
+    load_after = os.getloadavg()[0]
+    return [
+        f"date: {datetime.datetime.now().astimezone().isoformat(timespec='minutes')}",
+        f"machine: {platform.machine()}, {os.cpu_count()} cores,"
+        f" Python {platform.python_version()},"
+        f" load average (1 min) {load_before:.1f} before, {load_after:.1f} after",
+        f"command: {command}",
+    ]
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--reps", type=int, default=MIN_REPETITIONS)
+    parser.add_argument(
+        "--only", default=",".join(SECTIONS), help=f"comma-separated: {', '.join(SECTIONS)}"
+    )
+    parser.add_argument("--markdown", type=Path, help="also write the table to this file")
+    args = parser.parse_args(argv)
+    wanted = [name.strip() for name in args.only.split(",") if name.strip()]
+    unknown = set(wanted) - set(SECTIONS)
+    if unknown or args.reps < MIN_REPETITIONS:
+        parser.error(
+            f"--only takes {', '.join(SECTIONS)}; --reps at least {MIN_REPETITIONS}"
+            f" (got {args.only!r}, {args.reps})"
+        )
+    command = " ".join(["python benchmarks/run_all.py", *(argv or sys.argv[1:])])
+    load_before = os.getloadavg()[0]
+    began = time.perf_counter()
+    figures: list[Figure] = []
+    scratch = Path(tempfile.mkdtemp(prefix="mcbench"))
+    try:
+        if "probe" in wanted:
+            figures += bench_probe(max(args.reps, 7))
+        if "stack" in wanted:
+            figures += bench_stack(args.reps)
+        if "suite" in wanted:
+            figures += bench_suite(args.reps, scratch)
+        if "nox" in wanted:
+            figures += bench_nox(args.reps, scratch)
+        if "load" in wanted:
+            figures += bench_load(args.reps)
+    finally:
+        kept = any(scratch.glob("*.log"))
+        if kept:
+            progress(f"logs of failed runs kept in {scratch}")
+        else:
+            shutil.rmtree(scratch, ignore_errors=True)
+    lines = [*header(command, load_before), f"wall time: {time.perf_counter() - began:.0f} s", ""]
+    text = "\n".join([*lines, render_table(figures)])
+    print("\n" + text)
+    if args.markdown:
+        args.markdown.write_text(text + "\n")
+    # Targets missed are results, stated in the table; the run itself succeeded.
+    missed = [f.name for f in figures if f.met is False]
+    print(f"\ntargets not met: {len(missed)}" + (f" ({'; '.join(missed)})" if missed else ""))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

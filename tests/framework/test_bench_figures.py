@@ -1,0 +1,87 @@
+"""benchmarks/figures.py: medians, paired ratios, pytest's summary line, the table."""
+
+from __future__ import annotations
+
+import pytest
+
+from benchmarks.figures import (
+    Figure,
+    median,
+    paired_difference,
+    paired_ratio,
+    parse_pytest_summary,
+    render_table,
+    with_range,
+)
+
+
+def test_a_median_of_fewer_than_five_samples_is_refused() -> None:
+    with pytest.raises(ValueError, match="at least 5"):
+        median([1.0, 2.0, 3.0, 4.0])
+
+
+def test_a_median_ignores_one_outlier() -> None:
+    assert median([1.0, 1.1, 0.9, 1.0, 50.0]) == 1.0
+
+
+def test_a_paired_ratio_is_the_median_of_each_repetitions_ratio() -> None:
+    # Load doubles both sides in the last two repetitions; the pairs stay at 2x.
+    slow = [2.0, 2.0, 2.0, 4.0, 4.0]
+    fast = [1.0, 1.0, 1.0, 2.0, 2.0]
+    assert paired_ratio(slow, fast) == 2.0
+
+
+def test_unpaired_samples_are_refused() -> None:
+    with pytest.raises(ValueError, match="pair them"):
+        paired_ratio([1.0] * 5, [1.0] * 6)
+    with pytest.raises(ValueError, match="pair them"):
+        paired_difference([1.0] * 6, [1.0] * 5)
+
+
+def test_a_paired_difference_keeps_its_sign() -> None:
+    assert paired_difference([10.5, 11.0, 10.2, 10.4, 10.6], [10.0] * 5) == pytest.approx(0.5)
+    assert paired_difference([9.0] * 5, [10.0] * 5) == pytest.approx(-1.0)
+
+
+def test_with_range_gives_the_median_and_the_extremes_in_the_unit_asked() -> None:
+    samples = [0.002, 0.001, 0.003, 0.002, 0.010]
+    assert with_range(samples, "ms") == "2.0 ms (1.0-10.0)"
+    assert with_range([12.0, 11.5, 13.25, 12.5, 12.0]) == "12.00 s (11.50-13.25)"
+
+
+def test_the_quiet_summary_line_is_parsed_with_every_count() -> None:
+    output = "....\n[gw0] ...\n148 passed, 3 deselected, 2 rerun in 11.62s\n"
+    summary = parse_pytest_summary(output)
+    assert summary.seconds == 11.62
+    assert summary.count("passed") == 148
+    assert summary.count("deselected") == 3
+    assert summary.count("failed") == 0
+    assert summary.short() == "148 passed, 3 deselected, 2 rerun"
+
+
+def test_the_bordered_summary_line_past_a_minute_is_parsed() -> None:
+    line = "===== 1 failed, 150 passed, 2 errors in 75.20s (0:01:15) ====="
+    summary = parse_pytest_summary(f"lots of output\n{line}\n")
+    assert (summary.count("failed"), summary.count("passed"), summary.count("error")) == (1, 150, 2)
+    assert summary.seconds == 75.2
+
+
+def test_output_without_a_summary_line_says_what_it_ended_with() -> None:
+    with pytest.raises(ValueError, match="INTERNALERROR> boom"):
+        parse_pytest_summary("collecting ...\nINTERNALERROR> boom\n")
+
+
+def test_the_table_has_one_row_per_figure_with_its_verdict() -> None:
+    table = render_table(
+        [
+            Figure("probe", "no daemon", "2.0 ms (1.0-3.0)", "< 20 ms", True),
+            Figure("suite", "staging / docker", "1.7x", "<= 1.5x", False),
+            Figure("suite", "a|b reference", "3 s"),
+        ]
+    )
+    lines = table.splitlines()
+    assert len(lines) == 5
+    assert lines[2] == "| probe | no daemon | 2.0 ms (1.0-3.0) | < 20 ms | met |"
+    assert lines[3].endswith("| <= 1.5x | NOT met |")
+    # A pipe inside a cell would split the Markdown row.
+    assert lines[4] == "| suite | a/b reference | 3 s |  |  |"
