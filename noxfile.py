@@ -169,6 +169,13 @@ def resilience(session: nox.Session) -> None:
     )
 
 
+@nox.session(tags=["bench"], default=False)
+def bench(session: nox.Session) -> None:
+    """Issue 7's benchmarks, side by side in one run, printed as one table (about 10 minutes)."""
+    session.install("-e", ".[test,bench]")
+    session.run("python", "benchmarks/run_all.py", *session.posargs)
+
+
 @nox.session(tags=["checks"])
 def lint(session: nox.Session) -> None:
     session.install("ruff")
