@@ -30,6 +30,10 @@ from test_framework.transcript import Transcript
 
 # Request headers whose values are never recorded.
 _SECRET_HEADERS = {"authorization", "cookie"}
+# What a reverse proxy (nginx in staging) answers when the service behind it is down or silent:
+# no answer from the deployment, so retried, then reported like a refused connection. (503 is
+# the service's own answer while it drains, which tests assert on.)
+_GATEWAY_FAILURES = frozenset({502, 504})
 
 
 def tls_context(ca_bundle: Path | None) -> ssl.SSLContext:
@@ -121,22 +125,23 @@ class HttpClient:
                 response = await asyncio.to_thread(self._get, url, dict(headers or {}))
             except (OSError, HTTPException) as exc:
                 last = f"{type(exc).__name__}: {exc}"
-                self.transcript.record("http", "note", "http-failed", {"url": url, "error": last})
-                if attempt < attempts - 1:
-                    self.retries += 1
-                    await asyncio.sleep(delays[attempt])
-                continue
-            self.availability.mark_up(url)
-            self.transcript.record(
-                "http",
-                "in",
-                "http",
-                {"url": url, "status": response.status, "body": _shown(response)},
-            )
-            return response
-        cause = f"GET {redact_text(url)} failed {attempts} time(s); last: {redact_text(last)}"
-        self.availability.mark_down(url, cause)
-        raise ConnectionLostError(cause)
+            else:
+                if response.status not in _GATEWAY_FAILURES:
+                    break
+                last = f"HTTP {response.status}: a proxy in front of the deployment got no answer"
+            self.transcript.record("http", "note", "http-failed", {"url": url, "error": last})
+            if attempt < attempts - 1:
+                self.retries += 1
+                await asyncio.sleep(delays[attempt])
+        else:
+            cause = f"GET {redact_text(url)} failed {attempts} time(s); last: {redact_text(last)}"
+            self.availability.mark_down(url, cause)
+            raise ConnectionLostError(cause)
+        self.availability.mark_up(url)
+        self.transcript.record(
+            "http", "in", "http", {"url": url, "status": response.status, "body": _shown(response)}
+        )
+        return response
 
     def _get(self, url: str, headers: dict[str, str]) -> HttpResponse:
         request = urllib.request.Request(url, headers=headers, method="GET")

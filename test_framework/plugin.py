@@ -385,6 +385,11 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
     report = outcome.get_result()  # type: ignore[attr-defined]
     state = item.config.stash.get(STATE, None)
     backend = state.backend if state is not None else None
+    # A fast failure on a known outage adds nothing to the logs the first failure carried, and
+    # each fetch costs a Compose call while the rest of the suite is failing fast.
+    known_outage = call.excinfo is not None and NO_RERUN_ON[0] in str(call.excinfo.value)
+    if known_outage:
+        return
     if report.failed and backend is not None and hasattr(backend, "service_logs"):
         from test_framework.redaction import redact_text
 
