@@ -150,6 +150,9 @@ def pytest_configure(config: pytest.Config) -> None:
     except HarnessError as exc:
         _write_unavailable_ledger(config, exc)
         raise pytest.UsageError(str(exc)) from None
+    except KeyboardInterrupt:
+        _write_interrupted_ledger(config)
+        raise
     _adopt(config, state)
     state.recorder = LedgerRecorder(
         path=ledger_path(state.settings.report_dir, state.mode.value, *state.shard),
@@ -259,6 +262,26 @@ def _write_unavailable_ledger(config: pytest.Config, error: HarnessError) -> Non
         skipped_ledger(settings.mode.value, str(error)),
         ledger_path(settings.report_dir, settings.mode.value),
     )
+
+
+def _write_interrupted_ledger(config: pytest.Config) -> None:
+    """Ctrl-C while probing: the requested mode's ledger says the run began and never ended
+    (under ``auto`` no mode was chosen yet, so there is no ledger to write)."""
+    try:
+        settings = load_settings(config.rootpath, os.environ, _options(config))
+    except HarnessError:
+        return
+    if settings.mode is None:
+        return
+    ledger = Ledger(
+        run_id="not-started",
+        mode=settings.mode.value,
+        status=RunStatus.RAN,
+        reason="interrupted (Ctrl-C) while probing the modes",
+        started_at=time.time(),
+        exit_status=int(pytest.ExitCode.INTERRUPTED),
+    )
+    write_ledger(ledger, ledger_path(settings.report_dir, settings.mode.value))
 
 
 def _export_environment(state: HarnessState) -> None:
@@ -376,6 +399,32 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
 
             cleanup_run(state.run.run_id)
         shutil.rmtree(state.run.shared_dir, ignore_errors=True)
+
+
+@pytest.hookimpl(wrapper=True, tryfirst=True, specname="pytest_sessionfinish")
+def pytest_sessionfinish_interrupted(session: pytest.Session, exitstatus: int) -> Iterator[None]:
+    """Ctrl-C while the session ends (in any plugin's ``pytest_sessionfinish``, this one's
+    too, e.g. a coverage report being written) skips the rest of them: the deployment still
+    goes, the ledger is still written (incomplete), and pytest exits 2, not with a traceback."""
+    try:
+        return (yield)
+    except KeyboardInterrupt:
+        state = session.config.stash.get(STATE, None)
+        if state is None or state.recorder is None:
+            raise
+        session.exitstatus = pytest.ExitCode.INTERRUPTED
+        state.recorder.finish(
+            exit_status=int(pytest.ExitCode.INTERRUPTED),
+            complete=False,
+            deployment=_read_deployment(state),
+        )
+        if state.mode is Mode.DOCKER_LOCAL:
+            from test_framework.backends.docker import cleanup_run
+
+            cleanup_run(state.run.run_id)
+        shutil.rmtree(state.run.shared_dir, ignore_errors=True)
+        print(f"\ninterrupted while the session ended; ledger (incomplete): {state.recorder.path}")
+        return None
 
 
 @pytest.hookimpl(hookwrapper=True)
