@@ -234,6 +234,8 @@ class DockerBackend:
         }
 
     def _bring_down(self, record: StackRecord) -> None:
+        from test_framework.docker_host import locate_daemon
+
         started = time.monotonic()
         try:
             if record.compose_file:
@@ -241,6 +243,14 @@ class DockerBackend:
         except HarnessError as exc:
             # compose down failed; the labels still find everything, so remove by them.
             log.warning("compose down of %s failed (%s); removing by labels", self.project, exc)
+            search = locate_daemon(self.settings.docker.host, self.settings.probe_timeout_s)
+            if search.found is None:
+                self.progress(
+                    f"docker_local: {self.project} could not be removed, the Docker daemon"
+                    f" stopped answering ({search.explain()}): the next run, or `python -m"
+                    " test_framework cleanup`, removes it once the daemon is back"
+                )
+                return
         report = remove_run(self.run.run_id, self.settings.docker.host)
         self._write(StackRecord("down", self.project, record.compose_file))
         seconds = time.monotonic() - started
