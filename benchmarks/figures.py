@@ -50,19 +50,38 @@ def with_range(samples: Sequence[float], unit: str = "s") -> str:
     return f"{median(samples):.2f} s ({low:.2f}-{high:.2f})"
 
 
-def paired_ratio(numerators: Sequence[float], denominators: Sequence[float]) -> float:
-    """The median of per-repetition ratios: samples taken side by side share the machine's
-    momentary load, so each pair's ratio is steadier than a ratio of two medians."""
+def paired_ratios(numerators: Sequence[float], denominators: Sequence[float]) -> list[float]:
+    """Each repetition's ratio: samples taken side by side share the machine's momentary load,
+    so a pair's ratio is steadier than a ratio of two medians."""
     if len(numerators) != len(denominators):
         raise ValueError(f"{len(numerators)} against {len(denominators)} samples: pair them")
-    return median([a / b for a, b in zip(numerators, denominators, strict=True)])
+    return [a / b for a, b in zip(numerators, denominators, strict=True)]
+
+
+def paired_differences(later: Sequence[float], earlier: Sequence[float]) -> list[float]:
+    """Each repetition's ``later - earlier``."""
+    if len(later) != len(earlier):
+        raise ValueError(f"{len(later)} against {len(earlier)} samples: pair them")
+    return [a - b for a, b in zip(later, earlier, strict=True)]
+
+
+def paired_ratio(numerators: Sequence[float], denominators: Sequence[float]) -> float:
+    return median(paired_ratios(numerators, denominators))
 
 
 def paired_difference(later: Sequence[float], earlier: Sequence[float]) -> float:
-    """The median of per-repetition differences ``later - earlier``."""
-    if len(later) != len(earlier):
-        raise ValueError(f"{len(later)} against {len(earlier)} samples: pair them")
-    return median([a - b for a, b in zip(later, earlier, strict=True)])
+    return median(paired_differences(later, earlier))
+
+
+def ratio_text(ratios: Sequence[float]) -> str:
+    """``1.19x (1.05-1.31)``: the median pair's ratio and the extremes."""
+    return f"{median(ratios):.2f}x ({min(ratios):.2f}-{max(ratios):.2f})"
+
+
+def difference_text(differences: Sequence[float]) -> str:
+    """``+0.45 s (-0.20 to +1.10)``: the median pair's difference and the extremes."""
+    low, high = min(differences), max(differences)
+    return f"{median(differences):+.2f} s ({low:+.2f} to {high:+.2f})"
 
 
 _COUNT = re.compile(r"(\d+) (passed|failed|skipped|errors?|deselected|xfailed|xpassed|rerun)")

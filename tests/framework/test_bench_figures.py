@@ -6,10 +6,14 @@ import pytest
 
 from benchmarks.figures import (
     Figure,
+    difference_text,
     median,
     paired_difference,
+    paired_differences,
     paired_ratio,
+    paired_ratios,
     parse_pytest_summary,
+    ratio_text,
     render_table,
     with_range,
 )
@@ -41,6 +45,13 @@ def test_unpaired_samples_are_refused() -> None:
 def test_a_paired_difference_keeps_its_sign() -> None:
     assert paired_difference([10.5, 11.0, 10.2, 10.4, 10.6], [10.0] * 5) == pytest.approx(0.5)
     assert paired_difference([9.0] * 5, [10.0] * 5) == pytest.approx(-1.0)
+
+
+def test_ratio_and_difference_texts_show_the_median_pair_and_the_extremes() -> None:
+    ratios = paired_ratios([1.2, 1.1, 1.5, 1.0, 1.2], [1.0] * 5)
+    assert ratio_text(ratios) == "1.20x (1.00-1.50)"
+    differences = paired_differences([10.2, 9.8, 11.0, 10.1, 10.0], [10.0] * 5)
+    assert difference_text(differences) == "+0.10 s (-0.20 to +1.00)"
 
 
 def test_with_range_gives_the_median_and_the_extremes_in_the_unit_asked() -> None:
