@@ -169,6 +169,7 @@ def test_ctrl_c_while_probing_staging_exits_promptly_with_an_incomplete_ledger(
         ("run", None),
         ("report", None),
     ],
+    ids=["build", "start", "run", "report"],
 )
 def test_ctrl_c_in_a_docker_local_run_stops_everything_and_leaves_an_incomplete_ledger(
     tmp_path: Path, phase: str, line: str | None
