@@ -14,7 +14,7 @@ import os
 import secrets
 import shutil
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -252,36 +252,35 @@ def _state_from_workerinput(config: pytest.Config, workerinput: dict[str, Any]) 
 
 def _write_unavailable_ledger(config: pytest.Config, error: HarnessError) -> None:
     """A run that cannot start still leaves a ledger, so the gate can say why."""
-    try:
-        settings = load_settings(config.rootpath, os.environ, _options(config))
-    except HarnessError:
-        return
-    if settings.mode is None:
-        return
-    write_ledger(
-        skipped_ledger(settings.mode.value, str(error)),
-        ledger_path(settings.report_dir, settings.mode.value),
-    )
+    _write_early_ledger(config, lambda mode: skipped_ledger(mode, str(error)))
 
 
 def _write_interrupted_ledger(config: pytest.Config) -> None:
-    """Ctrl-C while probing: the requested mode's ledger says the run began and never ended
-    (under ``auto`` no mode was chosen yet, so there is no ledger to write)."""
+    """Ctrl-C while probing: the requested mode's ledger says the run began and never ended."""
+    _write_early_ledger(
+        config,
+        lambda mode: Ledger(
+            run_id="not-started",
+            mode=mode,
+            status=RunStatus.RAN,
+            reason="interrupted (Ctrl-C) while probing the modes",
+            started_at=time.time(),
+            exit_status=int(pytest.ExitCode.INTERRUPTED),
+        ),
+    )
+
+
+def _write_early_ledger(config: pytest.Config, make: Callable[[str], Ledger]) -> None:
+    """A ledger for a run that ended before the mode was decided, for the mode it asked for
+    (under ``auto`` none was chosen yet, so there is none to write)."""
     try:
         settings = load_settings(config.rootpath, os.environ, _options(config))
     except HarnessError:
         return
-    if settings.mode is None:
-        return
-    ledger = Ledger(
-        run_id="not-started",
-        mode=settings.mode.value,
-        status=RunStatus.RAN,
-        reason="interrupted (Ctrl-C) while probing the modes",
-        started_at=time.time(),
-        exit_status=int(pytest.ExitCode.INTERRUPTED),
-    )
-    write_ledger(ledger, ledger_path(settings.report_dir, settings.mode.value))
+    if settings.mode is not None:
+        write_ledger(
+            make(settings.mode.value), ledger_path(settings.report_dir, settings.mode.value)
+        )
 
 
 def _export_environment(state: HarnessState) -> None:
@@ -382,23 +381,26 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
         # last one out knows it is last.
         make_backend(state.mode, state.settings, state.run).stop()
     if state.recorder is not None:
-        interrupted = exitstatus == pytest.ExitCode.INTERRUPTED
-        collected_file = state.run.shared_dir / "collected.json"
-        collected = (
-            json.loads(collected_file.read_text("utf-8")) if collected_file.is_file() else {}
-        )
-        state.recorder.finish(
-            exit_status=int(exitstatus),
-            complete=not interrupted,
-            deployment=_read_deployment(state),
-            collected_count=collected.get("count"),
-            collected_sha256=collected.get("sha256"),
-        )
-        if state.mode is Mode.DOCKER_LOCAL:
-            from test_framework.backends.docker import cleanup_run
+        _close_run(state, int(exitstatus), complete=exitstatus != pytest.ExitCode.INTERRUPTED)
 
-            cleanup_run(state.run.run_id)
-        shutil.rmtree(state.run.shared_dir, ignore_errors=True)
+
+def _close_run(state: HarnessState, exit_status: int, *, complete: bool) -> None:
+    """The controller's last word on a run: the final ledger, then nothing of it left behind."""
+    assert state.recorder is not None
+    collected_file = state.run.shared_dir / "collected.json"
+    collected = json.loads(collected_file.read_text("utf-8")) if collected_file.is_file() else {}
+    state.recorder.finish(
+        exit_status=exit_status,
+        complete=complete,
+        deployment=_read_deployment(state),
+        collected_count=collected.get("count"),
+        collected_sha256=collected.get("sha256"),
+    )
+    if state.mode is Mode.DOCKER_LOCAL:
+        from test_framework.backends.docker import cleanup_run
+
+        cleanup_run(state.run.run_id)
+    shutil.rmtree(state.run.shared_dir, ignore_errors=True)
 
 
 @pytest.hookimpl(wrapper=True, tryfirst=True, specname="pytest_sessionfinish")
@@ -413,16 +415,7 @@ def pytest_sessionfinish_interrupted(session: pytest.Session, exitstatus: int) -
         if state is None or state.recorder is None:
             raise
         session.exitstatus = pytest.ExitCode.INTERRUPTED
-        state.recorder.finish(
-            exit_status=int(pytest.ExitCode.INTERRUPTED),
-            complete=False,
-            deployment=_read_deployment(state),
-        )
-        if state.mode is Mode.DOCKER_LOCAL:
-            from test_framework.backends.docker import cleanup_run
-
-            cleanup_run(state.run.run_id)
-        shutil.rmtree(state.run.shared_dir, ignore_errors=True)
+        _close_run(state, int(pytest.ExitCode.INTERRUPTED), complete=False)
         print(f"\ninterrupted while the session ended; ledger (incomplete): {state.recorder.path}")
         return None
 
