@@ -684,7 +684,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         if "load" in wanted:
             figures += bench_load(args.reps)
     finally:
-        kept = any(scratch.rglob("*.log"))
+        # Failed suite runs leave <name>.log here, a failed stack start its log under stack/.
+        kept = any(scratch.glob("*.log")) or any((scratch / "stack").rglob("*.log"))
         if kept:
             progress(f"logs of failed runs kept in {scratch}")
         else:
