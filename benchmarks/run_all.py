@@ -395,7 +395,8 @@ class SuiteRuns:
     failures: list[str] = field(default_factory=list)
 
     def run(self, scratch: Path) -> None:
-        reports = scratch / f"{self.name.replace(' ', '_')}-{len(self.seconds)}"
+        slug = "".join(c if c.isalnum() else "_" for c in self.name).strip("_")
+        reports = scratch / f"{slug}-{len(self.seconds)}"
         seconds, done = timed(self.argv, {**self.env, "MC_REPORT_DIR": str(reports)})
         self.seconds.append(seconds)
         output = done.stdout + done.stderr
