@@ -28,7 +28,7 @@ sys.path.insert(0, str(ROOT))
 
 from test_framework.backends.base import RunContext  # noqa: E402
 from test_framework.probes.docker import probe_docker  # noqa: E402
-from test_framework.settings import load_settings  # noqa: E402
+from test_framework.settings import Settings, load_settings  # noqa: E402
 
 IMAGE = "mission-critical/agent-backend:local"
 
@@ -66,9 +66,30 @@ def bench_probe(rounds: int) -> None:
         summary(f"  step {step.name}", [r.steps[index].elapsed_ms for r in up])
 
 
-def bench_start(rounds: int, cold: bool) -> None:
+def timed_start_stop(settings: Settings) -> tuple[float, float]:
+    """Seconds from a fresh run's ``DockerBackend.start()`` to healthy, and for its ``stop()``."""
     from test_framework.backends.docker import DockerBackend
 
+    with tempfile.TemporaryDirectory(prefix="mcbench") as shared:
+        run = RunContext(
+            run_id="bench" + secrets.token_hex(3),
+            owner_pid=os.getpid(),
+            shared_dir=Path(shared),
+            test_password=secrets.token_urlsafe(18),
+            jwt_secret=secrets.token_urlsafe(32),
+        )
+        backend = DockerBackend(settings, run, progress=lambda line: None)
+        began = time.perf_counter()
+        try:
+            backend.start()
+            started = time.perf_counter() - began
+        finally:
+            began = time.perf_counter()
+            backend.stop()
+        return started, time.perf_counter() - began
+
+
+def bench_start(rounds: int, cold: bool) -> None:
     settings = load_settings(ROOT)
     starts: list[float] = []
     stops: list[float] = []
@@ -76,21 +97,9 @@ def bench_start(rounds: int, cold: bool) -> None:
         if cold:
             subprocess.run(["docker", "image", "rm", IMAGE], capture_output=True, check=False)
             subprocess.run(["docker", "builder", "prune", "-af"], capture_output=True, check=True)
-        with tempfile.TemporaryDirectory(prefix="mcb") as shared:
-            run = RunContext(
-                run_id="bench" + secrets.token_hex(3),
-                owner_pid=os.getpid(),
-                shared_dir=Path(shared),
-                test_password=secrets.token_urlsafe(18),
-                jwt_secret=secrets.token_urlsafe(32),
-            )
-            backend = DockerBackend(settings, run, progress=lambda line: None)
-            began = time.perf_counter()
-            backend.start()
-            starts.append((time.perf_counter() - began) * 1000)
-            began = time.perf_counter()
-            backend.stop()
-            stops.append((time.perf_counter() - began) * 1000)
+        started, stopped = timed_start_stop(settings)
+        starts.append(started * 1000)
+        stops.append(stopped * 1000)
     kind = "cold (image build)" if cold else "warm (image cached)"
     summary(f"start to healthy, {kind}", starts)
     summary("teardown (down + label sweep)", stops)

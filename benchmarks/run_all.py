@@ -276,8 +276,7 @@ def bench_stack(reps: int, scratch: Path) -> list[Figure]:
         return [Figure(section, "docker_local start", "not measured: no daemon answers")]
     from pytest_docker.plugin import get_docker_services
 
-    from test_framework.backends.base import RunContext
-    from test_framework.backends.docker import DockerBackend
+    from benchmarks.docker_mode import timed_start_stop
     from test_framework.compose import resolve_compose_file
     from test_framework.docker_client import connect
     from test_framework.image_inputs import choose_base_image
@@ -295,23 +294,7 @@ def bench_stack(reps: int, scratch: Path) -> list[Figure]:
     service = settings.service
 
     def harness_round() -> tuple[float, float]:
-        with tempfile.TemporaryDirectory(prefix="mcbench") as shared:
-            run = RunContext(
-                run_id="bench" + secrets.token_hex(3),
-                owner_pid=os.getpid(),
-                shared_dir=Path(shared),
-                test_password=secrets.token_urlsafe(18),
-                jwt_secret=secrets.token_urlsafe(32),
-            )
-            backend = DockerBackend(settings, run, progress=lambda line: None)
-            began = time.perf_counter()
-            try:
-                backend.start()
-                started = time.perf_counter() - began
-            finally:
-                began = time.perf_counter()
-                backend.stop()
-            return started, time.perf_counter() - began
+        return timed_start_stop(settings)
 
     def pytest_docker_round() -> tuple[float, float]:
         # What pytest-docker's docker_services fixture does, with the variables DockerBackend
