@@ -277,7 +277,7 @@ def bench_stack(reps: int, scratch: Path) -> list[Figure]:
     from pytest_docker.plugin import get_docker_services
 
     from benchmarks.docker_mode import timed_start_stop
-    from test_framework.compose import resolve_compose_file
+    from test_framework.compose_file import resolve_compose_file
     from test_framework.docker_client import connect
     from test_framework.image_inputs import choose_base_image
     from test_framework.labels import compose_variables

@@ -1,6 +1,6 @@
 """The Compose v2 command line: find it, find the compose file, and run one stack's lifecycle.
 
-Standard library only (the Docker probe uses ``find_compose`` and ``resolve_compose_file``).
+Standard library only (the Docker probe uses ``find_compose``).
 """
 
 from __future__ import annotations
@@ -152,31 +152,6 @@ def _plugin_binary(env: Mapping[str, str]) -> Path | None:
         if candidate.is_file() and os.access(candidate, os.X_OK):
             return candidate
     return None
-
-
-def compose_file_places(configured: str, root: Path, cwd: Path) -> list[Path]:
-    """Where the compose file is looked for, in order: the configured path (relative to the
-    project root), then ``docker/``, then the project root, then the working directory."""
-    given = Path(configured).expanduser()
-    name = given.name
-    places = [given if given.is_absolute() else root / given]
-    places += [root / "docker" / name, root / name, cwd / name]
-    unique: list[Path] = []
-    for place in places:
-        if place not in unique:
-            unique.append(place)
-    return unique
-
-
-def resolve_compose_file(configured: str, root: Path, cwd: Path | None = None) -> Path:
-    places = compose_file_places(configured, root, Path.cwd() if cwd is None else cwd)
-    for place in places:
-        if place.is_file():
-            return place
-    raise ConfigError(
-        f"compose file {configured!r} not found; looked in: {', '.join(map(str, places))}:"
-        " set compose_file in [tool.test_framework.service] to where it is"
-    )
 
 
 @dataclass(frozen=True)

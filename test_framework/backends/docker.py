@@ -34,8 +34,8 @@ from test_framework.compose import (
     StackStartError,
     find_compose,
     print_progress,
-    resolve_compose_file,
 )
+from test_framework.compose_file import resolve_compose_file
 from test_framework.docker_client import connect
 from test_framework.docker_host import DaemonAddress
 from test_framework.errors import HarnessError, ModeUnavailableError, ServiceUnavailableError

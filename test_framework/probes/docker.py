@@ -10,7 +10,7 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
-from test_framework.compose import resolve_compose_file
+from test_framework.compose_file import resolve_compose_file
 from test_framework.docker_host import locate_daemon
 from test_framework.errors import HarnessError
 from test_framework.modes import Mode
