@@ -7,11 +7,14 @@ carries the protocol's error code. Unknown extra fields are ignored.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
-# One encoder for every message: json.dumps with options builds a new encoder per call.
+import orjson
+
+# For what orjson refuses; one encoder, since json.dumps with options builds one per call.
 _ENCODER = json.JSONEncoder(separators=(",", ":"))
 
 THREAD_ID_MAX = 64
@@ -143,13 +146,20 @@ def parse_client_message(text: str) -> ClientMessage | MessageError:
     return MessageError(ErrorCode.UNKNOWN_TYPE, f"unknown message type {shown[:64]}", ref)
 
 
-def encode(message: Any) -> str:
+def encode(message: Any, *, default: Callable[[Any], Any] | None = None) -> str:
     """The wire form of a server message (or of one value in it): compact JSON.
 
-    Non-ASCII is escaped: a client may send lone surrogates (``"\\ud800"``), which are valid
-    JSON but cannot be encoded as UTF-8, and its text comes back in events.
+    orjson encodes a run's events ten times faster than ``json``. It refuses two things that
+    JSON allows and clients send back to us: lone surrogates (``"\\ud800"``, valid JSON that
+    cannot be UTF-8) and integers beyond 64 bits (a ``calc`` result); those values go through
+    ``json`` with non-ASCII escaped. ``default`` converts what neither knows.
     """
-    return _ENCODER.encode(message)
+    try:
+        return orjson.dumps(message, default=default).decode()
+    except orjson.JSONEncodeError:
+        if default is None:
+            return _ENCODER.encode(message)
+        return json.dumps(message, default=default, separators=(",", ":"))
 
 
 def connection_ready(

@@ -139,3 +139,29 @@ def test_encoding_survives_lone_surrogates_from_clients() -> None:
     wire = encode({"type": "pong", "nonce": result.nonce})
     wire.encode("utf-8")  # would raise if the surrogate were written raw
     assert json.loads(wire)["nonce"] == "\ud800"
+
+
+@pytest.mark.parametrize(
+    "value",
+    [2**200, -(2**64), "café ☕", {"nested": ["\ud800", 1.5, None]}],
+    ids=["big-int", "big-negative-int", "non-ascii", "surrogate-inside"],
+)
+def test_values_the_fast_encoder_refuses_or_escapes_still_decode_to_themselves(
+    value: Any,
+) -> None:
+    wire = encode({"value": value})
+    wire.encode("utf-8")
+    assert json.loads(wire) == {"value": value}
+
+
+def test_encode_converts_unknown_objects_only_when_given_a_default() -> None:
+    class Opaque:
+        def __str__(self) -> str:
+            return "opaque"
+
+    assert json.loads(encode({"x": Opaque(), "s": "\ud800"}, default=str)) == {
+        "x": "opaque",
+        "s": "\ud800",
+    }
+    with pytest.raises(TypeError):
+        encode({"x": Opaque()})
