@@ -13,16 +13,27 @@ import sys
 from collections.abc import Sequence
 
 from agent_backend.config import ConfigError, ServerConfig, load_config
-from agent_backend.log import JsonFormatter, log_event
+from agent_backend.log import JsonFormatter, TurnFlushedHandler, log_event
 from agent_backend.server import AgentServer
 
 
-def _configure_logging(config: ServerConfig) -> None:
-    handler = logging.StreamHandler(sys.stderr)
+def _configure_logging(config: ServerConfig) -> logging.Handler:
+    # A block-buffered stream on stderr's descriptor, flushed once per loop turn; closefd=False
+    # leaves fd 2 open for tracebacks and for what Python itself prints.
+    stream = open(  # noqa: SIM115 - lives as long as the process
+        sys.stderr.fileno(),
+        "w",
+        buffering=1 << 16,
+        encoding="utf-8",
+        errors="backslashreplace",
+        closefd=False,
+    )
+    handler = TurnFlushedHandler(stream)
     handler.setFormatter(JsonFormatter())
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(config.log_level_number)
+    return handler
 
 
 async def _serve(config: ServerConfig) -> None:
@@ -45,16 +56,19 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ConfigError as exc:
         print(f"agent_backend: {exc}", file=sys.stderr)
         return exc.exit_code
-    _configure_logging(config)
+    handler = _configure_logging(config)
     try:
         asyncio.run(_serve(config))
     except OSError as exc:
+        handler.flush()  # the log lines before this one, in order
         # Most often the port is taken; say so in one line.
         print(
             f"agent_backend: cannot serve on {config.host}:{config.port}: {exc.strerror}",
             file=sys.stderr,
         )
         return 2
+    finally:
+        handler.flush()  # before a traceback, if one follows
     return 0
 
 
