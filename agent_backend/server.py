@@ -12,7 +12,6 @@ import asyncio
 import email.utils
 import logging
 import time
-import uuid
 from http import HTTPStatus
 
 from websockets.asyncio.server import Server, ServerConnection, serve
@@ -25,6 +24,7 @@ from agent_backend import __version__
 from agent_backend.agent import can_run_now, drive, run_now
 from agent_backend.config import ServerConfig
 from agent_backend.http_api import ApiState, HttpAnswer, HttpRequest, Upgrade, answer
+from agent_backend.ids import new_id
 from agent_backend.log import log_event
 from agent_backend.messages import (
     Cancel,
@@ -323,14 +323,8 @@ class AgentServer:
                 )
             )
             return
-        machine = RunMachine(
-            run_id="run_" + uuid.uuid4().hex, thread_id=message.thread_id, user_id=user_id
-        )
+        machine = RunMachine(run_id=new_id("run"), thread_id=message.thread_id, user_id=user_id)
         self.registry.add(machine)
-        live = LiveRun(machine, {session}, connection_id=session.connection_id)
-        session.subscriptions.add(live)
-        self._live[machine.run_id] = live
-        self.metrics.runs_active += 1
         log_event(
             logging.DEBUG,
             "run_started",
@@ -340,15 +334,23 @@ class AgentServer:
             thread_id=message.thread_id,
         )
         steps = parse_steps(message.content)
+        if can_run_now(steps) and not self.draining:
+            # Nothing can subscribe to or cancel a run that ends before this call returns, so
+            # it needs no LiveRun: its events go to this connection as one batch.
+            started = time.monotonic()
+            events = [machine.start(message.client_msg_id)]
+            run_now(machine, steps, events.append)
+            session.deliver_events([event.wire for event in events])
+            self._finished(machine, session.connection_id, started)
+            return
+        live = LiveRun(machine, {session}, connection_id=session.connection_id)
+        session.subscriptions.add(live)
+        self._live[machine.run_id] = live
+        self.metrics.runs_active += 1
 
         def publish(event: RunEvent) -> None:
             self._publish(live, event)
 
-        if can_run_now(steps) and not self.draining:
-            publish(machine.start(message.client_msg_id))
-            run_now(machine, steps, publish)
-            self._finish(live)
-            return
         # The driver task is scheduled before agent_started is published, so its first steps
         # run before this connection's flush and go out in the same write.
         task = asyncio.get_running_loop().create_task(drive(machine, steps, publish))
@@ -373,15 +375,14 @@ class AgentServer:
             # Cancelled before its first step ran, or crashed: end it as cancelled.
             for event in machine.cancel():
                 self._publish(live, event)
-        self._finish(live)
-
-    def _finish(self, live: LiveRun) -> None:
-        machine = live.machine
-        self.registry.finished(machine)
         self._live.pop(machine.run_id, None)
         for session in live.subscribers:
             session.subscriptions.discard(live)
         self.metrics.runs_active -= 1
+        self._finished(machine, live.connection_id, live.started)
+
+    def _finished(self, machine: RunMachine, connection_id: str, started: float) -> None:
+        self.registry.finished(machine)
         status = machine.status.value if machine.status is not None else "unknown"
         self.metrics.runs_total[status] += 1
         log_event(
@@ -389,11 +390,11 @@ class AgentServer:
             "run_finished",
             run_id=machine.run_id,
             user_id=machine.user_id,
-            connection_id=live.connection_id,
+            connection_id=connection_id,
             thread_id=machine.thread_id,
             status=status,
             events=machine.last_seq,
-            duration_ms=round((time.monotonic() - live.started) * 1000, 3),
+            duration_ms=round((time.monotonic() - started) * 1000, 3),
         )
 
     def _cancel_run(self, session: Session, message: Cancel) -> None:

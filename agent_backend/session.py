@@ -9,7 +9,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-import uuid
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -20,6 +19,7 @@ from websockets.frames import CloseCode
 from websockets.protocol import State
 
 from agent_backend.config import ServerConfig
+from agent_backend.ids import new_id
 from agent_backend.log import log_event
 from agent_backend.messages import MessageError
 from agent_backend.metrics import Metrics
@@ -73,7 +73,7 @@ class Session:
     ) -> None:
         self.connection = connection
         self.user_id = user_id
-        self.connection_id = "conn_" + uuid.uuid4().hex
+        self.connection_id = new_id("conn")
         self.limiter = RateLimiter(config.rate_limit_per_s)
         self.subscriptions: set[LiveRun] = set()
         self._metrics = metrics
@@ -96,6 +96,18 @@ class Session:
         self._outbox.append(message)
         if run_event:
             self._metrics.events_sent += 1
+        self._idle.clear()
+        self._schedule_flush()
+
+    def deliver_events(self, wires: list[str]) -> None:
+        """Deliver a run's events at once: ``deliver(wire, run_event=True)`` for each, cheaper."""
+        if self._closing:
+            return
+        if len(self._outbox) + len(wires) > self._max_pending:
+            self._overflow()
+            return
+        self._outbox.extend(wires)
+        self._metrics.events_sent += len(wires)
         self._idle.clear()
         self._schedule_flush()
 
