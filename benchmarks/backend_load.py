@@ -12,10 +12,19 @@ each have their own interpreter, as in a deployment; both share this machine's c
    ``agent_completed``; runs/s is connections / this phase's wall time, and latencies are
    measured per connection from its own send.
 
-The same client load (open N connections, each sends one message of the same size and reads
-one reply) then runs against a bare ``websockets`` echo server, also in its own process, as the
-physical reference; the report gives the ratio of runs/s to echo messages/s. Both clients send
-without compression. Exit status 1 if any run did not succeed.
+The same client load then runs against two references, each in its own process:
+
+- echo: a bare ``websockets`` echo server; each connection sends one message of the same size
+  and reads one reply. ``ratio`` is runs/s over echo messages/s.
+- floor: a ``websockets`` server that answers each message with a run's five events, canned,
+  in one write, as the backend writes them, doing nothing else. ``floor ratio`` (floor runs/s
+  over echo messages/s) is the most any server could reach on this stack and client: the
+  distance between it and ``ratio`` is what the backend's own work costs.
+
+The phases rotate which goes first each round, and each waits until every server process is
+idle. The client is lean, as a load generator must be: it decodes a run's first event (the
+protocol makes it agent_started) and its last, and only looks for the last in between. No
+compression anywhere. Exit status 1 if any run did not succeed.
 """
 
 from __future__ import annotations
@@ -81,6 +90,24 @@ def process_cpu_s(pid: int) -> float | None:
         return None
 
 
+async def wait_idle(pids: list[int], *, window_s: float = 0.05, limit_s: float = 3.0) -> None:
+    """Wait until no server process used more than a tenth of ``window_s`` in one window.
+
+    The phase before (its connections closing, its log lines) must not run into the timed
+    phase of the other server: without this, whichever phase went second was measured slower.
+    """
+    deadline = time.monotonic() + limit_s
+    before = [process_cpu_s(pid) for pid in pids]
+    while time.monotonic() < deadline:
+        await asyncio.sleep(window_s)
+        after = [process_cpu_s(pid) for pid in pids]
+        pairs = zip(before, after, strict=True)
+        busy = [b - a for a, b in pairs if a is not None and b is not None]
+        if all(used < window_s / 10 for used in busy):
+            return
+        before = after
+
+
 def raise_open_files_limit(needed: int) -> int:
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     if soft < needed:
@@ -133,6 +160,42 @@ async def serve_echo() -> None:
         await stop.wait()
 
 
+def run_wires() -> list[bytes]:
+    """The events of one run of CONTENT, as the backend encodes them."""
+    from agent_backend.agent import run_now
+    from agent_backend.runs import RunEvent, RunMachine
+    from agent_backend.steps import parse_steps
+
+    machine = RunMachine(run_id="run_" + "0" * 32, thread_id="bench", user_id="bench-0")
+    events: list[RunEvent] = [machine.start("m")]
+    run_now(machine, parse_steps(CONTENT), events.append)
+    return [event.wire.encode() for event in events]
+
+
+async def serve_floor() -> None:
+    """The floor: each message answered with a run's events, canned, in one write.
+
+    What any server on this stack pays to answer a message with five events, the way the
+    backend writes them (websockets' sans-I/O protocol, one transport write), with no work in
+    between. Run with --serve-floor.
+    """
+    import signal
+
+    wires = run_wires()
+
+    async def answer(connection: ServerConnection) -> None:
+        async for _ in connection:
+            for wire in wires:
+                connection.protocol.send_text(wire)
+            connection.transport.write(b"".join(connection.protocol.data_to_send()))
+
+    async with serve(answer, "127.0.0.1", 0, compression=None) as server:
+        print(server.sockets[0].getsockname()[1], flush=True)
+        stop = asyncio.Event()
+        asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, stop.set)
+        await stop.wait()
+
+
 def start_backend(log_level: str, secret: str, password: str) -> tuple[ServerProcess, int]:
     env = dict(
         os.environ,
@@ -163,9 +226,10 @@ def start_backend(log_level: str, secret: str, password: str) -> tuple[ServerPro
     return process, process.read_port()
 
 
-def start_echo() -> tuple[ServerProcess, int]:
+def start_reference(flag: str) -> tuple[ServerProcess, int]:
+    """The echo (``--serve-echo``) or floor (``--serve-floor``) server in its own process."""
     process = ServerProcess(
-        [sys.executable, __file__, "--serve-echo"], dict(os.environ, PYTHONPATH=str(REPO))
+        [sys.executable, __file__, flag], dict(os.environ, PYTHONPATH=str(REPO))
     )
     return process, process.read_port()
 
@@ -211,13 +275,21 @@ async def open_all(url: str, tokens: list[str], *, ready: bool) -> list[ClientCo
 
 
 async def run_phase(
-    label: str, url: str, tokens: list[str], *, backend: bool, server_pid: int, spread_ms: float
+    label: str,
+    url: str,
+    tokens: list[str],
+    *,
+    ready: bool,
+    events: bool,
+    server_pid: int,
+    spread_ms: float,
+    all_pids: list[int],
 ) -> PhaseResult:
     message = json.dumps(
         {"type": "user_message", "thread_id": "bench", "content": CONTENT, "client_msg_id": "m"}
     )
     began = time.perf_counter()
-    connections = await open_all(url, tokens, ready=backend)
+    connections = await open_all(url, tokens, ready=ready)
     connected = time.perf_counter()
     go = asyncio.Event()
     result = PhaseResult(label, len(tokens), connected - began, 0.0)
@@ -229,22 +301,26 @@ async def run_phase(
             await asyncio.sleep(spread_ms / 1000 * index / len(connections))
         sent = time.perf_counter()
         await ws.send(message)
-        if not backend:
+        if not events:
             await ws.recv()
             result.first_ms.append((time.perf_counter() - sent) * 1000)
             return
+        first = json.loads(await ws.recv())
+        result.first_ms.append((time.perf_counter() - sent) * 1000)
+        if first["type"] != "agent_started":
+            result.statuses["first event " + first["type"]] = 1
+            return
         while True:
-            event = json.loads(await ws.recv())
-            if event["type"] == "agent_started":
-                result.first_ms.append((time.perf_counter() - sent) * 1000)
-            elif event["type"] == "agent_completed":
+            raw = await ws.recv()
+            if '"agent_completed"' in raw:
                 result.last_ms.append((time.perf_counter() - sent) * 1000)
-                status = event["payload"]["status"]
+                status = json.loads(raw)["payload"]["status"]
                 result.statuses[status] = result.statuses.get(status, 0) + 1
                 return
 
     tasks = [asyncio.create_task(one(index, ws)) for index, ws in enumerate(connections)]
     await asyncio.sleep(0)  # every task is now waiting on the event
+    await wait_idle(all_pids)
     server_cpu = process_cpu_s(server_pid)
     client_cpu = time.process_time()
     run_began = time.perf_counter()
@@ -263,7 +339,9 @@ def cpu_ms(seconds: float | None, count: int) -> float | None:
     return None if seconds is None else round(seconds * 1000 / count, 3)
 
 
-def round_summary(backend: PhaseResult, echo: PhaseResult | None) -> dict[str, Any]:
+def round_summary(
+    backend: PhaseResult, echo: PhaseResult | None, floor: PhaseResult | None
+) -> dict[str, Any]:
     row: dict[str, Any] = {
         "connect_s": round(backend.connect_s, 3),
         "run_wall_s": round(backend.run_s, 3),
@@ -288,6 +366,14 @@ def round_summary(backend: PhaseResult, echo: PhaseResult | None) -> dict[str, A
             "echo_client_cpu_ms_per_msg": cpu_ms(echo.client_cpu_s, echo.connections),
             "ratio": round(backend.rate / echo.rate, 3),
         }
+    if echo is not None and floor is not None:
+        row |= {
+            "floor_runs_per_s": round(floor.rate, 1),
+            "floor_started_p99_ms": round(percentile(floor.first_ms, 0.99), 1),
+            "floor_server_cpu_ms_per_run": cpu_ms(floor.server_cpu_s, floor.connections),
+            "floor_client_cpu_ms_per_run": cpu_ms(floor.client_cpu_s, floor.connections),
+            "floor_ratio": round(floor.rate / echo.rate, 3),
+        }
     return row
 
 
@@ -311,6 +397,8 @@ COLUMNS = [
     ("echo msgs/s", "echo_msgs_per_s", "{:.0f}"),
     ("echo p99", "echo_p99_ms", "{:.1f}"),
     ("ratio", "ratio", "{:.3f}"),
+    ("floor ratio", "floor_ratio", "{:.3f}"),
+    ("floor p99", "floor_started_p99_ms", "{:.1f}"),
     ("CPU ms/run srv", "server_cpu_ms_per_run", "{:.3f}"),
     ("echo CPU srv", "echo_server_cpu_ms_per_msg", "{:.3f}"),
 ]
@@ -345,44 +433,40 @@ async def main(args: argparse.Namespace) -> int:
     load_before = round(os.getloadavg()[0], 2)
     secret, password = secrets.token_urlsafe(48), secrets.token_urlsafe(16)
     backend_process, port = start_backend(args.server_log_level, secret, password)
-    echo_process, echo_port = (None, 0) if args.no_echo else start_echo()
+    processes = {"backend": (backend_process, f"ws://127.0.0.1:{port}/ws")}
+    if not args.no_references:
+        for label in ("echo", "floor"):
+            process, reference_port = start_reference(f"--serve-{label}")
+            processes[label] = (process, f"ws://127.0.0.1:{reference_port}/")
+    pids = [process.proc.pid for process, _ in processes.values()]
     rows: list[dict[str, Any]] = []
     try:
         tokens = await fetch_tokens(port, args.connections, password)
+        labels = list(processes)
         for number in range(args.rounds):
-
-            async def backend_phase() -> PhaseResult:
-                return await run_phase(
-                    "backend",
-                    f"ws://127.0.0.1:{port}/ws",
+            # Rotate which goes first, so a drift in the machine's load favours none.
+            order = labels[number % len(labels) :] + labels[: number % len(labels)]
+            results: dict[str, PhaseResult] = {}
+            for label in order:
+                process, url = processes[label]
+                results[label] = await run_phase(
+                    label,
+                    url,
                     tokens,
-                    backend=True,
-                    server_pid=backend_process.proc.pid,
+                    ready=label == "backend",
+                    events=label != "echo",
+                    server_pid=process.proc.pid,
                     spread_ms=args.spread_ms,
+                    all_pids=pids,
                 )
-
-            async def echo_phase() -> PhaseResult | None:
-                if echo_process is None:
-                    return None
-                return await run_phase(
-                    "echo",
-                    f"ws://127.0.0.1:{echo_port}/",
-                    tokens,
-                    backend=False,
-                    server_pid=echo_process.proc.pid,
-                    spread_ms=args.spread_ms,
-                )
-
-            # Alternate which goes first, so a drift in the machine's load favours neither.
-            if number % 2 == 0:
-                backend, echo = await backend_phase(), await echo_phase()
-            else:
-                echo, backend = await echo_phase(), await backend_phase()
-            rows.append(round_summary(backend, echo))
+            rows.append(
+                round_summary(results["backend"], results.get("echo"), results.get("floor"))
+            )
     finally:
         backend_exit = backend_process.stop()
-        if echo_process is not None:
-            echo_process.stop()
+        for label, (process, _) in processes.items():
+            if label != "backend":
+                process.stop()
     data: dict[str, Any] = {
         "machine": (
             f"{platform.machine()}, {os.cpu_count()} cores, "
@@ -416,8 +500,8 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
         "--rounds",
         type=int,
         default=3,
-        help="backend and echo phases, alternating which goes first (default 3); the summary "
-        "is the median",
+        help="backend, echo and floor phases, rotating which goes first (default 3); the "
+        "summary is the median",
     )
     parser.add_argument(
         "--server-log-level",
@@ -431,15 +515,18 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
         help="start the runs evenly over this window instead of all at once "
         "(runs/s then measures the window, not the server)",
     )
-    parser.add_argument("--no-echo", action="store_true", help="skip the echo reference")
+    parser.add_argument(
+        "--no-references", action="store_true", help="skip the echo and floor references"
+    )
     parser.add_argument("--json", action="store_true", help="print the results as JSON")
     parser.add_argument("--serve-echo", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--serve-floor", action="store_true", help=argparse.SUPPRESS)
     return parser.parse_args(argv)
 
 
 if __name__ == "__main__":
     arguments = parse_args(sys.argv[1:])
-    if arguments.serve_echo:
-        asyncio.run(serve_echo())
+    if arguments.serve_echo or arguments.serve_floor:
+        asyncio.run(serve_echo() if arguments.serve_echo else serve_floor())
         sys.exit(0)
     sys.exit(asyncio.run(main(arguments)))
