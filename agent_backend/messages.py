@@ -75,10 +75,14 @@ def _reject_constant(name: str) -> Any:
     raise ValueError(f"{name} is not JSON")
 
 
+# One decoder: json.loads with an option builds a new decoder per call.
+_DECODER = json.JSONDecoder(parse_constant=_reject_constant)
+
+
 def decode_object(text: str) -> dict[str, Any] | MessageError:
     """Decode a frame into a JSON object, or the ``invalid_json`` error."""
     try:
-        value = json.loads(text, parse_constant=_reject_constant)
+        value = _DECODER.decode(text)
     except (ValueError, RecursionError):
         return MessageError(ErrorCode.INVALID_JSON, "the frame is not valid JSON")
     if not isinstance(value, dict):
