@@ -587,6 +587,7 @@ def bench_load(reps: int) -> list[Figure]:
     rounds: list[dict[str, Any]] = data["rounds"]
     p99 = [row["agent_started_p99_ms"] / 1000 for row in rounds]
     ratio = [float(row["ratio"]) for row in rounds]
+    floor = [float(row["floor_ratio"]) for row in rounds]
     ok = done.returncode == 0
     return [
         Figure(
@@ -605,6 +606,11 @@ def bench_load(reps: int) -> list[Figure]:
             f"{median(ratio):.2f} ({min(ratio):.2f}-{max(ratio):.2f})",
             ">= 0.5",
             median(ratio) >= 0.5 and ok,
+        ),
+        Figure(
+            section,
+            "floor: a run's events canned, no work / echo msgs/s",
+            f"{median(floor):.2f} ({min(floor):.2f}-{max(floor):.2f})",
         ),
         Figure(
             section,
