@@ -308,7 +308,8 @@ async def run_phase(
         first = json.loads(await ws.recv())
         result.first_ms.append((time.perf_counter() - sent) * 1000)
         if first["type"] != "agent_started":
-            result.statuses["first event " + first["type"]] = 1
+            wrong = f"first event {first['type']}"
+            result.statuses[wrong] = result.statuses.get(wrong, 0) + 1
             return
         while True:
             raw = await ws.recv()
