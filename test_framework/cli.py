@@ -2,17 +2,22 @@
 
 Each subcommand is a ``run(args) -> int`` in its own module, imported only when chosen, so
 ``probe`` and ``gate`` stay standard-library only. A ``HarnessError`` prints as one line on
-stderr with exit status 2; anything else keeps its traceback.
+stderr with exit status 2; anything else keeps its traceback. A reader that goes away
+(``probe --json | head -1``) ends the command quietly with 141, the status of a process
+killed by SIGPIPE, as a shell pipeline expects.
 """
 
 from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
 from collections.abc import Sequence
 
 from test_framework.errors import HarnessError
+
+SIGPIPE_EXIT_STATUS = 128 + 13
 
 # subcommand -> (module with ``add_arguments(parser)`` and ``run(args) -> int``, help)
 COMMANDS: dict[str, tuple[str, str]] = {
@@ -45,7 +50,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser(chosen).parse_args(words)
     module = importlib.import_module(COMMANDS[args.command][0])
     try:
-        return int(module.run(args))
+        status = int(module.run(args))
+        sys.stdout.flush()  # a closed pipe raises here, not in the interpreter's exit
+        return status
+    except BrokenPipeError:
+        # Nobody reads the rest. Point stdout at /dev/null, or the flush at exit raises again.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+        return SIGPIPE_EXIT_STATUS
     except HarnessError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return exc.exit_code
