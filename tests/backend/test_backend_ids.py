@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import random
 import re
 
 from agent_backend.ids import new_id
@@ -15,3 +16,11 @@ def test_an_id_is_its_prefix_and_32_hex_digits() -> None:
 def test_ids_do_not_repeat() -> None:
     ids = {new_id("run") for _ in range(10_000)}
     assert len(ids) == 10_000
+
+
+def test_ids_stay_unique_when_the_global_random_is_reseeded() -> None:
+    # Hypothesis seeds ``random`` the same way for every example.
+    random.seed(0)
+    first = new_id("run")
+    random.seed(0)
+    assert new_id("run") != first
