@@ -14,9 +14,6 @@ from typing import Any
 
 import orjson
 
-# For what orjson refuses; one encoder, since json.dumps with options builds one per call.
-_ENCODER = json.JSONEncoder(separators=(",", ":"))
-
 THREAD_ID_MAX = 64
 CONTENT_MAX = 8000
 
@@ -161,8 +158,6 @@ def encode(message: Any, *, default: Callable[[Any], Any] | None = None) -> str:
     try:
         return orjson.dumps(message, default=default).decode()
     except orjson.JSONEncodeError:
-        if default is None:
-            return _ENCODER.encode(message)
         return json.dumps(message, default=default, separators=(",", ":"))
 
 

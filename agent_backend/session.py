@@ -10,7 +10,7 @@ import asyncio
 import logging
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -88,26 +88,21 @@ class Session:
         connection.on_writable = self._schedule_flush
 
     def deliver(self, message: str, *, run_event: bool = False) -> None:
-        if self._closing:
-            return
-        if len(self._outbox) >= self._max_pending:
-            self._overflow()
-            return
-        self._outbox.append(message)
-        if run_event:
-            self._metrics.events_sent += 1
-        self._idle.clear()
-        self._schedule_flush()
+        self._enqueue((message,), run_events=run_event)
 
-    def deliver_events(self, wires: list[str]) -> None:
-        """Deliver a run's events at once: ``deliver(wire, run_event=True)`` for each, cheaper."""
+    def deliver_events(self, wires: Sequence[str]) -> None:
+        """Deliver a run's events, in order, as one batch."""
+        self._enqueue(wires, run_events=True)
+
+    def _enqueue(self, messages: Sequence[str], *, run_events: bool) -> None:
         if self._closing:
             return
-        if len(self._outbox) + len(wires) > self._max_pending:
+        if len(self._outbox) + len(messages) > self._max_pending:
             self._overflow()
             return
-        self._outbox.extend(wires)
-        self._metrics.events_sent += len(wires)
+        self._outbox.extend(messages)
+        if run_events:
+            self._metrics.events_sent += len(messages)
         self._idle.clear()
         self._schedule_flush()
 
@@ -146,9 +141,7 @@ class Session:
         self._idle.set()
 
     def _overflow(self) -> None:
-        self._closing = True
-        self._outbox.clear()
-        self._idle.set()
+        self.stop()
         log_event(
             logging.WARNING,
             "slow_client_disconnected",
