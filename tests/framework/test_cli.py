@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 from test_framework.cli import SIGPIPE_EXIT_STATUS
+from tests.support.environment import isolated_environment
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -17,12 +18,7 @@ def test_a_reader_that_went_away_ends_the_probe_quietly_with_the_sigpipe_status(
 ) -> None:
     read_end, write_end = os.pipe()
     os.close(read_end)  # like `| head -1` having exited: every write fails with EPIPE
-    env = {
-        key: value
-        for key, value in os.environ.items()
-        if not key.startswith(("STAGING_", "MC_", "DOCKER_"))
-    }
-    env["DOCKER_HOST"] = f"unix://{tmp_path}/no-daemon.sock"
+    env = isolated_environment({"DOCKER_HOST": f"unix://{tmp_path}/no-daemon.sock"})
     try:
         done = subprocess.run(
             [sys.executable, "-m", "test_framework", "probe", "--json"],

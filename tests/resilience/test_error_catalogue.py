@@ -9,7 +9,6 @@ rewrites its table, and a test fails when the file and this list disagree.
 from __future__ import annotations
 
 import dataclasses
-import os
 import re
 import socket
 import subprocess
@@ -26,6 +25,7 @@ import trustme
 from test_framework.backends.base import Endpoints, RunContext
 from test_framework.backends.inprocess import InProcessBackend
 from test_framework.settings import load_settings
+from tests.support.environment import isolated_environment
 from tests.support.fake_staging import Behaviour, FakeStaging
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -595,19 +595,6 @@ def values(backend: Endpoints, wrong_name_tls: tuple[FakeStaging, Path]) -> dict
     }
 
 
-def child_environment(extra: Mapping[str, str]) -> dict[str, str]:
-    """No mode, staging, profile or worker setting of this process leaks into the child."""
-    env = {
-        key: value
-        for key, value in os.environ.items()
-        if not key.startswith(("PYTEST_", "TEST_", "MC_", "STAGING_", "COV_", "HYPOTHESIS"))
-        and key not in ("USE_STAGING_FALLBACK", "FORCE_DOCKER_UNAVAILABLE", "DOCKER_HOST")
-    }
-    env["PYTHONPATH"] = str(ROOT)
-    env.update(extra)
-    return env
-
-
 def command(case: Case, project: Path) -> list[str]:
     if case.entry == "pytest":
         return [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-q", *case.args]
@@ -632,7 +619,7 @@ def run_case(
     for name, text in case.files.items():
         (project / name).parent.mkdir(parents=True, exist_ok=True)
         (project / name).write_text(text, "utf-8")
-    env = child_environment({k: v.format(**subst) for k, v in case.env.items()})
+    env = isolated_environment({k: v.format(**subst) for k, v in case.env.items()})
     args = dataclasses.replace(case, args=tuple(a.format(**subst) for a in case.args))
     return subprocess.run(
         command(args, project),

@@ -1,0 +1,22 @@
+"""The environment for a harness child process that must see none of this process's settings."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def isolated_environment(extra: Mapping[str, str] | None = None) -> dict[str, str]:
+    """No mode, staging, profile, Docker or worker setting of this process leaks into the child."""
+    env = {
+        key: value
+        for key, value in os.environ.items()
+        if not key.startswith(("PYTEST_", "TEST_", "MC_", "STAGING_", "COV_", "HYPOTHESIS"))
+        and key not in ("USE_STAGING_FALLBACK", "FORCE_DOCKER_UNAVAILABLE", "DOCKER_HOST")
+    }
+    env["PYTHONPATH"] = str(ROOT)
+    env.update(extra or {})
+    return env
