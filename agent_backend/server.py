@@ -23,6 +23,7 @@ from websockets.http11 import Request, Response
 from agent_backend import __version__
 from agent_backend.agent import can_run_now, drive, run_now
 from agent_backend.config import ServerConfig
+from agent_backend.connection import AgentConnection
 from agent_backend.http_api import ApiState, HttpAnswer, HttpRequest, Upgrade, answer
 from agent_backend.ids import new_id
 from agent_backend.log import log_event
@@ -41,7 +42,7 @@ from agent_backend.messages import (
 )
 from agent_backend.metrics import Metrics
 from agent_backend.runs import RunEvent, RunMachine, RunRegistry
-from agent_backend.session import AgentConnection, LiveRun, Session
+from agent_backend.session import LiveRun, Session
 from agent_backend.steps import parse_steps
 
 # websockets logs request lines and headers at DEBUG, and ``?token=`` is in the request line:
@@ -258,9 +259,11 @@ class AgentServer:
                 heartbeat_interval_s=self.config.heartbeat_interval_s,
             )
         )
+        connection.on_text = lambda text: self._on_text(session, text)
         try:
             while True:
                 try:
+                    # Text that arrives while nothing waits here goes to on_text directly.
                     message = await connection.recv()
                 except ConnectionClosed:
                     break
@@ -271,6 +274,7 @@ class AgentServer:
                     break
                 self._on_text(session, message)
         finally:
+            connection.on_text = None
             self._sessions.discard(session)
             for live in session.subscriptions:
                 live.subscribers.discard(session)

@@ -10,15 +10,14 @@ import asyncio
 import logging
 import time
 from collections import deque
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
 
-from websockets.asyncio.server import ServerConnection
 from websockets.frames import CloseCode
 from websockets.protocol import State
 
 from agent_backend.config import ServerConfig
+from agent_backend.connection import AgentConnection
 from agent_backend.ids import new_id
 from agent_backend.log import log_event
 from agent_backend.messages import MessageError
@@ -36,25 +35,6 @@ class LiveRun:
     task: asyncio.Task[None] | None = None
     connection_id: str = ""
     started: float = field(default_factory=time.monotonic)
-
-
-class AgentConnection(ServerConnection):
-    """A ``ServerConnection`` that reports when its transport can take writes again."""
-
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self.writable = True
-        self.on_writable: Callable[[], None] | None = None
-
-    def pause_writing(self) -> None:
-        super().pause_writing()
-        self.writable = False
-
-    def resume_writing(self) -> None:
-        super().resume_writing()
-        self.writable = True
-        if self.on_writable is not None:
-            self.on_writable()
 
 
 class Session:
@@ -131,13 +111,11 @@ class Session:
         outbox = self._outbox
         if self._closing or not outbox or not connection.writable:
             return
-        protocol = connection.protocol
-        if protocol.state is not State.OPEN:
+        if connection.protocol.state is not State.OPEN:
             self.stop()
             return
-        while outbox:
-            protocol.send_text(outbox.popleft().encode())
-        _write_chunks(connection, protocol.data_to_send())
+        connection.write_texts(outbox)
+        outbox.clear()
         self._idle.set()
 
     def _overflow(self) -> None:
@@ -152,18 +130,3 @@ class Session:
         self._close_task = self._loop.create_task(
             self.connection.close(CloseCode.POLICY_VIOLATION, "client too slow")
         )
-
-
-def _write_chunks(connection: ServerConnection, chunks: list[bytes]) -> None:
-    """Write what the sans-I/O protocol produced; an empty chunk means half-close."""
-    pending: list[bytes] = []
-    for chunk in chunks:
-        if chunk:
-            pending.append(chunk)
-            continue
-        connection.transport.write(b"".join(pending))
-        pending.clear()
-        if connection.transport.can_write_eof():
-            connection.transport.write_eof()
-    if pending:
-        connection.transport.write(b"".join(pending))
