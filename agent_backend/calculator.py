@@ -40,9 +40,9 @@ class CalculatorError(ValueError):
 
 def evaluate(expression: str) -> Number:
     """Evaluate ``expression``; raise ``CalculatorError`` with a readable message."""
-    parser = _Parser(_tokenize(expression))
+    parser = _Parser(expression, _tokenize(expression))
     value = parser.expr()
-    if parser.kind() != _END:
+    if parser.tokens[parser.index] != _END:
         raise parser.unexpected()
     if isinstance(value, int):
         return value
@@ -59,24 +59,25 @@ def format_number(value: Number) -> str:
     return str(value) if isinstance(value, int) else repr(value)
 
 
-# A token is (kind, text, 1-based position); kind is "num", an operator, or "end".
-_Token = tuple[str, str, int]
-
-
-def _tokenize(text: str) -> list[_Token]:
-    tokens: list[_Token] = []
-    for match in _TOKEN.finditer(text):
-        number, operator, other = match.groups()
-        if number is not None:
-            tokens.append(("num", number, match.start(1) + 1))
-        elif operator is not None:
-            tokens.append((operator, operator, match.start(2) + 1))
-        else:
-            raise CalculatorError(f"unexpected {other!r} at position {match.start(3) + 1}")
+def _tokenize(text: str) -> list[str]:
+    """The tokens' texts (a number's digits, or an operator), then ``_END``."""
+    tokens: list[str] = []
+    for number, operator, other in _TOKEN.findall(text):
+        if other:
+            raise CalculatorError(
+                f"unexpected {other!r} at position {_position(text, len(tokens))}"
+            )
+        tokens.append(number or operator)
     if not tokens:
         raise CalculatorError("empty expression")
-    tokens.append((_END, "", len(text) + 1))
+    tokens.append(_END)
     return tokens
+
+
+def _position(text: str, index: int) -> int:
+    """The 1-based position of token ``index`` in ``text`` (only an error message needs it)."""
+    match = next(m for i, m in enumerate(_TOKEN.finditer(text)) if i == index)
+    return match.start(match.lastindex or 0) + 1
 
 
 def _check(value: _Exact) -> _Exact:
@@ -90,29 +91,27 @@ def _check(value: _Exact) -> _Exact:
 
 
 class _Parser:
-    def __init__(self, tokens: list[_Token]) -> None:
+    """Recursive descent over the token texts; ``unary`` folds unary, power and atom into one
+    call, since one call per grammar level per number was most of the calculator's time."""
+
+    def __init__(self, text: str, tokens: list[str]) -> None:
+        self.text = text
         self.tokens = tokens
         self.index = 0
         self.depth = 0
 
-    def kind(self) -> str:
-        return self.tokens[self.index][0]
-
     def unexpected(self) -> CalculatorError:
-        kind, text, position = self.tokens[self.index]
-        if kind == _END:
+        token = self.tokens[self.index]
+        if token == _END:
             return CalculatorError("unexpected end of expression")
-        return CalculatorError(f"unexpected {text[0]!r} at position {position}")
-
-    def _enter(self) -> None:
-        self.depth += 1
-        if self.depth > MAX_DEPTH:
-            raise CalculatorError("expression nested too deeply")
+        position = _position(self.text, self.index)
+        return CalculatorError(f"unexpected {token[0]!r} at position {position}")
 
     def expr(self) -> _Exact:
         value = self.term()
+        tokens = self.tokens
         while True:
-            kind = self.kind()
+            kind = tokens[self.index]
             if kind == "+":
                 self.index += 1
                 value = _check(value + self.term())
@@ -124,8 +123,9 @@ class _Parser:
 
     def term(self) -> _Exact:
         value = self.unary()
+        tokens = self.tokens
         while True:
-            kind = self.kind()
+            kind = tokens[self.index]
             if kind == "*":
                 self.index += 1
                 value = _check(value * self.unary())
@@ -139,44 +139,55 @@ class _Parser:
                 return value
 
     def unary(self) -> _Exact:
-        if self.kind() == "-":
+        """``"-"* power``, where ``power := atom ("**" unary)?`` and ``atom := NUMBER | (expr)``."""
+        tokens = self.tokens
+        minus = 0
+        while tokens[self.index] == "-":
             self.index += 1
-            self._enter()
-            value = -self.unary()
-            self.depth -= 1
-            return value
-        return self.power()
-
-    def power(self) -> _Exact:
-        base = self.atom()
-        if self.kind() == "**":
+            minus += 1
+        if self.depth + minus > MAX_DEPTH:
+            raise CalculatorError("expression nested too deeply")
+        self.depth += minus
+        token = tokens[self.index]
+        if token == "(":
             self.index += 1
-            self._enter()
-            exponent = self.unary()
-            self.depth -= 1
-            return _power(base, exponent)
-        return base
-
-    def atom(self) -> _Exact:
-        kind, text, _ = self.tokens[self.index]
-        if kind == "(":
-            self.index += 1
-            self._enter()
+            self.depth += 1
+            if self.depth > MAX_DEPTH:
+                raise CalculatorError("expression nested too deeply")
             value = self.expr()
             self.depth -= 1
-            if self.kind() != ")":
+            if tokens[self.index] != ")":
                 raise self.unexpected()
-            self.index += 1
-            return value
-        if kind != "num":
+        elif token[0] in _NUMBER_START:
+            value = _number(token)
+        else:
             raise self.unexpected()
         self.index += 1
-        whole, _, fraction = text.partition(".")
-        if len(whole) + len(fraction) > MAX_DIGITS:
+        if tokens[self.index] == "**":
+            self.index += 1
+            self.depth += 1
+            if self.depth > MAX_DEPTH:
+                raise CalculatorError("expression nested too deeply")
+            value = _power(value, self.unary())
+            self.depth -= 1
+        self.depth -= minus
+        return -value if minus % 2 else value
+
+
+_NUMBER_START = frozenset("0123456789.")
+
+
+def _number(text: str) -> _Exact:
+    if "." not in text:
+        if len(text) > MAX_DIGITS:
             raise CalculatorError("number too long")
-        if not fraction.strip("0"):
-            return int(whole or "0")
-        return _check(Fraction(int(whole + fraction), 10 ** len(fraction)))
+        return int(text)
+    whole, _, fraction = text.partition(".")
+    if len(whole) + len(fraction) > MAX_DIGITS:
+        raise CalculatorError("number too long")
+    if not fraction.strip("0"):
+        return int(whole or "0")
+    return _check(Fraction(int(whole + fraction), 10 ** len(fraction)))
 
 
 def _divide(dividend: _Exact, divisor: _Exact) -> _Exact:
