@@ -93,8 +93,6 @@ class RunMachine:
         self.run_id = run_id
         self.thread_id = thread_id
         self.user_id = user_id
-        self._run_id_json = encode(run_id)
-        self._thread_id_json = encode(thread_id)
         self._wall_clock = wall_clock
         self._monotonic = monotonic
         self._phase = _Phase.NEW
@@ -193,17 +191,22 @@ class RunMachine:
             raise RunStateError(f"run {self.run_id} is {self._phase.value}; this needs {allowed}")
 
     def _emit(self, kind: EventType, payload: dict[str, Any]) -> RunEvent:
-        seq = len(self._events) + 1
+        events = self._events
+        seq = len(events) + 1
         ts = float(self._wall_clock())
-        # The envelope is assembled around the encoded payload (the hot path of every run);
-        # a test checks that ``wire`` decodes to ``as_dict()``.
-        wire = (
-            f'{{"type":"{kind.value}","run_id":{self._run_id_json},'
-            f'"thread_id":{self._thread_id_json},"seq":{seq},"ts":{ts!r},'
-            f'"payload":{encode(payload)}}}'
+        run_id, thread_id = self.run_id, self.thread_id
+        wire = encode(
+            {
+                "type": kind,
+                "run_id": run_id,
+                "thread_id": thread_id,
+                "seq": seq,
+                "ts": ts,
+                "payload": payload,
+            }
         )
-        event = RunEvent(kind, self.run_id, self.thread_id, seq, ts, payload, wire)
-        self._events.append(event)
+        event = RunEvent(kind, run_id, thread_id, seq, ts, payload, wire)
+        events.append(event)
         return event
 
 
