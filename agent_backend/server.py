@@ -3,7 +3,8 @@
 One ``AgentServer`` serves HTTP (through ``process_request``) and the ``/ws`` endpoint on one
 port. Each connection gets a ``Session``: an outbox flushed once per event-loop turn in a single
 write, so a run never waits for a slow client and events reach each client in the order they
-were produced.
+were produced. Its ``AgentConnection`` hands each whole text frame to ``_on_text`` as it arrives
+(``connection.py``); the handler task's ``recv()`` loop sees only what takes websockets' path.
 """
 
 from __future__ import annotations
