@@ -204,23 +204,12 @@ def start_backend(log_level: str, secret: str, password: str) -> tuple[ServerPro
         AGENT_LOG_LEVEL=log_level,
         PYTHONPATH=str(REPO),
     )
-    # A tiny wrapper prints the bound port on stdout, so the benchmark need not parse logs.
+    # python -m agent_backend's own main, announcing the bound port on stdout, so the benchmark
+    # need not parse logs.
     code = (
-        "import asyncio, os, signal, logging, sys\n"
-        "from agent_backend.__main__ import _configure_logging\n"
-        "from agent_backend.config import load_config\n"
-        "from agent_backend.server import AgentServer\n"
-        "async def main():\n"
-        "    config = load_config(['--port', '0'], os.environ)\n"
-        "    _configure_logging(config)\n"
-        "    server = AgentServer(config)\n"
-        "    await server.start()\n"
-        "    print(server.port, flush=True)\n"
-        "    stop = asyncio.Event()\n"
-        "    asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, stop.set)\n"
-        "    await stop.wait()\n"
-        "    await server.shutdown()\n"
-        "asyncio.run(main())\n"
+        "import sys\n"
+        "from agent_backend.__main__ import main\n"
+        "sys.exit(main(['--port', '0'], announce=lambda server: print(server.port, flush=True)))\n"
     )
     process = ServerProcess([sys.executable, "-c", code], env)
     return process, process.read_port()

@@ -18,7 +18,8 @@ ratios and differences. Sections:
   through (the harness-overhead baseline; see docs/performance.md).
 - nox: ``nox -R -s "mission_critical(mode='minimal')"`` beside the same session's pytest called
   directly with the same arguments.
-- load: benchmarks/backend_load.py --connections 1000 --rounds REPS.
+- load: benchmarks/backend_load.py --connections 1000 --rounds REPS, and
+  benchmarks/backend_path.py (the server's CPU per run in process, steadier).
 
 Runs never write into reports/: every suite gets a report folder of its own under a temporary
 directory. Docker resources carry this process's labels and are removed at the end of each round.
@@ -624,7 +625,18 @@ def bench_load(reps: int) -> list[Figure]:
             "server CPU per run",
             f"{median([row['server_cpu_ms_per_run'] for row in rounds]):.3f} ms",
         ),
+        path_figure(section),
     ]
+
+
+def path_figure(section: str) -> Figure:
+    """benchmarks/backend_path.py: the same run's server CPU in process, steadier."""
+    progress("backend path: one connection, in process")
+    _, done = timed([PY, "benchmarks/backend_path.py", "--json"], clean_env(PYTHONPATH=str(ROOT)))
+    if done.returncode != 0:
+        return Figure(section, "backend_path.py", f"failed: {done.stderr.strip()[-300:]}")
+    least = json.loads(done.stdout)["least_us"]
+    return Figure(section, "server CPU per run in process, no system calls", f"{least:.1f} µs")
 
 
 # -- main ------------------------------------------------------------------------------------

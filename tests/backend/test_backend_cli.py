@@ -204,3 +204,30 @@ async def test_logs_are_json_lines_without_tokens_or_passwords() -> None:
     assert "wrong-password" not in text
     for token in tokens:
         assert token.rsplit(".", 1)[-1] not in text  # no signature, so no token
+
+
+async def test_main_announces_the_listening_server_to_a_caller_that_asks() -> None:
+    code = (
+        "import sys\n"
+        "from agent_backend.__main__ import main\n"
+        "sys.exit(main(['--port', '0'], announce=lambda server: print(server.port, flush=True)))\n"
+    )
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-c",
+        code,
+        env=environment(AGENT_JWT_SECRET=SECRET),
+        cwd=REPO,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.DEVNULL,
+    )
+    try:
+        assert proc.stdout is not None
+        port = int(await asyncio.wait_for(proc.stdout.readline(), TIMEOUT_S))
+        assert (await http_get(f"http://127.0.0.1:{port}", "/health")).status == 200
+        proc.send_signal(signal.SIGTERM)
+        assert await asyncio.wait_for(proc.wait(), TIMEOUT_S) == 0
+    finally:
+        if proc.returncode is None:
+            proc.kill()
+            await proc.wait()
