@@ -8,6 +8,7 @@ these answers, so the probe's verdict is what the backend then does.
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -66,18 +67,47 @@ def choose_base_image(address: DaemonAddress, configured: str, timeout: float) -
 
 
 def wheelhouse_status(compose_file: Path) -> tuple[bool, str]:
-    """Whether the wheelhouse the Dockerfile beside ``compose_file`` copies has wheels in it."""
+    """Whether the wheelhouse the Dockerfile beside ``compose_file`` copies has wheels in it,
+    one for every distribution the ``requirements.txt`` beside it names, if there is one."""
     folder = compose_file.parent
     dockerfile = folder / "Dockerfile"
     if not dockerfile.is_file() or "wheels" not in dockerfile.read_text("utf-8"):
         return True, f"no wheelhouse used by {dockerfile}"
     wheels = folder / "wheels"
-    count = len(list(wheels.glob("*.whl")))
-    if count:
-        return True, f"{count} wheels in {wheels}"
+    have = {_normalized(path.name.split("-")[0]) for path in wheels.glob("*.whl")}
     script = folder / "build-wheelhouse.sh"
     fix = f"bash {script}" if script.is_file() else f"put the service's wheels into {wheels}"
-    return False, f"{wheels} has no wheels and the image build has no network: run `{fix}`"
+    if not have:
+        return False, f"{wheels} has no wheels and the image build has no network: run `{fix}`"
+    requirements = folder / "requirements.txt"
+    wanted = _requirement_names(requirements) if requirements.is_file() else []
+    missing = [name for name in wanted if _normalized(name) not in have]
+    if missing:
+        # Most often a dependency was added after the wheelhouse was built.
+        return False, (
+            f"{wheels} has no wheel for {', '.join(missing)}, which {requirements} names, and"
+            f" the image build has no network: run `{fix}`"
+        )
+    return True, f"{len(list(wheels.glob('*.whl')))} wheels in {wheels}"
+
+
+_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
+
+
+def _requirement_names(requirements: Path) -> list[str]:
+    """The distribution names a requirements file asks for (options and comments skipped)."""
+    names = []
+    for line in requirements.read_text("utf-8").splitlines():
+        text = line.partition("#")[0].strip()
+        match = _NAME.match(text)
+        if match is not None and not text.startswith("-"):
+            names.append(match.group())
+    return names
+
+
+def _normalized(name: str) -> str:
+    # Wheel file names spell a distribution with "_" where its name may have "-" or ".".
+    return re.sub(r"[-_.]+", "_", name).lower()
 
 
 def _message(body: bytes) -> str:

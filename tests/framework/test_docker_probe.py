@@ -343,3 +343,25 @@ def test_compose_v1_only_makes_the_mode_unavailable_with_the_reason(
         result = probe_docker(settings_for(project, f"unix://{sock}"))
     assert not result.available
     assert "Compose v1.29.2" in result.reason
+
+
+def test_a_wheelhouse_without_a_wheel_the_requirements_name_says_which_and_how_to_refill(
+    short_dir: Path, project: Path
+) -> None:
+    docker = project / "docker"
+    (docker / "Dockerfile").write_text("FROM x\nCOPY docker/wheels /wheels\n")
+    (docker / "build-wheelhouse.sh").write_text("true\n")
+    (docker / "requirements.txt").write_text(
+        "# runtime\nwebsockets>=17,<18\nPyJWT>=2.8  # tokens\n--only-binary :all:\n"
+    )
+    (docker / "wheels").mkdir()
+    (docker / "wheels" / "websockets-17.4-cp311-cp311-manylinux_2_28_x86_64.whl").write_bytes(b"")
+    sock = short_dir / "docker.sock"
+    with fake_daemon_unix(sock, DaemonScript(images={DEFAULT_BASE_IMAGE})):
+        result = probe_docker(settings_for(project, f"unix://{sock}"))
+    assert not result.available
+    assert "no wheel for PyJWT," in result.reason
+    assert "build-wheelhouse.sh" in result.reason
+    (docker / "wheels" / "pyjwt-2.15.1-py3-none-any.whl").write_bytes(b"")
+    with fake_daemon_unix(sock, DaemonScript(images={DEFAULT_BASE_IMAGE})):
+        assert probe_docker(settings_for(project, f"unix://{sock}")).available
