@@ -82,13 +82,11 @@ class AgentConnection(ServerConnection):
     # -- out --------------------------------------------------------------------------------
     def write_texts(self, messages: Iterable[str]) -> None:
         """Send ``messages`` as text frames, in order, in one transport write."""
-        protocol = self.protocol
-        if protocol.extensions:
-            # Never the case here (compression is off), but framing would then be theirs.
-            for message in messages:
-                protocol.send_text(message.encode())
-            self.send_data()
-            return
+        if self.protocol.extensions:
+            raise RuntimeError(
+                "write_texts frames text itself, which an extension would change: "
+                "serve() must keep compression=None"
+            )
         self.transport.write(b"".join([text_frame(message.encode()) for message in messages]))
 
     # -- flow control -----------------------------------------------------------------------

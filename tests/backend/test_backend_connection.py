@@ -7,9 +7,11 @@ import logging
 
 import pytest
 from backend_helpers import Client, completed
+from websockets.asyncio.client import connect
+from websockets.asyncio.server import ServerConnection, serve
 from websockets.frames import Frame, Opcode
 
-from agent_backend.connection import text_frame
+from agent_backend.connection import AgentConnection, text_frame
 from agent_backend.testing import RunningServer
 
 
@@ -86,3 +88,23 @@ async def test_a_failing_message_handler_closes_with_1011_and_logs_its_traceback
     again = await Client.open(server)
     await again.ping()
     await again.close()
+
+
+async def test_write_texts_refuses_to_frame_text_once_an_extension_is_negotiated() -> None:
+    refused: list[BaseException] = []
+
+    async def handler(connection: ServerConnection) -> None:
+        assert isinstance(connection, AgentConnection)
+        try:
+            connection.write_texts(["hello"])
+        except RuntimeError as exc:
+            refused.append(exc)
+
+    async with serve(
+        handler, "127.0.0.1", 0, create_connection=AgentConnection, compression="deflate"
+    ) as server:
+        port = server.sockets[0].getsockname()[1]
+        async with connect(f"ws://127.0.0.1:{port}", compression="deflate") as client:
+            await client.wait_closed()
+    assert len(refused) == 1
+    assert "compression=None" in str(refused[0])
