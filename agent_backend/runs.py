@@ -114,9 +114,9 @@ class RunMachine:
     def last_seq(self) -> int:
         return len(self._events)
 
-    def events_after(self, after_seq: int) -> list[RunEvent]:
-        """Events with ``seq > after_seq``, in order (``seq`` n is at index n - 1)."""
-        return self._events[max(after_seq, 0) :]
+    def wires_after(self, after_seq: int) -> list[str]:
+        """The encoded events with ``seq > after_seq``, in order (``seq`` n is at index n - 1)."""
+        return [event.wire for event in self._events[max(after_seq, 0) :]]
 
     # -- transitions ------------------------------------------------------------------------
     def start(self, client_msg_id: str | None) -> RunEvent:
@@ -210,37 +210,63 @@ class RunMachine:
         return event
 
 
+class FinishedRun(NamedTuple):
+    """A finished run as a resume sees it, until it expires: its owner and its events."""
+
+    run_id: str
+    user_id: str
+    wires: tuple[str, ...]
+
+    @property
+    def finished(self) -> bool:
+        return True
+
+    def wires_after(self, after_seq: int) -> tuple[str, ...]:
+        """The encoded events with ``seq > after_seq``, in order."""
+        return self.wires[max(after_seq, 0) :]
+
+
 class RunRegistry:
-    """All runs a server knows, by id; finished runs are kept for ``retention_s``."""
+    """All runs a server knows, by id; finished runs are kept for ``retention_s``.
+
+    A finished run is kept as a plain tuple of its owner and its encoded events: a tuple of
+    strings is the one object the garbage collector stops tracking, and the registry holds
+    every run of the last ``retention_s``. Kept as ``RunMachine`` objects (eight tracked
+    objects a run), 120,000 retained runs made every full collection take 300 ms.
+    """
 
     def __init__(
         self, *, retention_s: float, monotonic: Callable[[], float] = time.monotonic
     ) -> None:
         self.retention_s = retention_s
         self._monotonic = monotonic
-        self._runs: dict[str, RunMachine] = {}
+        self._running: dict[str, RunMachine] = {}
+        self._kept: dict[str, tuple[str, tuple[str, ...]]] = {}  # run id: (user id, wires)
         self._active: dict[str, int] = {}
         self._expiry: deque[tuple[float, str]] = deque()
 
     def __len__(self) -> int:
         self._purge()
-        return len(self._runs)
+        return len(self._running) + len(self._kept)
 
     def add(self, run: RunMachine) -> None:
         self._purge()
-        if run.run_id in self._runs:
+        if run.run_id in self._running or run.run_id in self._kept:
             raise ValueError(f"run {run.run_id} exists")
-        self._runs[run.run_id] = run
+        self._running[run.run_id] = run
         if not run.finished:
             self._active[run.user_id] = self._active.get(run.user_id, 0) + 1
 
-    def get(self, run_id: str, user_id: str) -> RunMachine | None:
+    def get(self, run_id: str, user_id: str) -> RunMachine | FinishedRun | None:
         """The run, if it exists, has not expired and belongs to ``user_id``; else ``None``."""
         self._purge()
-        run = self._runs.get(run_id)
-        if run is None or run.user_id != user_id:
+        run = self._running.get(run_id)
+        if run is not None:
+            return run if run.user_id == user_id else None
+        kept = self._kept.get(run_id)
+        if kept is None or kept[0] != user_id:
             return None
-        return run
+        return FinishedRun(run_id, *kept)
 
     def active_count(self, user_id: str) -> int:
         return self._active.get(user_id, 0)
@@ -249,9 +275,11 @@ class RunRegistry:
         return sum(self._active.values())
 
     def finished(self, run: RunMachine) -> None:
-        """Record that ``run`` has finished; it expires ``retention_s`` from now."""
+        """Keep ``run``, which has finished, for ``retention_s`` from now."""
         if not run.finished:
             raise RunStateError(f"run {run.run_id} has not finished")
+        self._running.pop(run.run_id, None)
+        self._kept[run.run_id] = (run.user_id, tuple(run.wires_after(0)))
         count = self._active.get(run.user_id, 0) - 1
         if count > 0:
             self._active[run.user_id] = count
@@ -264,4 +292,4 @@ class RunRegistry:
         expiry = self._expiry
         while expiry and expiry[0][0] <= now:
             _, run_id = expiry.popleft()
-            self._runs.pop(run_id, None)
+            self._kept.pop(run_id, None)

@@ -403,8 +403,7 @@ class AgentServer:
         )
 
     def _cancel_run(self, session: Session, message: Cancel) -> None:
-        machine = self.registry.get(message.run_id, session.user_id)
-        if machine is None:
+        if self.registry.get(message.run_id, session.user_id) is None:
             session.send_error(MessageError(ErrorCode.UNKNOWN_RUN, "no such run", message.run_id))
             return
         live = self._live.get(message.run_id)
@@ -413,14 +412,13 @@ class AgentServer:
             live.task.cancel()
 
     def _resume_run(self, session: Session, message: Resume) -> None:
-        machine = self.registry.get(message.run_id, session.user_id)
-        if machine is None:
+        run = self.registry.get(message.run_id, session.user_id)
+        if run is None:
             session.send_error(MessageError(ErrorCode.UNKNOWN_RUN, "no such run", message.run_id))
             return
-        for event in machine.events_after(message.after_seq):
-            session.deliver(event.wire, run_event=True)
+        session.deliver_events(run.wires_after(message.after_seq))
         live = self._live.get(message.run_id)
-        if live is not None and not machine.finished:
+        if live is not None and not run.finished:
             live.subscribers.add(session)
             session.subscriptions.add(live)
 

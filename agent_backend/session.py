@@ -75,7 +75,7 @@ class Session:
         self._enqueue(wires, run_events=True)
 
     def _enqueue(self, messages: Sequence[str], *, run_events: bool) -> None:
-        if self._closing:
+        if self._closing or not messages:
             return
         if len(self._outbox) + len(messages) > self._max_pending:
             self._overflow()

@@ -3,12 +3,20 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import json
 
 import pytest
 
 from agent_backend.agent import MAX_STEPS_RUN_NOW, can_run_now, drive, run_now
-from agent_backend.runs import EventType, RunEvent, RunMachine, RunRegistry, RunStateError
+from agent_backend.runs import (
+    EventType,
+    FinishedRun,
+    RunEvent,
+    RunMachine,
+    RunRegistry,
+    RunStateError,
+)
 from agent_backend.steps import parse_steps
 
 
@@ -145,15 +153,15 @@ def test_cancel_of_a_finished_run_changes_nothing() -> None:
     assert run.status.value == "succeeded"
 
 
-def test_events_after_replays_the_tail_in_order() -> None:
+def test_wires_after_replays_the_tail_in_order() -> None:
     run = machine()
     run.start(None)
     run.think("a")
     run.think("b")
-    assert [e.seq for e in run.events_after(0)] == [1, 2, 3]
-    assert [e.seq for e in run.events_after(2)] == [3]
-    assert run.events_after(3) == []
-    assert run.events_after(99) == []
+    assert [json.loads(w)["seq"] for w in run.wires_after(0)] == [1, 2, 3]
+    assert [json.loads(w)["seq"] for w in run.wires_after(2)] == [3]
+    assert run.wires_after(3) == []
+    assert run.wires_after(99) == []
 
 
 def test_registry_finds_a_run_only_for_its_owner() -> None:
@@ -180,6 +188,41 @@ def test_registry_counts_active_runs_per_user() -> None:
     assert registry.active_total() == 3
 
 
+def test_a_finished_run_is_kept_for_resume_with_its_events() -> None:
+    registry = RunRegistry(retention_s=60)
+    run = machine()
+    registry.add(run)
+    run.start("m")
+    run.think("t")
+    run.execute_tool("calculator", {"expression": "1+1"})
+    run.complete_tool(ok=True, result=2)
+    run.succeed("1+1 = 2")
+    registry.finished(run)
+    kept = registry.get("run_1", "alice")
+    assert isinstance(kept, FinishedRun)
+    assert kept.finished
+    assert [json.loads(w)["seq"] for w in kept.wires_after(3)] == [4, 5]
+    assert registry.get("run_1", "bob") is None
+
+
+def test_finished_runs_leave_nothing_for_the_garbage_collector_to_track() -> None:
+    registry = RunRegistry(retention_s=60)
+    gc.collect()
+    before = len(gc.get_objects())
+    for index in range(1000):
+        run = machine(f"run_{index}")
+        registry.add(run)
+        run.start(None)
+        run.think("t")
+        run.succeed("a")
+        registry.finished(run)
+    del run
+    gc.collect()  # tuples of untracked objects are untracked when a collection sees them
+    gc.collect()
+    assert len(gc.get_objects()) - before < 50
+    assert len(registry) == 1000
+
+
 def test_registry_refuses_to_finish_a_run_that_has_not_finished() -> None:
     registry = RunRegistry(retention_s=60)
     run = machine()
@@ -197,7 +240,8 @@ def test_finished_runs_stay_resumable_for_the_retention_then_expire() -> None:
     run.cancel()
     registry.finished(run)
     clock.now += 59.9
-    assert registry.get("run_1", "alice") is run
+    kept = registry.get("run_1", "alice")
+    assert kept == FinishedRun("run_1", "alice", tuple(run.wires_after(0)))
     clock.now += 0.2
     assert registry.get("run_1", "alice") is None
     assert len(registry) == 0
