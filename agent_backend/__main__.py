@@ -6,7 +6,6 @@ A configuration problem prints one line on stderr and exits with status 2, no tr
 from __future__ import annotations
 
 import asyncio
-import gc
 import logging
 import os
 import signal
@@ -44,12 +43,6 @@ def _configure_runtime() -> None:
     logging.logThreads = False
     logging.logProcesses = False
     logging.logMultiprocessing = False
-    # A run keeps about eight tracked objects until its retention ends: at the default young
-    # threshold (700) a full collection over every retained run came every ~8,000 runs;
-    # at 10,000 it comes 14 times less often.
-    gc.set_threshold(10_000, 10, 10)
-    # What the imports made lives as long as the process: the collector need never scan it.
-    gc.freeze()
 
 
 async def _serve(config: ServerConfig, announce: Callable[[AgentServer], None] | None) -> None:

@@ -9,11 +9,10 @@ flush, whose one transport write goes to a sink. It prints the least process CPU
 message over the repetitions (a busy moment of the host only ever adds), which repeats to a
 few percent: use it to compare two versions of the code.
 
-The server is the in-process one (``AgentServer``) with the rate limit lifted, with ``python -m
-agent_backend``'s process settings (garbage collector, logging), logging at INFO into a
-block-buffered ``/dev/null`` as it logs into stderr, and one real client connection for the
-handshake. Finished runs are forgotten every 9,000 runs, about
-what backend_load.py's server holds at its end.
+The server is the in-process one (``AgentServer``) with the rate limit lifted and ``python -m
+agent_backend``'s process settings, logging at INFO into a block-buffered ``/dev/null`` as it
+logs into stderr, with one real client connection for the handshake. Finished runs are
+forgotten every 9,000 runs, about what backend_load.py's server holds at its end.
 """
 
 from __future__ import annotations
