@@ -11,38 +11,39 @@ import os
 import signal
 import sys
 from collections.abc import Callable, Sequence
+from typing import TextIO
 
 from agent_backend.config import ConfigError, ServerConfig, load_config
-from agent_backend.log import JsonFormatter, TurnFlushedHandler, log_event
+from agent_backend.log import JsonFormatter, TurnFlushedHandler, log_event, write_directly_to
 from agent_backend.server import AgentServer
 
 
-def _configure_logging(config: ServerConfig) -> logging.Handler:
-    # A block-buffered stream on stderr's descriptor, flushed once per loop turn; closefd=False
-    # leaves fd 2 open for tracebacks and for what Python itself prints.
-    stream = open(  # noqa: SIM115 - lives as long as the process
-        sys.stderr.fileno(),
-        "w",
-        buffering=1 << 16,
-        encoding="utf-8",
-        errors="backslashreplace",
-        closefd=False,
-    )
+def _configure_logging(config: ServerConfig, stream: TextIO | None = None) -> logging.Handler:
+    """Logging for a process that is only this server: JSON lines into ``stream``, stderr by
+    default. Never applied in-process (``agent_backend.testing``): that is the host's to set."""
+    if stream is None:
+        # Block-buffered on stderr's descriptor, flushed once per loop turn; closefd=False
+        # leaves fd 2 open for tracebacks and for what Python itself prints.
+        stream = open(  # noqa: SIM115 - lives as long as the process
+            sys.stderr.fileno(),
+            "w",
+            buffering=1 << 16,
+            encoding="utf-8",
+            errors="backslashreplace",
+            closefd=False,
+        )
     handler = TurnFlushedHandler(stream)
     handler.setFormatter(JsonFormatter())
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(config.log_level_number)
-    return handler
-
-
-def _configure_runtime() -> None:
-    """Settings for a process that is only this server; never applied in-process
-    (``agent_backend.testing``), where they are the host process's to choose."""
-    # No line carries a thread or process name: spare every record looking them up.
+    # The process's one handler, no filters: our lines need not become records first.
+    write_directly_to(handler)
+    # No line carries a thread or process name: spare the other records looking them up.
     logging.logThreads = False
     logging.logProcesses = False
     logging.logMultiprocessing = False
+    return handler
 
 
 async def _serve(config: ServerConfig, announce: Callable[[AgentServer], None] | None) -> None:
@@ -71,7 +72,6 @@ def main(
         print(f"agent_backend: {exc}", file=sys.stderr)
         return exc.exit_code
     handler = _configure_logging(config)
-    _configure_runtime()
     try:
         asyncio.run(_serve(config, announce))
     except OSError as exc:

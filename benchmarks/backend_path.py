@@ -20,7 +20,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import logging
 import os
 import statistics
 import sys
@@ -33,10 +32,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from websockets.asyncio.client import connect
 from websockets.frames import Frame, Opcode
 
-from agent_backend.__main__ import _configure_runtime
+from agent_backend.__main__ import _configure_logging
 from agent_backend.auth import issue_token
 from agent_backend.config import Environment, ServerConfig, generated_secret
-from agent_backend.log import JsonFormatter, TurnFlushedHandler
 from agent_backend.server import AgentServer
 
 CONTENT = "calc (17 + 25) * 3 - 2 ** 5 / 4"  # backend_load.py's
@@ -57,27 +55,21 @@ class Sink:
         return getattr(self.real, name)
 
 
-def log_to_devnull() -> None:
-    handler = TurnFlushedHandler(open(os.devnull, "w", buffering=1 << 16))  # noqa: SIM115
-    handler.setFormatter(JsonFormatter())
-    root = logging.getLogger()
-    root.handlers[:] = [handler]
-    root.setLevel(logging.INFO)
-
-
-async def measure(messages: int, reps: int) -> list[float]:
-    """Process CPU microseconds per message, one figure per repetition."""
-    secret = generated_secret()
-    config = ServerConfig(
-        jwt_secret=secret,
+def server_config() -> ServerConfig:
+    return ServerConfig(
+        jwt_secret=generated_secret(),
         test_password="unused",
         port=0,
         env=Environment.TEST,
         rate_limit_per_s=10**9,
     )
+
+
+async def measure(config: ServerConfig, messages: int, reps: int) -> list[float]:
+    """Process CPU microseconds per message, one figure per repetition."""
     server = AgentServer(config)
     await server.start()
-    token = issue_token("bench", secret, 3600, time.time()).access_token
+    token = issue_token("bench", config.jwt_secret, 3600, time.time()).access_token
     client = await connect(
         f"ws://127.0.0.1:{server.port}/ws",
         additional_headers={"Authorization": f"Bearer {token}"},
@@ -126,9 +118,10 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--reps", type=int, default=7, help="repetitions (7)")
     parser.add_argument("--json", action="store_true", help="print the figures as JSON")
     args = parser.parse_args(argv)
-    log_to_devnull()
-    _configure_runtime()
-    figures = asyncio.run(measure(args.messages, args.reps))
+    config = server_config()
+    # As python -m agent_backend logs into stderr, at INFO, into a block-buffered /dev/null.
+    _configure_logging(config, open(os.devnull, "w", buffering=1 << 16))  # noqa: SIM115
+    figures = asyncio.run(measure(config, args.messages, args.reps))
     if args.json:
         print(json.dumps({"least_us": min(figures), "per_rep_us": figures}))
         return 0

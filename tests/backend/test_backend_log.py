@@ -11,7 +11,7 @@ from typing import TextIO
 
 import pytest
 
-from agent_backend.log import JsonFormatter, TurnFlushedHandler, log_event
+from agent_backend.log import JsonFormatter, TurnFlushedHandler, log_event, write_directly_to
 
 
 class Pipe:
@@ -33,8 +33,9 @@ class Pipe:
         self.reader.close()
 
 
-@pytest.fixture
-def pipe() -> Iterator[Pipe]:
+@pytest.fixture(params=["records", "direct"])
+def pipe(request: pytest.FixtureRequest) -> Iterator[Pipe]:
+    """The handler on the ``agent_backend`` logger; with ``direct``, our lines skip records."""
     pipe = Pipe()
     handler = TurnFlushedHandler(pipe.writer)
     handler.setFormatter(JsonFormatter())
@@ -43,12 +44,43 @@ def pipe() -> Iterator[Pipe]:
     logger.handlers[:] = [handler]
     logger.setLevel(logging.DEBUG)
     logger.propagate = False
+    if request.param == "direct":
+        write_directly_to(handler)
     try:
         yield pipe
     finally:
+        write_directly_to(None)
         logger.handlers[:], level, logger.propagate = saved
         logger.setLevel(level)
         pipe.close()
+
+
+def test_a_line_written_directly_is_the_line_its_record_would_have_made() -> None:
+    pipe = Pipe()
+    handler = TurnFlushedHandler(pipe.writer)
+    handler.setFormatter(JsonFormatter())
+    logger = logging.getLogger("agent_backend")
+    saved = logger.handlers[:], logger.propagate
+    logger.handlers[:] = [handler]
+    logger.propagate = False
+    try:
+        log_event(logging.WARNING, "x", run_id="run_1", odd=object, text="é\n")
+        write_directly_to(handler)
+        log_event(logging.WARNING, "x", run_id="run_1", odd=object, text="é\n")
+    finally:
+        write_directly_to(None)
+        logger.handlers[:], logger.propagate = saved
+    by_record, direct = (json.loads(line) | {"ts": 0} for line in pipe.lines())
+    assert by_record == direct
+    assert direct["odd"] == "<class 'object'>"
+    pipe.close()
+
+
+def test_below_the_level_nothing_is_written_either_way(pipe: Pipe) -> None:
+    logging.getLogger("agent_backend").setLevel(logging.INFO)
+    log_event(logging.DEBUG, "run_started")
+    log_event(logging.WARNING, "written")
+    assert [json.loads(line)["event"] for line in pipe.lines()] == ["written"]
 
 
 async def test_lines_of_one_loop_turn_reach_the_stream_together_at_its_end(pipe: Pipe) -> None:
@@ -104,3 +136,19 @@ def test_records_from_other_loggers_become_json_lines_too(pipe: Pipe) -> None:
         "logger": "agent_backend.other",
         "message": "plain text",
     }
+
+
+def test_lines_and_other_loggers_records_keep_their_order(pipe: Pipe) -> None:
+    log_event(logging.INFO, "first")
+    logging.getLogger("agent_backend.other").info("second")
+    log_event(logging.INFO, "third")
+    lines = [json.loads(line) for line in pipe.lines()]
+    assert [line.get("message", line["event"]) for line in lines] == ["first", "second", "third"]
+
+
+def test_a_broken_stream_is_reported_on_stderr_not_raised(
+    pipe: Pipe, capsys: pytest.CaptureFixture[str]
+) -> None:
+    pipe.writer.close()
+    log_event(logging.WARNING, "lost")
+    assert "Logging error" in capsys.readouterr().err
