@@ -5,6 +5,7 @@ Standard library only (the Docker probe uses ``find_compose``).
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import os
@@ -21,6 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from test_framework.errors import ConfigError, ModeUnavailableError, ServiceUnavailableError
+from test_framework.version_cache import remembered_version
 
 log = logging.getLogger(__name__)
 Progress = Callable[[str], None]
@@ -99,7 +101,12 @@ def find_compose(
         wrapped = _wrapped_binary(Path(asked[0])) if len(asked) == 1 else None
         if wrapped is not None:
             argv = asked = (str(wrapped),)
-        version = compose_version(asked, timeout, env)
+        if len(asked) == 1:
+            # Its answer depends on the binary alone: remembered per binary file.
+            ask = functools.partial(compose_version, asked, timeout, env)
+            version = remembered_version(Path(asked[0]), ask)
+        else:
+            version = compose_version(asked, timeout, env)
         label = " ".join(argv)
         if version is None:
             tried.append(f"{label} (not available)")

@@ -42,8 +42,10 @@ def docker_cli(folder: Path, plugin_answer: str | None) -> Path:
 
 @pytest.fixture(autouse=True)
 def no_real_plugins(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    # The real ~/.docker/cli-plugins must not answer for the fake docker CLI.
+    # The real ~/.docker/cli-plugins must not answer for the fake docker CLI, nor the real
+    # cache of versions for the fake binaries.
     monkeypatch.setenv("DOCKER_CONFIG", str(tmp_path / "docker-config"))
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
 
 
 def test_the_docker_compose_plugin_is_preferred(tmp_path: Path) -> None:
