@@ -264,7 +264,8 @@ class AgentServer:
         try:
             while True:
                 try:
-                    # Text that arrives while nothing waits here goes to on_text directly.
+                    # Whole text frames mostly go to on_text as they arrive (connection.py);
+                    # recv() returns the rest, in order.
                     message = await connection.recv()
                 except ConnectionClosed:
                     break

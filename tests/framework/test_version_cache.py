@@ -36,12 +36,17 @@ def find(bin_dir: Path, tmp_path: Path) -> str:
     return find_compose(path=str(bin_dir), beside=tmp_path / "venv").version
 
 
-def test_a_second_probe_does_not_run_the_same_compose_binary_again(tmp_path: Path) -> None:
+def times_asked_in_two_probes(tmp_path: Path) -> int:
+    """Two probes of one docker-compose 2.40.3: how often the binary itself was run."""
     bin_dir = tmp_path / "bin"
     _, calls = counting_compose(bin_dir, "2.40.3")
     assert find(bin_dir, tmp_path) == "2.40.3"
     assert find(bin_dir, tmp_path) == "2.40.3"
-    assert asked(calls) == 1
+    return asked(calls)
+
+
+def test_a_second_probe_does_not_run_the_same_compose_binary_again(tmp_path: Path) -> None:
+    assert times_asked_in_two_probes(tmp_path) == 1
 
 
 def test_a_replaced_binary_is_asked_again(tmp_path: Path) -> None:
@@ -60,21 +65,13 @@ def test_a_cache_that_cannot_be_written_only_costs_the_question(
     blocker = tmp_path / "not-a-folder"
     blocker.write_text("")
     monkeypatch.setenv("XDG_CACHE_HOME", str(blocker))
-    bin_dir = tmp_path / "bin"
-    _, calls = counting_compose(bin_dir, "2.40.3")
-    assert find(bin_dir, tmp_path) == "2.40.3"
-    assert find(bin_dir, tmp_path) == "2.40.3"
-    assert asked(calls) == 2
+    assert times_asked_in_two_probes(tmp_path) == 2
 
 
 def test_a_damaged_cache_file_is_replaced(tmp_path: Path) -> None:
     cache_file().parent.mkdir(parents=True)
     cache_file().write_text("{not json")
-    bin_dir = tmp_path / "bin"
-    _, calls = counting_compose(bin_dir, "2.40.3")
-    assert find(bin_dir, tmp_path) == "2.40.3"
-    assert find(bin_dir, tmp_path) == "2.40.3"
-    assert asked(calls) == 1
+    assert times_asked_in_two_probes(tmp_path) == 1
     assert list(json.loads(cache_file().read_text()).values()) == ["2.40.3"]
 
 
