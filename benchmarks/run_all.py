@@ -30,7 +30,6 @@ from __future__ import annotations
 import argparse
 import contextlib
 import datetime
-import fcntl
 import json
 import os
 import platform
@@ -72,10 +71,6 @@ LIKE_FOR_LIKE = ["-m", "not deployment_control"]
 NO_DAEMON = "unix:///nonexistent"
 BLACKHOLE_TIMEOUT_S = 0.5
 NOX_MINIMAL = "mission_critical(mode='minimal')"
-# The machine's convention: whoever stops dockerd holds this lock exclusively until it answers
-# again; the benchmarks hold it shared, so the daemon stays up while they measure.
-DOCKERD_LOCK = Path("/tmp/mc-dockerd.lock")
-LOCK_WAIT_S = 900.0
 
 
 def clean_env(**extra: str) -> dict[str, str]:
@@ -117,23 +112,17 @@ def daemon_answers() -> bool:
 
 @contextlib.contextmanager
 def daemon_kept_up() -> Iterator[None]:
-    with DOCKERD_LOCK.open("a") as lock:
-        deadline = time.monotonic() + LOCK_WAIT_S
-        while True:
-            try:
-                fcntl.flock(lock, fcntl.LOCK_SH | fcntl.LOCK_NB)
-                break
-            except BlockingIOError:
-                if time.monotonic() > deadline:
-                    raise SystemExit(
-                        f"{DOCKERD_LOCK} stayed locked for {LOCK_WAIT_S:g} s"
-                    ) from None
-                progress(f"waiting for {DOCKERD_LOCK}: someone is restarting dockerd")
-                time.sleep(5)
+    from tests.support.dockerd_lock import DOCKERD_LOCK, dockerd_lock
+
+    def waiting() -> None:
+        progress(f"waiting for {DOCKERD_LOCK}: someone is restarting dockerd")
+
+    with contextlib.ExitStack() as stack:
         try:
-            yield
-        finally:
-            fcntl.flock(lock, fcntl.LOCK_UN)
+            stack.enter_context(dockerd_lock(shared=True, poll_s=5.0, on_wait=waiting))
+        except TimeoutError as exc:
+            raise SystemExit(str(exc)) from None
+        yield
 
 
 # -- probe -----------------------------------------------------------------------------------

@@ -10,7 +10,6 @@ test fails.
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import json
 import os
 import signal
@@ -23,12 +22,11 @@ from pathlib import Path
 import pytest
 
 from tests.support.docker_resources import NOTHING, child_environment, require_docker, resources
+from tests.support.dockerd_lock import dockerd_lock
 
 ROOT = Path(__file__).resolve().parents[2]
 SUITE = "tests/mission_critical"
-LOCK = Path("/tmp/mc-dockerd.lock")
 PID_FILE = Path("/var/run/docker.pid")
-LOCK_WAIT_S = 900.0  # another user of the daemon may hold it for a benchmark run
 DAEMON_S = 60.0  # for dockerd to stop (it stops its containers first) or to answer again
 RUN_TIMEOUT_S = 300.0  # generous: only proves "does not hang"
 # Exactly the start of .ci/setup-docker.sh (step 2).
@@ -80,21 +78,15 @@ def daemon_to_stop() -> Iterator[int]:
         pytest.skip("DOCKER_HOST names a daemon this test did not start and must not stop")
     if not PID_FILE.is_file():
         pytest.skip(f"no {PID_FILE}: dockerd is not managed the way .ci/setup-docker.sh does")
-    with LOCK.open("a") as lock:
-        deadline = time.monotonic() + LOCK_WAIT_S
-        while True:
-            try:
-                fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                break
-            except BlockingIOError:
-                if time.monotonic() > deadline:
-                    pytest.fail(f"{LOCK} stayed locked for {LOCK_WAIT_S:g} s")
-                time.sleep(1)
+    with contextlib.ExitStack() as stack:
+        try:
+            stack.enter_context(dockerd_lock(shared=False, poll_s=1.0))
+        except TimeoutError as exc:
+            pytest.fail(str(exc))
         try:
             yield int(PID_FILE.read_text().strip())
         finally:
             start_dockerd()  # a no-op when the daemon is up
-            fcntl.flock(lock, fcntl.LOCK_UN)
 
 
 def pytest_run(tmp_path: Path, name: str, *args: str, **env: str) -> subprocess.Popen[str]:
