@@ -36,8 +36,7 @@ def remembered_version(binary: Path, ask: Callable[[], str | None]) -> str | Non
         return known[key]
     version = ask()
     if version is not None:
-        known.pop(key, None)
-        known[key] = version
+        known[key] = version  # a new key: it goes last, among the newest
         _store(path, dict(list(known.items())[-MAX_ENTRIES:]))
     return version
 
