@@ -22,9 +22,11 @@ The same client load then runs against two references, each in its own process:
   distance between it and ``ratio`` is what the backend's own work costs.
 
 The phases rotate which goes first each round, and each waits until every server process is
-idle. The client is lean, as a load generator must be: it decodes a run's first event (the
-protocol makes it agent_started) and its last, and only looks for the last in between. No
-compression anywhere. Exit status 1 if any run did not succeed.
+idle. The client is lean, as a load generator must be: one coroutine sends the messages, and
+each frame is timed and looked at where websockets parses it (``LoadConnection``), not after
+a ``recv()`` task wakes up; it decodes a run's first event (the protocol makes it
+agent_started) and its last, and only looks for the last in between. No compression anywhere.
+Exit status 1 if any run did not succeed.
 """
 
 from __future__ import annotations
@@ -43,12 +45,15 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.asyncio.server import ServerConnection, serve
+from websockets.frames import Frame, Opcode
+from websockets.protocol import Event
 from websockets.version import version as websockets_version
 
 REPO = Path(__file__).resolve().parents[1]
@@ -140,6 +145,8 @@ class ServerProcess:
     def stop(self) -> int:
         self.proc.terminate()
         code = self.proc.wait(30)
+        if self.proc.stdout is not None:
+            self.proc.stdout.close()
         self.log.close()
         return code
 
@@ -246,15 +253,79 @@ async def fetch_tokens(port: int, count: int, password: str) -> list[str]:
     return await asyncio.gather(*(one(i) for i in range(count)))
 
 
-async def open_all(url: str, tokens: list[str], *, ready: bool) -> list[ClientConnection]:
-    async def one(token: str) -> ClientConnection:
+class LoadConnection(ClientConnection):
+    """The load client's connection: each whole text frame goes to ``on_frame`` as it is parsed.
+
+    A load generator must not be what it measures. Read with ``recv()``, each event cost the
+    client a future and a task wake-up, and in the backend phase the client (five events a
+    run) used as much CPU as the server; its tasks also waited their turn before the arrival
+    was timed. Here a frame is timed and looked at where websockets parses it. Control frames,
+    fragments and everything before ``on_frame`` is set take websockets' own way.
+    """
+
+    on_frame: Callable[[bytes], None] | None = None
+
+    def process_event(self, event: Event) -> None:
+        on_frame = self.on_frame
+        if (
+            on_frame is not None
+            and isinstance(event, Frame)
+            and event.opcode is Opcode.TEXT
+            and event.fin
+        ):
+            on_frame(bytes(event.data))
+            return
+        super().process_event(event)
+
+
+class RunWatch:
+    """One connection's part of the run phase, fed its frames by its ``LoadConnection``.
+
+    It times the first frame (agent_started, by the protocol's order rule; the reply, for the
+    echo server) and, when ``events``, reads on to ``agent_completed`` and counts its status.
+    """
+
+    def __init__(self, result: PhaseResult, *, events: bool) -> None:
+        self.result = result
+        self.events = events
+        self.sent = 0.0
+        self.seen_first = False
+        self.done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+
+    def on_frame(self, data: bytes) -> None:
+        elapsed_ms = (time.perf_counter() - self.sent) * 1000
+        result = self.result
+        if not self.seen_first:
+            self.seen_first = True
+            result.first_ms.append(elapsed_ms)
+            if not self.events:
+                self.done.set_result(None)
+                return
+            kind = json.loads(data)["type"]
+            if kind != "agent_started":
+                self._count(f"first event {kind}")
+            return
+        if b'"agent_completed"' in data:
+            result.last_ms.append(elapsed_ms)
+            self._count(json.loads(data)["payload"]["status"])
+
+    def _count(self, outcome: str) -> None:
+        self.result.statuses[outcome] = self.result.statuses.get(outcome, 0) + 1
+        if not self.done.done():
+            self.done.set_result(None)
+
+
+async def open_all(url: str, tokens: list[str], *, ready: bool) -> list[LoadConnection]:
+    async def one(token: str) -> LoadConnection:
         ws = await connect(
             url,
             additional_headers={"Authorization": f"Bearer {token}"},
             compression=None,
             open_timeout=TIMEOUT_S,
             max_size=None,
+            create_connection=LoadConnection,
         )
+        assert isinstance(ws, LoadConnection)
         if ready:
             first = json.loads(await ws.recv())
             assert first["type"] == "connection_ready", first
@@ -280,47 +351,32 @@ async def run_phase(
     began = time.perf_counter()
     connections = await open_all(url, tokens, ready=ready)
     connected = time.perf_counter()
-    go = asyncio.Event()
     result = PhaseResult(label, len(tokens), connected - began, 0.0)
-
-    async def one(index: int, ws: ClientConnection) -> None:
-        await go.wait()
-        if spread_ms > 0:
-            # Start times spread evenly over the window instead of one burst.
-            await asyncio.sleep(spread_ms / 1000 * index / len(connections))
-        sent = time.perf_counter()
-        await ws.send(message)
-        if not events:
-            await ws.recv()
-            result.first_ms.append((time.perf_counter() - sent) * 1000)
-            return
-        first = json.loads(await ws.recv())
-        result.first_ms.append((time.perf_counter() - sent) * 1000)
-        if first["type"] != "agent_started":
-            wrong = f"first event {first['type']}"
-            result.statuses[wrong] = result.statuses.get(wrong, 0) + 1
-            return
-        while True:
-            raw = await ws.recv()
-            if '"agent_completed"' in raw:
-                result.last_ms.append((time.perf_counter() - sent) * 1000)
-                status = json.loads(raw)["payload"]["status"]
-                result.statuses[status] = result.statuses.get(status, 0) + 1
-                return
-
-    tasks = [asyncio.create_task(one(index, ws)) for index, ws in enumerate(connections)]
-    await asyncio.sleep(0)  # every task is now waiting on the event
+    watches = [RunWatch(result, events=events) for _ in connections]
+    for ws, watch in zip(connections, watches, strict=True):
+        ws.on_frame = watch.on_frame
     await wait_idle(all_pids)
     server_cpu = process_cpu_s(server_pid)
     client_cpu = time.process_time()
     run_began = time.perf_counter()
-    go.set()
-    await asyncio.wait_for(asyncio.gather(*tasks), TIMEOUT_S)
+    # One coroutine sends them all: the first message leaves at once, and the server works
+    # while the client sends the rest (a task per send cost the client a wake-up each).
+    for index, (ws, watch) in enumerate(zip(connections, watches, strict=True)):
+        if spread_ms > 0:
+            # Start times spread evenly over the window instead of one burst.
+            delay = run_began + spread_ms / 1000 * index / len(connections) - time.perf_counter()
+            if delay > 0:
+                await asyncio.sleep(delay)
+        watch.sent = time.perf_counter()
+        await ws.send(message)
+    await asyncio.wait_for(asyncio.gather(*(watch.done for watch in watches)), TIMEOUT_S)
     result.run_s = time.perf_counter() - run_began
     result.client_cpu_s = time.process_time() - client_cpu
     server_cpu_after = process_cpu_s(server_pid)
     if server_cpu is not None and server_cpu_after is not None:
         result.server_cpu_s = server_cpu_after - server_cpu
+    for ws in connections:
+        ws.on_frame = None
     await asyncio.gather(*(ws.close() for ws in connections))
     return result
 
@@ -460,7 +516,8 @@ async def main(args: argparse.Namespace) -> int:
     data: dict[str, Any] = {
         "machine": (
             f"{platform.machine()}, {os.cpu_count()} cores, "
-            f"Python {platform.python_version()}, websockets {websockets_version}"
+            f"Python {platform.python_version()} ({os.path.realpath(sys.executable)}), "
+            f"websockets {websockets_version}"
         ),
         "connections": args.connections,
         "spread_ms": args.spread_ms,

@@ -636,7 +636,7 @@ def header(command: str, load_before: float) -> list[str]:
     return [
         f"date: {datetime.datetime.now().astimezone().isoformat(timespec='minutes')}",
         f"machine: {platform.machine()}, {os.cpu_count()} cores,"
-        f" Python {platform.python_version()},"
+        f" Python {platform.python_version()} ({os.path.realpath(sys.executable)}),"
         f" load average (1 min) {load_before:.1f} before, {load_after:.1f} after",
         f"command: {command}",
     ]
