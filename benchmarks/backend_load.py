@@ -22,9 +22,10 @@ The same client load then runs against two references, each in its own process:
   distance between it and ``ratio`` is what the backend's own work costs.
 
 The phases rotate which goes first each round, and each waits until every server process is
-idle. The client is lean, as a load generator must be: one coroutine sends the messages, and
-each frame is timed and looked at where websockets parses it (``LoadConnection``), not after
-a ``recv()`` task wakes up; it decodes a run's first event (the protocol makes it
+idle. The client is lean, as a load generator must be, so that the ratios compare servers,
+not the client's cost of reading one frame or five: one coroutine sends the messages, and in
+the run phase each connection splits the server's frames itself and times each one as it
+arrives (``LoadConnection``). It decodes a run's first event (the protocol makes it
 agent_started) and its last, and only looks for the last in between. No compression anywhere.
 Exit status 1 if any run did not succeed.
 """
@@ -253,17 +254,68 @@ async def fetch_tokens(port: int, count: int, password: str) -> list[str]:
     return await asyncio.gather(*(one(i) for i in range(count)))
 
 
-class LoadConnection(ClientConnection):
-    """The load client's connection: each whole text frame goes to ``on_frame`` as it is parsed.
+_FIN_TEXT = 0x81  # the first byte of a final text frame
 
-    A load generator must not be what it measures. Read with ``recv()``, each event cost the
-    client a future and a task wake-up, and in the backend phase the client (five events a
-    run) used as much CPU as the server; its tasks also waited their turn before the arrival
-    was timed. Here a frame is timed and looked at where websockets parses it. Control frames,
-    fragments and everything before ``on_frame`` is set take websockets' own way.
+
+class LoadConnection(ClientConnection):
+    """The load client's connection; while watched, it reads the server's frames itself.
+
+    A load generator must not be what it measures. With ``recv()`` a frame cost the client
+    websockets' frame parser, a future and a task wake-up, and its task waited its turn before
+    the arrival was timed: in the backend phase (five frames a run) the client used as much
+    CPU as the server, and the floor server, which does no work, reached only 0.6-0.8 of the
+    echo server's rate. While ``watch``ed, ``data_received`` splits what arrives into frames
+    and hands each final text frame to ``on_frame`` at once: a server's frame is a 2-10 byte
+    header and the payload, unmasked (RFC 6455, 5.2). Anything else (a ping, a close, a
+    fragment, a masked frame) hands the rest of the stream to websockets' own parser, which
+    still gives text frames to ``on_frame`` through ``process_event``. Outside a run phase the
+    connection is websockets' own.
     """
 
-    on_frame: Callable[[bytes], None] | None = None
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.on_frame: Callable[[bytes], None] | None = None
+        self._reading = False
+        self._partial = b""
+
+    def watch(self, on_frame: Callable[[bytes], None]) -> None:
+        if self.protocol.reader.buffer:
+            raise RuntimeError("backend_load: the server sent data before the run phase")
+        self.on_frame = on_frame
+        self._reading = True
+
+    def unwatch(self) -> None:
+        self.on_frame = None
+        self._reading = False
+        partial, self._partial = self._partial, b""
+        if partial:
+            super().data_received(partial)
+
+    def data_received(self, data: bytes) -> None:
+        if not self._reading:
+            super().data_received(data)
+            return
+        buffer = self._partial + data if self._partial else data
+        size, offset = len(buffer), 0
+        while size - offset >= 2:
+            if buffer[offset] != _FIN_TEXT or buffer[offset + 1] & 0x80:
+                self._reading = False
+                self._partial = b""
+                super().data_received(buffer[offset:])
+                return
+            length, start = buffer[offset + 1], offset + 2
+            if length >= 126:
+                start += 2 if length == 126 else 8
+                if size < start:
+                    break
+                length = int.from_bytes(buffer[offset + 2 : start], "big")
+            end = start + length
+            if size < end:
+                break
+            assert self.on_frame is not None
+            self.on_frame(buffer[start:end])
+            offset = end
+        self._partial = buffer[offset:]
 
     def process_event(self, event: Event) -> None:
         on_frame = self.on_frame
@@ -354,7 +406,7 @@ async def run_phase(
     result = PhaseResult(label, len(tokens), connected - began, 0.0)
     watches = [RunWatch(result, events=events) for _ in connections]
     for ws, watch in zip(connections, watches, strict=True):
-        ws.on_frame = watch.on_frame
+        ws.watch(watch.on_frame)
     await wait_idle(all_pids)
     server_cpu = process_cpu_s(server_pid)
     client_cpu = time.process_time()
@@ -376,9 +428,18 @@ async def run_phase(
     if server_cpu is not None and server_cpu_after is not None:
         result.server_cpu_s = server_cpu_after - server_cpu
     for ws in connections:
-        ws.on_frame = None
+        ws.unwatch()
     await asyncio.gather(*(ws.close() for ws in connections))
     return result
+
+
+def machine() -> str:
+    """The machine and the interpreter (its real path: a build without PGO is slower)."""
+    return (
+        f"{platform.machine()}, {os.cpu_count()} cores, "
+        f"Python {platform.python_version()} ({os.path.realpath(sys.executable)}), "
+        f"websockets {websockets_version}"
+    )
 
 
 def cpu_ms(seconds: float | None, count: int) -> float | None:
@@ -514,11 +575,7 @@ async def main(args: argparse.Namespace) -> int:
             if label != "backend":
                 process.stop()
     data: dict[str, Any] = {
-        "machine": (
-            f"{platform.machine()}, {os.cpu_count()} cores, "
-            f"Python {platform.python_version()} ({os.path.realpath(sys.executable)}), "
-            f"websockets {websockets_version}"
-        ),
+        "machine": machine(),
         "connections": args.connections,
         "spread_ms": args.spread_ms,
         "server_log_level": args.server_log_level,

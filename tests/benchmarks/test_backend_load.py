@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
+from collections.abc import AsyncIterator
 
 import pytest
+from websockets.asyncio.client import connect
+from websockets.asyncio.server import ServerConnection, serve
+from websockets.frames import Frame, Opcode
 
 from benchmarks import backend_load
-from benchmarks.backend_load import PhaseResult, RunWatch
+from benchmarks.backend_load import LoadConnection, PhaseResult, RunWatch
 
 
 def _event(kind: str, **payload: object) -> bytes:
@@ -57,3 +62,61 @@ async def test_a_small_load_runs_every_run_against_all_three_servers(
         assert row["echo_msgs_per_s"] > 0
         assert row["ratio"] == pytest.approx(row["runs_per_s"] / row["echo_msgs_per_s"], rel=0.01)
         assert row["agent_started_p99_ms"] <= row["agent_completed_p99_ms"]
+
+
+def _frame(opcode: Opcode, payload: bytes) -> bytes:
+    return Frame(opcode, payload).serialize(mask=False, extensions=[])
+
+
+@pytest.fixture
+async def load_connection() -> AsyncIterator[LoadConnection]:
+    """A ``LoadConnection`` to a server that sends nothing: the tests feed it bytes."""
+
+    async def idle(connection: ServerConnection) -> None:
+        await connection.wait_closed()
+
+    async with serve(idle, "127.0.0.1", 0) as server:
+        port = server.sockets[0].getsockname()[1]
+        async with connect(f"ws://127.0.0.1:{port}/", create_connection=LoadConnection) as ws:
+            assert isinstance(ws, LoadConnection)
+            yield ws
+
+
+async def test_watched_frames_reach_on_frame_whole_and_in_order_wherever_the_stream_splits(
+    load_connection: LoadConnection,
+) -> None:
+    payloads = [b"a" * 5, b"b" * 125, b"c" * 126, b"d" * 70_000, b"e"]
+    stream = b"".join(_frame(Opcode.TEXT, payload) for payload in payloads)
+    # Every split inside the first three frames and around the 64-bit length header.
+    big = stream.index(b"d") - 10
+    for split in [*range(1, stream.index(b"d") + 1), *range(big, big + 12), len(stream) - 1]:
+        received: list[bytes] = []
+        load_connection.watch(received.append)
+        load_connection.data_received(stream[:split])
+        load_connection.data_received(stream[split:])
+        load_connection.unwatch()
+        assert received == payloads, split
+
+
+async def test_a_control_frame_hands_the_rest_of_the_stream_to_websockets(
+    load_connection: LoadConnection,
+) -> None:
+    received: list[bytes] = []
+    load_connection.watch(received.append)
+    load_connection.data_received(
+        _frame(Opcode.TEXT, b"one") + _frame(Opcode.PING, b"p") + _frame(Opcode.TEXT, b"two")
+    )
+    # "two" came through websockets' parser and process_event.
+    assert received == [b"one", b"two"]
+    load_connection.unwatch()
+
+
+async def test_unwatching_gives_a_partial_frame_to_websockets(
+    load_connection: LoadConnection,
+) -> None:
+    load_connection.watch(lambda data: None)
+    frame = _frame(Opcode.TEXT, b"after the phase")
+    load_connection.data_received(frame[:4])
+    load_connection.unwatch()
+    load_connection.data_received(frame[4:])
+    assert await asyncio.wait_for(load_connection.recv(), 5) == "after the phase"
