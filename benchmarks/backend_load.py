@@ -346,6 +346,8 @@ class RunWatch:
 
     def on_frame(self, data: bytes) -> None:
         elapsed_ms = (time.perf_counter() - self.sent) * 1000
+        if self.done.done():  # counted already (a wrong first event): the rest is not looked at
+            return
         result = self.result
         if not self.seen_first:
             self.seen_first = True

@@ -36,6 +36,7 @@ async def test_a_watch_counts_a_run_whose_first_event_is_not_agent_started() -> 
     result = PhaseResult("backend", 1, 0.0, 0.0)
     watch = RunWatch(result, events=True)
     watch.on_frame(_event("agent_thinking", text="too early"))
+    watch.on_frame(_event("agent_completed", status="succeeded", answer=""))
     assert watch.done.done()
     assert result.statuses == {"first event agent_thinking": 1}
 
