@@ -48,7 +48,9 @@ class _Draft:
         )
 
 
-@dataclass
+# eq=False keeps identity hashing: pytest keeps the plugins it has seen in a set (8.4.0 fails
+# to start with an unhashable plugin).
+@dataclass(eq=False)
 class LedgerRecorder:
     path: Path
     base: Ledger
