@@ -155,6 +155,15 @@ def tests(session: nox.Session) -> None:
     session.run("pytest", "tests", "--ignore", SUITE, "-p", "no:cacheprovider", *session.posargs)
 
 
+@nox.session(tags=["nightly"], default=False, reuse_venv=False)
+def tests_lowest(session: nox.Session) -> None:
+    """The project's tests on the lowest versions pyproject.toml allows (a fresh venv each run)."""
+    if session.venv_backend != "uv":
+        session.error("tests_lowest resolves with uv's lowest-direct: pip install 'nox[uv]'")
+    session.install("--resolution", "lowest-direct", "-e", ".[test]")
+    session.run("pytest", "tests", "--ignore", SUITE, "-p", "no:cacheprovider", *session.posargs)
+
+
 @nox.session(tags=["nightly"], default=False)
 def resilience(session: nox.Session) -> None:
     """tests/resilience with the long Hypothesis profile (10,000+ examples a property)."""
