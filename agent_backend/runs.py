@@ -274,18 +274,20 @@ class RunRegistry:
     def active_total(self) -> int:
         return sum(self._active.values())
 
-    def finished(self, run: RunMachine) -> None:
-        """Keep ``run``, which has finished, for ``retention_s`` from now."""
+    def finished(self, run: RunMachine) -> tuple[str, ...]:
+        """Keep ``run``, which has finished, for ``retention_s`` from now; its encoded events."""
         if not run.finished:
             raise RunStateError(f"run {run.run_id} has not finished")
         self._running.pop(run.run_id, None)
-        self._kept[run.run_id] = (run.user_id, tuple(run.wires_after(0)))
+        wires = tuple(run.wires_after(0))
+        self._kept[run.run_id] = (run.user_id, wires)
         count = self._active.get(run.user_id, 0) - 1
         if count > 0:
             self._active[run.user_id] = count
         else:
             self._active.pop(run.user_id, None)
         self._expiry.append((self._monotonic() + self.retention_s, run.run_id))
+        return wires
 
     def _purge(self) -> None:
         now = self._monotonic()

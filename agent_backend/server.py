@@ -344,10 +344,9 @@ class AgentServer:
             # Nothing can subscribe to or cancel a run that ends before this call returns, so
             # it needs no LiveRun: its events go to this connection as one batch.
             started = time.monotonic()
-            events = [machine.start(message.client_msg_id)]
-            run_now(machine, steps, events.append)
-            session.deliver_events([event.wire for event in events])
-            self._finished(machine, session.connection_id, started)
+            machine.start(message.client_msg_id)
+            run_now(machine, steps, _sent_when_finished)
+            session.deliver_events(self._finished(machine, session.connection_id, started))
             return
         live = LiveRun(machine, {session}, connection_id=session.connection_id)
         session.subscriptions.add(live)
@@ -387,8 +386,9 @@ class AgentServer:
         self.metrics.runs_active -= 1
         self._finished(machine, live.connection_id, live.started)
 
-    def _finished(self, machine: RunMachine, connection_id: str, started: float) -> None:
-        self.registry.finished(machine)
+    def _finished(self, machine: RunMachine, connection_id: str, started: float) -> tuple[str, ...]:
+        """Keep the finished run for resume, count and log it; its encoded events."""
+        wires = self.registry.finished(machine)
         status = machine.status.value if machine.status is not None else "unknown"
         self.metrics.runs_total[status] += 1
         log_event(
@@ -402,6 +402,7 @@ class AgentServer:
             events=machine.last_seq,
             duration_ms=round((time.monotonic() - started) * 1000, 3),
         )
+        return wires
 
     def _cancel_run(self, session: Session, message: Cancel) -> None:
         if self.registry.get(message.run_id, session.user_id) is None:
@@ -422,6 +423,11 @@ class AgentServer:
         if live is not None and not run.finished:
             live.subscribers.add(session)
             session.subscriptions.add(live)
+
+
+def _sent_when_finished(event: RunEvent) -> None:
+    """``run_now``'s emit for an instant run: the machine keeps each event, and they leave
+    together, as the registry keeps them, once the run has finished."""
 
 
 def _remaining(deadline: float) -> float:

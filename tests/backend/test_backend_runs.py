@@ -197,9 +197,10 @@ def test_a_finished_run_is_kept_for_resume_with_its_events() -> None:
     run.execute_tool("calculator", {"expression": "1+1"})
     run.complete_tool(ok=True, result=2)
     run.succeed("1+1 = 2")
-    registry.finished(run)
+    wires = registry.finished(run)
     kept = registry.get("run_1", "alice")
     assert isinstance(kept, FinishedRun)
+    assert kept.wires == wires == tuple(run.wires_after(0))
     assert kept.finished
     assert [json.loads(w)["seq"] for w in kept.wires_after(3)] == [4, 5]
     assert registry.get("run_1", "bob") is None
