@@ -74,7 +74,8 @@ def wheelhouse_status(compose_file: Path) -> tuple[bool, str]:
     if not dockerfile.is_file() or "wheels" not in dockerfile.read_text("utf-8"):
         return True, f"no wheelhouse used by {dockerfile}"
     wheels = folder / "wheels"
-    have = {_normalized(path.name.split("-")[0]) for path in wheels.glob("*.whl")}
+    found = list(wheels.glob("*.whl"))
+    have = {_normalized(path.name.split("-")[0]) for path in found}
     script = folder / "build-wheelhouse.sh"
     fix = f"bash {script}" if script.is_file() else f"put the service's wheels into {wheels}"
     if not have:
@@ -88,7 +89,7 @@ def wheelhouse_status(compose_file: Path) -> tuple[bool, str]:
             f"{wheels} has no wheel for {', '.join(missing)}, which {requirements} names, and"
             f" the image build has no network: run `{fix}`"
         )
-    return True, f"{len(list(wheels.glob('*.whl')))} wheels in {wheels}"
+    return True, f"{len(found)} wheels in {wheels}"
 
 
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
