@@ -365,8 +365,7 @@ class RunWatch:
 
     def _count(self, outcome: str) -> None:
         self.result.statuses[outcome] = self.result.statuses.get(outcome, 0) + 1
-        if not self.done.done():
-            self.done.set_result(None)
+        self.done.set_result(None)  # on_frame looks at nothing once done
 
 
 async def open_all(url: str, tokens: list[str], *, ready: bool) -> list[LoadConnection]:
