@@ -18,7 +18,12 @@ ROOT = Path(__file__).resolve().parent
 sys.path.insert(0, str(ROOT))
 
 from test_framework.errors import HarnessError  # noqa: E402
-from test_framework.ledger import ledger_path, skipped_ledger, write_ledger  # noqa: E402
+from test_framework.ledger import (  # noqa: E402
+    broken_ledger,
+    ledger_path,
+    skipped_ledger,
+    write_ledger,
+)
 from test_framework.modes import Mode  # noqa: E402
 from test_framework.probes.runner import probe_modes  # noqa: E402
 from test_framework.settings import Settings, load_settings  # noqa: E402
@@ -77,15 +82,17 @@ def _run_mode(session: nox.Session, mode: Mode, *, judge: bool = True) -> None:
     _clear_ledgers(settings, mode, shard)
     _judged.append(mode.value)
     probe = probe_modes(settings, [mode])[mode]
-    session.log(
-        f"probe {mode}: {'available' if probe.available else 'unavailable'}"
-        f" in {probe.elapsed_ms:.1f} ms: {probe.reason}"
-    )
+    session.log(f"probe {mode}: {probe.status} in {probe.elapsed_ms:.1f} ms: {probe.reason}")
     if not probe.available:
+        # Absent (nothing configured, no daemon) is a skip; configured but failing a step is
+        # a failure, here and in the gate, whether or not the mode is required.
+        make = broken_ledger if probe.broken else skipped_ledger
         write_ledger(
-            skipped_ledger(mode.value, probe.reason, [probe.to_json()], shard),
+            make(mode.value, probe.verdict, [probe.to_json()], shard),
             ledger_path(settings.report_dir, mode.value, *shard),
         )
+        if probe.broken:
+            session.error(f"{mode} is {probe.verdict}")
         if mode in settings.required_modes:
             session.error(f"{mode} is required by MC_REQUIRED_MODES but cannot run: {probe.reason}")
         session.skip(f"{mode} cannot run here: {probe.reason}")

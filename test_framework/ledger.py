@@ -7,6 +7,7 @@ any session's environment. The format is described in ``docs/ledger.md``.
 
 from __future__ import annotations
 
+import dataclasses
 import enum
 import hashlib
 import json
@@ -209,6 +210,17 @@ def skipped_ledger(
         shard_count=shard[1],
         probes=tuple(probes),
     )
+
+
+def broken_ledger(
+    mode: str,
+    reason: str,
+    probes: Iterable[dict[str, Any]] = (),
+    shard: tuple[int, int] = (1, 1),
+) -> Ledger:
+    """The ledger of a mode that was configured but failed its probe: an error, never a skip."""
+    ledger = skipped_ledger(mode, reason, probes, shard)
+    return dataclasses.replace(ledger, status=RunStatus.ERROR)
 
 
 def ledger_path(report_dir: Path, mode: str, shard_index: int = 1, shard_count: int = 1) -> Path:

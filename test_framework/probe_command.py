@@ -45,7 +45,7 @@ def run(args: argparse.Namespace) -> int:
         return 0 if choice else 1
     print(f"{'mode':<17} {'available':<9} {'ms':>8}  reason")
     for result in results.values():
-        verdict = "yes" if result.available else "no"
+        verdict = {"available": "yes", "absent": "no", "broken": "BROKEN"}[result.status]
         print(f"{result.mode:<17} {verdict:<9} {result.elapsed_ms:>8.1f}  {result.reason}")
         if args.steps:
             for step in result.steps:

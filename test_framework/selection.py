@@ -26,6 +26,14 @@ def select_mode(requested: Mode | None, probes: Mapping[Mode, ProbeResult]) -> S
                 " (fix that, or choose another mode with --mc-mode / TEST_MODE)"
             )
         return Selection(requested, f"{requested} requested: {result.reason}")
+    # Choosing another mode over a deployment someone configured would turn its failure into
+    # a green run elsewhere.
+    broken = [f"{mode} is {result.verdict}" for mode, result in probes.items() if result.broken]
+    if broken:
+        raise ModeUnavailableError(
+            "; ".join(broken) + " (fix it or stop configuring it; --mc-mode / TEST_MODE"
+            " chooses one mode)"
+        )
     passed_over: list[str] = []
     for mode, result in probes.items():
         if result.available:

@@ -35,6 +35,9 @@ class ServiceSettings:
     health_path: str = "/health"
     ws_path: str = "/ws"
     auth_path: str = "/auth"
+    # The keys [tool.test_framework.service] sets: a compose file named there and missing is a
+    # misconfiguration; the default one missing only means the project has no docker set-up.
+    configured: frozenset[str] = frozenset()
 
 
 @dataclass(frozen=True)
@@ -206,16 +209,17 @@ def load_settings(
     probe_timeout = _typed(section.get("probe_timeout_s", 2.0), float, f"{source}: probe_timeout_s")
 
     service_table = _table(section, "service", source)
-    service_kwargs: dict[str, Any] = {}
+    service_kwargs: dict[str, Any] = {"configured": frozenset(service_table)}
+    keys = [name for name in vars(ServiceSettings()) if name != "configured"]
     for name, default in vars(ServiceSettings()).items():
-        if name in service_table:
+        if name in service_table and name in keys:
             where = f"{source}: [tool.test_framework.service] {name}"
             service_kwargs[name] = _typed(service_table[name], type(default), where)
-    unknown = set(service_table) - set(vars(ServiceSettings()))
+    unknown = set(service_table) - set(keys)
     if unknown:
         raise ConfigError(
             f"{source}: unknown key(s) {', '.join(sorted(unknown))} in"
-            f" [tool.test_framework.service]: use {', '.join(vars(ServiceSettings()))}"
+            f" [tool.test_framework.service]: use {', '.join(keys)}"
         )
     service = ServiceSettings(**service_kwargs)
 

@@ -2,7 +2,10 @@
 
 Each step is reported on its own with its time. When the daemon does not answer, the slow steps
 (Compose's version, the image checks) are not run: the answer must come in well under 100 ms.
-Standard library only.
+
+No daemon is an absence (the mode is skipped); a malformed ``DOCKER_HOST``, or a daemon that
+answers while the compose file named in ``[tool.test_framework.service]`` is missing, is broken
+(the mode fails). Standard library only.
 """
 
 from __future__ import annotations
@@ -31,10 +34,16 @@ class _Steps:
         self._mark = now
         return ok
 
-    def result(self, available: bool, reason: str) -> ProbeResult:
+    def result(self, available: bool, reason: str, *, broken: bool = False) -> ProbeResult:
         elapsed = (time.perf_counter() - self.started) * 1000
         return ProbeResult(
-            Mode.DOCKER_LOCAL, available, reason, elapsed, dict(self.details), tuple(self.steps)
+            Mode.DOCKER_LOCAL,
+            available,
+            reason,
+            elapsed,
+            dict(self.details),
+            tuple(self.steps),
+            broken=broken,
         )
 
     def first_failure(self) -> str:
@@ -52,7 +61,7 @@ def probe_docker(settings: Settings) -> ProbeResult:
         search = locate_daemon(settings.docker.host, timeout)
     except HarnessError as exc:  # a malformed DOCKER_HOST or a missing Docker context
         steps.add("daemon", False, str(exc))
-        return steps.result(False, str(exc))
+        return steps.result(False, str(exc), broken=True)
     daemon_ok = steps.add("daemon", search.found is not None, search.explain())
 
     # Cheap, so it runs even without a daemon: both problems are reported at once.
@@ -65,6 +74,9 @@ def probe_docker(settings: Settings) -> ProbeResult:
         steps.add("compose file", False, str(exc))
     if search.found is None or not daemon_ok:
         return steps.result(False, steps.first_failure())
+    if compose_file is None and "compose_file" in settings.service.configured:
+        # A daemon answers and the project names a compose file that is not there.
+        return steps.result(False, steps.first_failure(), broken=True)
     # Imported only once a daemon answered: a probe that finds none must not pay for them.
     from test_framework.compose import find_compose
     from test_framework.image_inputs import choose_base_image, wheelhouse_status

@@ -25,7 +25,9 @@ def probe_minimal(settings: Settings) -> ProbeResult:
             f"service factory {factory!r} is not 'module:callable': set factory in"
             " [tool.test_framework.service]"
         )
-        return ProbeResult(Mode.MINIMAL, False, reason, _ms(started), steps=tuple(steps))
+        return ProbeResult(
+            Mode.MINIMAL, False, reason, _ms(started), steps=tuple(steps), broken=True
+        )
 
     # Only the top-level package is looked up: importing the service here would cost more than
     # the whole probe budget, and the session's environment may be the only one that has it.

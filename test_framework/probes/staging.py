@@ -172,7 +172,12 @@ def probe_staging(settings: Settings) -> ProbeResult:
     refusal = _refusal(staging)
     if refusal is not None:
         elapsed = (time.perf_counter() - started) * 1000
-        return ProbeResult(Mode.STAGING_FALLBACK, False, redact_text(refusal), elapsed)
+        # Disabled or not configured: nothing to test. A URL without credentials, or with a
+        # CA bundle that is not there, is a deployment someone meant to test: broken.
+        broken = refusal not in (DISABLED, NOT_CONFIGURED)
+        return ProbeResult(
+            Mode.STAGING_FALLBACK, False, redact_text(refusal), elapsed, broken=broken
+        )
     register_secret(staging.password)
     register_secret(staging.auth_token)
 
@@ -192,6 +197,7 @@ def probe_staging(settings: Settings) -> ProbeResult:
         elapsed_ms=elapsed,
         details={key: redact_text(value) for key, value in walk.details.items()},
         steps=tuple(walk.steps),
+        broken=walk.failure is not None,
     )
 
 
@@ -384,11 +390,22 @@ def _websocket_steps(walk: _Walk, origin: Origin, target: str, token: str, ca: s
         control, protocol = False, False
         while not (control and protocol):
             event = next_event(conn, deadline)
-            if event.opcode == OP_PONG and event.payload == nonce.encode():
+            # RFC 6455 allows an unsolicited pong (a heartbeat), usually empty: not an answer.
+            if event.opcode == OP_PONG and event.payload:
+                if event.payload != nonce.encode():
+                    raise StepFailed(
+                        f"wrong nonce: the WebSocket pong carried {event.payload[:40]!r},"
+                        f" the ping {nonce!r}"
+                    )
                 control = True
             elif event.opcode == OP_TEXT:
                 message = _json_object(event.payload, "a message")
-                if message.get("type") == "pong" and message.get("nonce") == nonce:
+                if message.get("type") == "pong":
+                    if message.get("nonce") != nonce:
+                        raise StepFailed(
+                            f"wrong nonce: the protocol pong carried {message.get('nonce')!r},"
+                            f" the ping {nonce!r}"
+                        )
                     protocol = True
                 elif message.get("type") == "error":
                     raise StepFailed(f"the ping was answered with an error: {message}")
