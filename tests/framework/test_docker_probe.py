@@ -3,6 +3,7 @@ on loopback TCP, a dead socket, a blackhole, Docker contexts, and every later st
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import socket
@@ -17,6 +18,7 @@ import pytest
 from test_framework.docker_host import candidate_addresses, parse_docker_host
 from test_framework.errors import ConfigError
 from test_framework.probes.docker import probe_docker
+from test_framework.probes.result import ProbeStatus
 from test_framework.settings import (
     DEFAULT_BASE_IMAGE,
     LOCAL_BASE_IMAGE,
@@ -317,6 +319,37 @@ def test_a_missing_compose_file_lists_the_places_looked(short_dir: Path, tmp_pat
     assert not result.available
     assert "looked in:" in result.reason
     assert str(empty / "docker" / "docker-compose.alpine-test.yml") in result.reason
+
+
+def test_a_compose_file_named_in_pyproject_and_missing_is_broken_once_a_daemon_answers(
+    short_dir: Path, tmp_path: Path
+) -> None:
+    sock = short_dir / "docker.sock"
+    named = ServiceSettings(
+        compose_file="docker/absent.yml", configured=frozenset({"compose_file"})
+    )
+    project = tmp_path / "named"
+    project.mkdir()
+    with fake_daemon_unix(sock, DaemonScript(images={DEFAULT_BASE_IMAGE})):
+        answered = probe_docker(
+            dataclasses.replace(settings_for(project, f"unix://{sock}"), service=named)
+        )
+        unnamed = probe_docker(settings_for(project, f"unix://{sock}"))
+    without_daemon = probe_docker(
+        dataclasses.replace(
+            settings_for(project, f"unix://{dead_socket(short_dir / 'd')}"), service=named
+        )
+    )
+    assert answered.status is ProbeStatus.BROKEN
+    assert "compose file 'docker/absent.yml' not found" in answered.reason
+    # Nothing named: the project simply has no docker set-up. No daemon: nothing to test.
+    assert unnamed.status is ProbeStatus.ABSENT
+    assert without_daemon.status is ProbeStatus.ABSENT
+
+
+def test_a_docker_host_the_probe_cannot_use_is_broken_not_absent(project: Path) -> None:
+    result = probe_docker(settings_for(project, "ftp://nowhere"))
+    assert result.status is ProbeStatus.BROKEN
 
 
 def test_an_empty_wheelhouse_names_the_command_that_fills_it(

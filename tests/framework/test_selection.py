@@ -56,6 +56,20 @@ def test_when_no_mode_can_run_auto_says_why_for_each() -> None:
     assert all(mode.value in str(raised.value) for mode in ALL_MODES)
 
 
+def test_auto_refuses_to_run_another_mode_while_a_configured_one_is_broken() -> None:
+    probes = results(Mode.DOCKER_LOCAL, Mode.MINIMAL)
+    probes[Mode.STAGING_FALLBACK] = ProbeResult(
+        Mode.STAGING_FALLBACK, False, "ping failed after 3 ms: wrong nonce", 3.0, broken=True
+    )
+    with pytest.raises(ModeUnavailableError) as raised:
+        select_mode(None, probes)
+    assert str(raised.value).startswith(
+        "staging_fallback is configured but unhealthy: ping failed after 3 ms: wrong nonce"
+    )
+    # Asked for by name, another mode runs: the broken one is not this run's business.
+    assert select_mode(Mode.MINIMAL, probes).mode is Mode.MINIMAL
+
+
 def test_mode_names_parse_and_auto_means_none() -> None:
     assert parse_mode(" Minimal ") is Mode.MINIMAL
     assert parse_mode("auto") is None
@@ -79,6 +93,7 @@ def test_the_minimal_probe_refuses_a_malformed_factory(tmp_path: Path) -> None:
     )
     result = probe_minimal(load_settings(tmp_path, environ={}))
     assert not result.available
+    assert result.broken
     assert "is not 'module:callable'" in result.reason
 
 

@@ -15,7 +15,7 @@ import trustme
 from test_framework.backends.base import Endpoints, RunContext
 from test_framework.backends.inprocess import InProcessBackend
 from test_framework.errors import ConfigError
-from test_framework.probes.result import ProbeResult
+from test_framework.probes.result import ProbeResult, ProbeStatus
 from test_framework.probes.staging import probe_staging
 from test_framework.settings import Settings, load_settings
 from tests.support.fake_staging import Behaviour, FakeStaging
@@ -105,6 +105,31 @@ def test_probe_names_the_credential_variables_when_none_are_given(tmp_path: Path
     assert result.reason == (
         "no credentials: set STAGING_TEST_USER and STAGING_TEST_PASSWORD, or STAGING_AUTH_TOKEN"
     )
+    # A URL was set: someone meant to test that deployment, so it is broken, not absent.
+    assert result.status is ProbeStatus.BROKEN
+
+
+def test_an_unconfigured_or_disabled_staging_is_absent_not_broken(tmp_path: Path) -> None:
+    unconfigured = probe_staging(load_settings(tmp_path, environ={}))
+    disabled = probe_staging(
+        settings(tmp_path, USE_STAGING_FALLBACK="false", STAGING_WEBSOCKET_URL="ws://x/ws")
+    )
+    assert unconfigured.status is disabled.status is ProbeStatus.ABSENT
+
+
+def test_probe_names_a_wrong_nonce_in_the_ping_step_without_waiting_out_its_timeout(
+    tmp_path: Path,
+) -> None:
+    with FakeStaging(Behaviour(websocket="wrong-nonce")) as fake:
+        started = time.monotonic()
+        result = probe_staging(settings(tmp_path, STAGING_WEBSOCKET_URL=fake.ws_url))
+        elapsed = time.monotonic() - started
+    assert failed_step(result) == "ping"
+    assert "wrong nonce: the protocol pong carried 'not-the-nonce-that-was-sent'" in result.reason
+    assert "no answer" not in result.reason
+    assert elapsed < 5.0  # STAGING_FALLBACK_TIMEOUT's default: the answer, not the timeout
+    assert result.status is ProbeStatus.BROKEN
+    assert result.verdict == f"configured but unhealthy: {result.reason}"
 
 
 @pytest.mark.parametrize(

@@ -1,14 +1,18 @@
 """A deliberately broken "staging deployment" for the probe's failure cases. Standard library.
 
 It answers ``/health`` and ``/auth/token`` as told, and either refuses or never answers the
-WebSocket upgrade on ``/ws``; optionally over TLS with a given certificate. Each failure the
+WebSocket upgrade on ``/ws``, or upgrades and answers pings with the wrong nonce; optionally over
+TLS with a given certificate. Each failure the
 probe must name gets a real server that fails exactly that way, on 127.0.0.1, port 0.
 """
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import json
 import ssl
+import struct
 import threading
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -22,7 +26,8 @@ class Behaviour:
     health_status: int = 200
     health_body: dict[str, object] = field(default_factory=lambda: {"status": "ok"})
     token_status: int = 200
-    # "hang": accept the upgrade request and never answer; "refuse": 401.
+    # "hang": accept the upgrade request and never answer; "refuse": 401; "wrong-nonce":
+    # upgrade, send connection_ready, and answer each protocol ping with another nonce.
     websocket: str = "hang"
 
 
@@ -59,12 +64,60 @@ class _Handler(BaseHTTPRequestHandler):
                 self._json(behaviour.token_status, {"error": "invalid_credentials"})
         elif path == "/ws" and behaviour.websocket == "refuse":
             self._json(401, {"error": "invalid_token"})
+        elif path == "/ws" and behaviour.websocket == "wrong-nonce":
+            self._serve_wrong_nonces()
         elif path == "/ws":
             # Never answer; let go when the server stops so its thread ends.
             self.server.released.wait()
             self.close_connection = True
         else:
             self._json(404, {"error": "not_found"})
+
+
+    def _serve_wrong_nonces(self) -> None:
+        key = self.headers.get("Sec-WebSocket-Key", "")
+        accept = base64.b64encode(hashlib.sha1((key + _WS_GUID).encode()).digest()).decode()
+        self.send_response(101)
+        self.send_header("Upgrade", "websocket")
+        self.send_header("Connection", "Upgrade")
+        self.send_header("Sec-WebSocket-Accept", accept)
+        self.end_headers()
+        self._send_text({"type": "connection_ready", "user_id": "fake"})
+        self.close_connection = True
+        while True:
+            frame = self._read_frame()
+            if frame is None or frame[0] == _OP_CLOSE:
+                return
+            opcode, payload = frame
+            if opcode == _OP_PING:
+                self._send_frame(_OP_PONG, payload)
+            elif opcode == _OP_TEXT and json.loads(payload).get("type") == "ping":
+                self._send_text({"type": "pong", "nonce": "not-the-nonce-that-was-sent"})
+
+    def _read_frame(self) -> tuple[int, bytes] | None:
+        head = self.rfile.read(2)
+        if len(head) < 2:
+            return None
+        opcode, size = head[0] & 0x0F, head[1] & 0x7F
+        if size == 126:
+            size = struct.unpack("!H", self.rfile.read(2))[0]
+        elif size == 127:
+            size = struct.unpack("!Q", self.rfile.read(8))[0]
+        mask = self.rfile.read(4) if head[1] & 0x80 else b"\0\0\0\0"
+        data = self.rfile.read(size)
+        return opcode, bytes(b ^ mask[i % 4] for i, b in enumerate(data))
+
+    def _send_frame(self, opcode: int, payload: bytes) -> None:
+        # Short frames only: the fake sends nothing of 126 bytes or more.
+        self.wfile.write(bytes([0x80 | opcode, len(payload)]) + payload)
+        self.wfile.flush()
+
+    def _send_text(self, message: dict[str, object]) -> None:
+        self._send_frame(_OP_TEXT, json.dumps(message).encode())
+
+
+_WS_GUID = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
+_OP_TEXT, _OP_CLOSE, _OP_PING, _OP_PONG = 0x1, 0x8, 0x9, 0xA
 
 
 class FakeStaging:
