@@ -72,8 +72,10 @@ def main() -> int:
     try:
         asyncio.run(serve(settings))
     except OSError as exc:
-        print(f"chat_service: cannot serve on {settings.host}:{settings.port}: {exc.strerror}",
-              file=sys.stderr)
+        print(
+            f"chat_service: cannot serve on {settings.host}:{settings.port}: {exc.strerror}",
+            file=sys.stderr,
+        )
         return 2
     return 0
 

@@ -44,9 +44,7 @@ class Member:
 class ChatServer:
     """``start()``, then ``shutdown()`` (drain, as on SIGTERM) or ``close()`` (now)."""
 
-    def __init__(
-        self, *, host: str, port: int, token: str, drain_timeout_s: float = 5.0
-    ) -> None:
+    def __init__(self, *, host: str, port: int, token: str, drain_timeout_s: float = 5.0) -> None:
         if not token:
             raise ValueError("the bearer token must not be empty")
         self.host = host

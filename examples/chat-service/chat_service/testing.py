@@ -1,8 +1,8 @@
-"""The in-process factory the harness's minimal mode calls::
+"""The in-process factory the harness's minimal mode calls.
 
-    server = await start(host="127.0.0.1", port=0, test_token="t0ken")
-    ...  # ws://127.0.0.1:<server.port>/ws with "Authorization: Bearer t0ken"
-    await server.shutdown()   # as on SIGTERM; or ``await server.close()`` to stop at once
+server = await start(host="127.0.0.1", port=0, test_token="t0ken")
+...  # ws://127.0.0.1:<server.port>/ws with "Authorization: Bearer t0ken"
+await server.shutdown()   # as on SIGTERM; or ``await server.close()`` to stop at once
 """
 
 from __future__ import annotations
