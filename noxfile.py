@@ -97,13 +97,61 @@ def _run_mode(session: nox.Session, mode: Mode, *, judge: bool = True) -> None:
             session.error(f"{mode} is required by MC_REQUIRED_MODES but cannot run: {probe.reason}")
         session.skip(f"{mode} cannot run here: {probe.reason}")
 
-    session.install("-e", ".[docker]" if mode is Mode.DOCKER_LOCAL else ".")
+    _install(session, mode)
     workers = settings.profile(mode).pacing.workers
-    args = ["pytest", SUITE, "--mc-mode", mode.value, "-p", "no:cacheprovider"]
+    # The environment's own interpreter: a bare `pytest` would be whatever PATH finds first
+    # when the environment lacks one.
+    args = ["python", "-m", "pytest", SUITE, "--mc-mode", mode.value, "-p", "no:cacheprovider"]
     if workers > 0:
         args += ["-n", str(workers)]
     # The gate writes reports/<mode>/junit.xml from the ledgers, with every mode's tests.
     session.run(*args, *session.posargs)
+
+
+def _install(session: nox.Session, mode: Mode) -> None:
+    """Install the harness into the session's environment, under ``-R`` too when it lacks it.
+
+    nox creates a session's environment before the session runs, so a mode its probe skipped
+    leaves an empty one behind, and ``-R`` (no install into a reused environment) would then
+    run the suite without the harness.
+    """
+    spec = ".[docker]" if mode is Mode.DOCKER_LOCAL else "."
+    session.install("-e", spec)
+    missing = _missing_modules(session, mode)
+    if not missing:
+        return
+    session.log(
+        f"{session.virtualenv.location} lacks {', '.join(missing)} (an earlier run skipped"
+        " this mode before installing): installing the harness although -R was given"
+    )
+    if session.venv_backend == "uv":
+        session.run("uv", "pip", "install", "-e", spec, silent=True)
+    else:
+        session.run("python", "-m", "pip", "install", "-e", spec, silent=True)
+    missing = _missing_modules(session, mode)
+    if missing:
+        session.error(
+            f"{session.virtualenv.location} still lacks {', '.join(missing)} after installing:"
+            " run without -R to rebuild it"
+        )
+
+
+# Printed by the environment's interpreter, isolated (-I) so that the project folder, which
+# holds test_framework itself, does not count as an installation.
+_FIND_MISSING = (
+    "import importlib.util, sys;"
+    " print(' '.join(m for m in sys.argv[1:] if importlib.util.find_spec(m) is None))"
+)
+
+
+def _missing_modules(session: nox.Session, mode: Mode) -> list[str]:
+    """The modules a mode session needs that its environment cannot import."""
+    needed = ["pytest", "xdist", "test_framework"]
+    if mode is Mode.DOCKER_LOCAL:
+        needed.append("docker")
+    output = session.run("python", "-I", "-c", _FIND_MISSING, *needed, silent=True, log=False)
+    # None: nothing runs under --install-only, and nothing needs the harness then either.
+    return output.split() if isinstance(output, str) else []
 
 
 @nox.session(tags=["mission_critical"])
