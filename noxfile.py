@@ -121,8 +121,8 @@ def _install(session: nox.Session, mode: Mode) -> None:
     if not missing:
         return
     session.log(
-        f"{session.virtualenv.location} lacks {', '.join(missing)} (an earlier run skipped"
-        " this mode before installing): installing the harness although -R was given"
+        f"{session.virtualenv.location} lacks {', '.join(missing)} (made by a run that"
+        " installed nothing, e.g. one that skipped this mode): installing the harness"
     )
     if session.venv_backend == "uv":
         session.run("uv", "pip", "install", "-e", spec, silent=True)
