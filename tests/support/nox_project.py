@@ -29,7 +29,7 @@ ROOT = Path(__file__).resolve().parents[2]
 COPIED = ("noxfile.py", "pyproject.toml", "README.md", "test_framework", "agent_backend")
 START_TIMEOUT_S = 20.0
 
-SUITE = '''\
+SUITE = """\
 import pytest
 
 pytestmark = pytest.mark.mission_critical
@@ -39,15 +39,15 @@ async def test_a_ping_is_answered_with_its_nonce(mc_connect):
     client = await mc_connect()
     pong = await client.ping(7)
     assert pong["nonce"] == 7
-'''
+"""
 
-CRASHING_CONFTEST = '''\
+CRASHING_CONFTEST = """\
 import os
 import sys
 
 if os.environ.get("CRASH_IN_MODE") in sys.argv:
     raise RuntimeError("this session crashes before the harness writes a ledger")
-'''
+"""
 
 
 def make_project(directory: Path) -> Path:
