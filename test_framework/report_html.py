@@ -416,6 +416,34 @@ def _transcript(cell: Cell) -> str:
     )
 
 
+STALE_START = "<!-- stale -->"
+STALE_END = "<!-- /stale -->"
+STALE_STYLE = (
+    "padding:14px 18px;border-radius:8px;font-size:17px;font-weight:600;margin-bottom:12px;"
+    "background:#fff4cc;color:#7a5b00;border:2px solid #d4a72c"
+)
+
+
+def mark_stale(path: Path, note: str) -> bool:
+    """Put a banner saying ``note`` at the top of the report at ``path``, which no longer shows
+    the current results, and say so in its title; False when there is no report there.
+
+    Inline style only: the file may have been written by an older harness, with other CSS.
+    """
+    if not path.is_file():
+        return False
+    text = path.read_text("utf-8")
+    start, end = text.find(STALE_START), text.find(STALE_END)
+    if start != -1 and end > start:
+        text = text[:start] + text[end + len(STALE_END) :]
+    else:
+        text = text.replace("<title>", "<title>Stale: ", 1)
+    banner = f'{STALE_START}<div style="{STALE_STYLE}">Stale: {_e(note)}</div>{STALE_END}'
+    text = text.replace("<body>", "<body>" + banner, 1) if "<body>" in text else banner + text
+    path.write_text(text, "utf-8")
+    return True
+
+
 def write(verdict: Verdict, differences: Sequence[Difference], path: Path) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(render(verdict, differences), "utf-8")

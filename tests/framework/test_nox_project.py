@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import json
 import os
+import re
+import xml.etree.ElementTree as ET
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -53,3 +55,32 @@ def test_nox_reuse_runs_a_mode_an_earlier_run_skipped_with_the_environments_own_
     ran = ledger(project, "staging_fallback")
     assert ran["status"] == "ran"
     assert [t["outcome"] for t in ran["tests"]] == ["passed"]  # type: ignore[index, union-attr]
+
+
+def test_a_mode_whose_session_crashed_fails_the_gate_and_leaves_nothing_of_the_earlier_run(
+    project: Path, staging: LoopbackStaging
+) -> None:
+    sessions = (
+        "-s",
+        "mission_critical(mode='staging_fallback')",
+        "mission_critical(mode='minimal')",
+    )
+    first = nox_in(project, *sessions, env=staging.variables())
+    assert first.returncode == 0, first.stdout + first.stderr
+    minimal = project / "reports" / "minimal"
+    assert (minimal / "junit.xml").is_file()
+    assert any((minimal / "transcripts").iterdir())
+
+    crashed = nox_in(project, *sessions, env={**staging.variables(), "CRASH_IN_MODE": "minimal"})
+    output = crashed.stdout + crashed.stderr
+    assert crashed.returncode != 0, output
+    assert "this session crashes before the harness writes a ledger" in output
+    assert "gate: FAILED" in output
+    assert "MISSING LEDGER: minimal: " in output
+    # The mode keeps its row in the table, as missing.
+    assert re.search(r"^minimal\s+missing\s", output, re.MULTILINE), output
+    assert not (minimal / "transcripts").exists()
+    junit = ET.parse(minimal / "junit.xml").getroot()
+    properties = {p.get("name"): p.get("value") for p in junit.iter("property")}
+    assert properties["status"] == "missing"
+    assert ledger(project, "staging_fallback")["status"] == "ran"
