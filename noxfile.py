@@ -7,7 +7,9 @@ mode's parallelism, and hand over to the ``gate`` session, which every mode sess
 
 from __future__ import annotations
 
+import secrets
 import sys
+import time
 from pathlib import Path
 
 import nox
@@ -19,11 +21,13 @@ sys.path.insert(0, str(ROOT))
 
 from test_framework.errors import HarnessError  # noqa: E402
 from test_framework.ledger import (  # noqa: E402
+    INVOCATION_ENV,
     broken_ledger,
     ledger_path,
     skipped_ledger,
     write_ledger,
 )
+from test_framework.leftovers import clear_for_new_run  # noqa: E402
 from test_framework.modes import Mode  # noqa: E402
 from test_framework.probes.runner import probe_modes  # noqa: E402
 from test_framework.settings import Settings, load_settings  # noqa: E402
@@ -36,6 +40,8 @@ MODES = [mode.value for mode in Mode]
 SUITE = "tests/mission_critical"
 # The mode folders whose ledgers this nox run wrote; the gate judges these and nothing older.
 _judged: list[str] = []
+# This nox run's id, in every ledger its sessions write: the gate refuses any other as stale.
+INVOCATION = time.strftime("%Y%m%d%H%M%S") + "-nox-" + secrets.token_hex(3)
 
 
 def _settings(session: nox.Session) -> Settings:
@@ -57,16 +63,27 @@ def _shard(session: nox.Session) -> tuple[int, int]:
 
 
 def _clear_ledgers(settings: Settings, mode: Mode, shard: tuple[int, int]) -> None:
-    """Remove what earlier runs left for this mode, which the gate would judge with this run.
+    """Remove what earlier runs left for this mode, which the gate would judge with this run,
+    or which would lie beside this run's ledger as if it were this run's (JUnit XML,
+    transcripts), and mark the HTML report stale until the gate writes it again.
 
-    A shard keeps its sibling shards' ledgers of the same split, so shards run one after
-    another into one folder can be gated together.
+    A shard keeps its sibling shards' ledgers (and transcripts) of the same split, so shards
+    run one after another into one folder can be gated together. The folder stays, empty if
+    need be: the gate fails a mode whose folder holds no ledger.
     """
     own = ledger_path(settings.report_dir, mode.value, *shard)
+    own.parent.mkdir(parents=True, exist_ok=True)
     for old in own.parent.glob("ledger*.json"):
         sibling = shard[1] > 1 and old.name.endswith(f"-of-{shard[1]}.json")
         if old == own or not sibling:
             old.unlink()
+    clear_for_new_run(
+        settings.report_dir,
+        mode.value,
+        f"nox run {INVOCATION}",
+        time.time(),
+        keep_transcripts=shard[1] > 1,
+    )
 
 
 def _run_mode(session: nox.Session, mode: Mode, *, judge: bool = True) -> None:
@@ -88,7 +105,7 @@ def _run_mode(session: nox.Session, mode: Mode, *, judge: bool = True) -> None:
         # a failure, here and in the gate, whether or not the mode is required.
         make = broken_ledger if probe.broken else skipped_ledger
         write_ledger(
-            make(mode.value, probe.verdict, [probe.to_json()], shard),
+            make(mode.value, probe.verdict, [probe.to_json()], shard, INVOCATION),
             ledger_path(settings.report_dir, mode.value, *shard),
         )
         if probe.broken:
@@ -97,13 +114,61 @@ def _run_mode(session: nox.Session, mode: Mode, *, judge: bool = True) -> None:
             session.error(f"{mode} is required by MC_REQUIRED_MODES but cannot run: {probe.reason}")
         session.skip(f"{mode} cannot run here: {probe.reason}")
 
-    session.install("-e", ".[docker]" if mode is Mode.DOCKER_LOCAL else ".")
+    _install(session, mode)
     workers = settings.profile(mode).pacing.workers
-    args = ["pytest", SUITE, "--mc-mode", mode.value, "-p", "no:cacheprovider"]
+    # The environment's own interpreter: a bare `pytest` would be whatever PATH finds first
+    # when the environment lacks one.
+    args = ["python", "-m", "pytest", SUITE, "--mc-mode", mode.value, "-p", "no:cacheprovider"]
     if workers > 0:
         args += ["-n", str(workers)]
     # The gate writes reports/<mode>/junit.xml from the ledgers, with every mode's tests.
-    session.run(*args, *session.posargs)
+    session.run(*args, *session.posargs, env={INVOCATION_ENV: INVOCATION})
+
+
+def _install(session: nox.Session, mode: Mode) -> None:
+    """Install the harness into the session's environment, under ``-R`` too when it lacks it.
+
+    nox creates a session's environment before the session runs, so a mode its probe skipped
+    leaves an empty one behind, and ``-R`` (no install into a reused environment) would then
+    run the suite without the harness.
+    """
+    spec = ".[docker]" if mode is Mode.DOCKER_LOCAL else "."
+    session.install("-e", spec)
+    missing = _missing_modules(session, mode)
+    if not missing:
+        return
+    session.log(
+        f"{session.virtualenv.location} lacks {', '.join(missing)} (made by a run that"
+        " installed nothing, e.g. one that skipped this mode): installing the harness"
+    )
+    if session.venv_backend == "uv":
+        session.run("uv", "pip", "install", "-e", spec, silent=True)
+    else:
+        session.run("python", "-m", "pip", "install", "-e", spec, silent=True)
+    missing = _missing_modules(session, mode)
+    if missing:
+        session.error(
+            f"{session.virtualenv.location} still lacks {', '.join(missing)} after installing:"
+            " run without -R to rebuild it"
+        )
+
+
+# Printed by the environment's interpreter, isolated (-I) so that the project folder, which
+# holds test_framework itself, does not count as an installation.
+_FIND_MISSING = (
+    "import importlib.util, sys;"
+    " print(' '.join(m for m in sys.argv[1:] if importlib.util.find_spec(m) is None))"
+)
+
+
+def _missing_modules(session: nox.Session, mode: Mode) -> list[str]:
+    """The modules a mode session needs that its environment cannot import."""
+    needed = ["pytest", "xdist", "test_framework"]
+    if mode is Mode.DOCKER_LOCAL:
+        needed.append("docker")
+    output = session.run("python", "-I", "-c", _FIND_MISSING, *needed, silent=True, log=False)
+    # None: nothing runs under --install-only, and nothing needs the harness then either.
+    return output.split() if isinstance(output, str) else []
 
 
 @nox.session(tags=["mission_critical"])
@@ -129,12 +194,15 @@ def gate(session: nox.Session) -> None:
     """Judge the ledgers this nox run wrote: fails when any test failed or ran nowhere."""
     settings = _settings(session)
     folders = [str(settings.report_dir / mode) for mode in _judged] or [str(settings.report_dir)]
+    # Run alone (`nox -s gate`), it judges whatever the report folder holds.
+    judged = ["--invocation", INVOCATION] if _judged else []
     session.run(
         sys.executable,
         "-m",
         "test_framework",
         "gate",
         *folders,
+        *judged,
         "--reports",
         str(settings.report_dir),
         env={"PYTHONPATH": str(ROOT)},

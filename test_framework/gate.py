@@ -9,7 +9,11 @@ shards and fails the build (exit 1) when
   ``[tool.test_framework]``) executed no test;
 - a collection error occurred anywhere, or a run errored, or a ledger is incomplete;
 - the shards of a mode disagree about the set of tests, or one is missing;
-- no ledger was found, or no mission-critical test executed at all.
+- no ledger was found, or no mission-critical test executed at all;
+- a folder given holds no ledger, or a ledger file is empty, or (``--invocation``) a ledger
+  was written by another command than the one being judged: a run that left no ledger of
+  its own;
+- a mode ran and recorded no test at all.
 
 It prints a summary table and then why, test by test. Exit 0 pass, 1 fail, 2 usage error (one
 line, no traceback). Standard library only: nox runs it in its own process.
@@ -21,6 +25,7 @@ import argparse
 import enum
 import os
 import sys
+import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -34,9 +39,10 @@ from test_framework.matrix import (
     Matrix,
     ModeRun,
     build_matrix,
-    load_ledgers,
+    find_ledgers,
+    load_ledger,
 )
-from test_framework.modes import parse_mode_list
+from test_framework.modes import ALL_MODES, parse_mode_list
 from test_framework.settings import find_root, read_pyproject
 
 EXIT_PASS = 0
@@ -50,6 +56,9 @@ class Rule(enum.StrEnum):
     """Why the gate fails; the value is the label printed before the subject."""
 
     NO_LEDGERS = "no ledgers"
+    MISSING = "missing ledger"
+    STALE = "stale ledger"
+    EMPTY = "empty run"
     INCOMPLETE = "incomplete"
     RUN_ERROR = "run error"
     COLLECTION_ERROR = "collection error"
@@ -92,15 +101,19 @@ def first_line(text: str | None, limit: int = MESSAGE_CHARS) -> str:
     return line if len(line) <= limit else line[: limit - 1] + "…"
 
 
-def evaluate(matrix: Matrix, required_modes: Sequence[str] = ()) -> Verdict:
-    """Judge ``matrix``. Pure: the same ledgers always give the same verdict and text."""
-    problems: list[Problem] = []
+def evaluate(
+    matrix: Matrix, required_modes: Sequence[str] = (), found: Sequence[Problem] = ()
+) -> Verdict:
+    """Judge ``matrix``; ``found`` are the problems ``read_paths`` found while reading the
+    ledgers. Pure: the same ledgers always give the same verdict and text."""
+    problems: list[Problem] = list(found)
     warnings: list[str] = []
-    if not matrix.ledgers:
+    if not matrix.ledgers and not problems:
         problems.append(Problem(Rule.NO_LEDGERS, "(all)", "no ledger was given: nothing ran"))
     for run in matrix.modes:
         problems.extend(_check_ledgers(run))
         problems.extend(_check_shards(run))
+        problems.extend(_check_empty(run))
     problems.extend(_check_tests(matrix, warnings))
     for mode in required_modes:
         required = matrix.mode(mode)
@@ -125,6 +138,96 @@ def evaluate(matrix: Matrix, required_modes: Sequence[str] = ()) -> Verdict:
             why = "no ledger holds a test marked mission_critical"
         problems.append(Problem(Rule.NOTHING_RAN, "(all)", why))
     return Verdict(matrix, tuple(required_modes), tuple(problems), tuple(warnings))
+
+
+def utc(seconds: float) -> str:
+    return time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(seconds))
+
+
+@dataclass(frozen=True)
+class Reading:
+    """The ledgers to judge, and what reading the paths found wrong with them."""
+
+    ledgers: tuple[LoadedLedger, ...]
+    problems: tuple[Problem, ...]
+    # Modes with no ledger to judge that a folder given (``reports/minimal``) or a stale
+    # ledger names: they still get their row, so the table never leaves a mode out.
+    modes: tuple[str, ...]
+
+
+def read_paths(paths: Sequence[Path], invocation: str | None = None) -> Reading:
+    """Each path's ledgers. A folder given that holds no ledger, or an empty ledger file, is a
+    run that left none of its own; with ``invocation``, a ledger another command wrote is
+    stale: reported, and left out of the matrix. When no path holds any ledger, the gate's
+    "no ledgers" rule says so once instead."""
+    ledgers: dict[Path, LoadedLedger] = {}
+    problems: list[Problem] = []
+    modes: list[str] = []
+    known_modes = {mode.value for mode in ALL_MODES}
+    found = {path: find_ledgers([path]) for path in paths}
+    if not any(found.values()):
+        return Reading((), (), ())
+    for path, files in found.items():
+        subject = path.name if path.is_dir() and path.name in known_modes else str(path)
+        current = 0
+        if path.is_dir() and not files:
+            problems.append(
+                Problem(
+                    Rule.MISSING,
+                    subject,
+                    f"{path} holds no ledger: the run that should have written one crashed or"
+                    " never started pytest; rerun it",
+                )
+            )
+        for file in files:
+            if not file.read_bytes().strip():
+                problems.append(
+                    Problem(
+                        Rule.MISSING,
+                        str(file),
+                        "the ledger is empty: the run that writes it was killed before it"
+                        " wrote anything; rerun it",
+                    )
+                )
+                continue
+            loaded = load_ledger(file)
+            led = loaded.ledger
+            if invocation is not None and led.invocation != invocation:
+                problems.append(
+                    Problem(
+                        Rule.STALE,
+                        f"{loaded.label} ({file})",
+                        f"written by an earlier run (run {led.run_id}, started"
+                        f" {utc(led.started_at)}, invocation {led.invocation or 'none'}), not by"
+                        f" this one ({invocation}): not judged; rerun the mode",
+                    )
+                )
+                modes.append(led.mode)
+                continue
+            ledgers.setdefault(file, loaded)
+            current += 1
+        if subject in known_modes and not current:
+            modes.append(subject)
+    judged = {loaded.ledger.mode for loaded in ledgers.values()}
+    left_out = tuple(dict.fromkeys(mode for mode in modes if mode not in judged))
+    return Reading(tuple(ledgers.values()), tuple(problems), left_out)
+
+
+def _check_empty(run: ModeRun) -> Iterable[Problem]:
+    ledgers = [lo.ledger for lo in run.ledgers]
+    if (
+        ledgers
+        and all(led.status is RunStatus.RAN and led.complete for led in ledgers)
+        and not run.tests
+        and not any(led.collection_errors for led in ledgers)
+    ):
+        exits = ", ".join(sorted({str(led.exit_status) for led in ledgers}))
+        yield Problem(
+            Rule.EMPTY,
+            run.mode,
+            f"the run recorded no test (pytest exit {exits}): it collected nothing; check the"
+            " suite's path and any -k or -m",
+        )
 
 
 def _check_ledgers(run: ModeRun) -> Iterable[Problem]:
@@ -392,6 +495,12 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--no-parity", action="store_true", help="skip comparing transcripts between modes"
     )
+    p.add_argument(
+        "--invocation",
+        metavar="ID",
+        help="judge only ledgers written under this MC_INVOCATION_ID (the noxfile passes its"
+        " own); any other ledger found is stale and fails the gate",
+    )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -406,8 +515,9 @@ def run(args: argparse.Namespace) -> int:
             raise ConfigError(f"--required: {exc}") from None
     else:
         required = required_from_environment()
-    matrix = build_matrix(load_ledgers(paths), extra_modes=required)
-    verdict = evaluate(matrix, required)
+    reading = read_paths(paths, args.invocation)
+    matrix = build_matrix(reading.ledgers, extra_modes=[*required, *reading.modes])
+    verdict = evaluate(matrix, required, reading.problems)
     differences = [] if args.no_parity else parity.compare(matrix)
     print(render_table(verdict))
     print()

@@ -11,6 +11,7 @@ from __future__ import annotations
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
+from test_framework.gate import utc
 from test_framework.ledger import Outcome
 from test_framework.matrix import Matrix, ModeRun
 
@@ -30,7 +31,17 @@ def build(matrix: Matrix, run: ModeRun) -> ET.ElementTree[ET.Element]:
     suite = ET.SubElement(suites, "testsuite", name=run.mode)
     properties = ET.SubElement(suite, "properties")
     status = run.status.value if run.status else "missing"
-    for name, value in (("mode", run.mode), ("status", status), ("reason", run.reason)):
+    # Which runs these results come from, and when: a file read later must not pass for newer.
+    runs = "; ".join(
+        f"{lo.label}: run {lo.ledger.run_id} started {utc(lo.ledger.started_at)}"
+        for lo in run.ledgers
+    )
+    for name, value in (
+        ("mode", run.mode),
+        ("status", status),
+        ("reason", run.reason),
+        ("runs", runs or "no ledger"),
+    ):
         ET.SubElement(properties, "property", name=name, value=value)
     totals = {"tests": 0, "failures": 0, "errors": 0, "skipped": 0}
     elapsed = 0.0

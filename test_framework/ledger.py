@@ -22,6 +22,9 @@ from typing import Any
 SCHEMA = "mission-critical-ledger"
 VERSION = 1
 MISSION_CRITICAL = "mission_critical"
+# Set by whatever runs several modes as one whole (the noxfile: one id per `nox` command), so
+# the gate can tell this run's ledgers from those an earlier run left.
+INVOCATION_ENV = "MC_INVOCATION_ID"
 
 
 class Outcome(enum.StrEnum):
@@ -130,12 +133,15 @@ class Ledger:
     # ``collected_digest``. ``tests`` holds only this shard's part of it. None: not recorded.
     collected_count: int | None = None
     collected_sha256: str | None = None
+    # The id of the command that ran this mode with others (``MC_INVOCATION_ID``), or None.
+    invocation: str | None = None
 
     def to_json(self) -> dict[str, Any]:
         return {
             "schema": SCHEMA,
             "version": VERSION,
             "run_id": self.run_id,
+            "invocation": self.invocation,
             "mode": self.mode,
             "status": self.status.value,
             "reason": self.reason,
@@ -187,6 +193,7 @@ class Ledger:
             tests=tuple(TestRecord.from_json(t) for t in data.get("tests", ())),
             collected_count=collected.get("count"),
             collected_sha256=collected.get("sha256"),
+            invocation=data.get("invocation"),
         )
 
 
@@ -195,6 +202,7 @@ def skipped_ledger(
     reason: str,
     probes: Iterable[dict[str, Any]] = (),
     shard: tuple[int, int] = (1, 1),
+    invocation: str | None = None,
 ) -> Ledger:
     """The ledger of a mode that could not run here: no tests, and why."""
     now = time.time()
@@ -209,6 +217,7 @@ def skipped_ledger(
         shard_index=shard[0],
         shard_count=shard[1],
         probes=tuple(probes),
+        invocation=invocation,
     )
 
 
@@ -217,10 +226,16 @@ def broken_ledger(
     reason: str,
     probes: Iterable[dict[str, Any]] = (),
     shard: tuple[int, int] = (1, 1),
+    invocation: str | None = None,
 ) -> Ledger:
     """The ledger of a mode that was configured but failed its probe: an error, never a skip."""
-    ledger = skipped_ledger(mode, reason, probes, shard)
+    ledger = skipped_ledger(mode, reason, probes, shard, invocation)
     return dataclasses.replace(ledger, status=RunStatus.ERROR)
+
+
+def invocation_from_environment() -> str | None:
+    """``MC_INVOCATION_ID``, the id of the command this run is part of, if one set it."""
+    return os.environ.get(INVOCATION_ENV) or None
 
 
 def ledger_path(report_dir: Path, mode: str, shard_index: int = 1, shard_count: int = 1) -> Path:

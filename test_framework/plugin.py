@@ -30,6 +30,7 @@ from test_framework.ledger import (
     Ledger,
     RunStatus,
     collected_digest,
+    invocation_from_environment,
     ledger_path,
     skipped_ledger,
     write_ledger,
@@ -154,6 +155,16 @@ def pytest_configure(config: pytest.Config) -> None:
         _write_interrupted_ledger(config)
         raise
     _adopt(config, state)
+    # Imported here: only the process that writes the ledger needs it.
+    from test_framework.leftovers import clear_for_new_run
+
+    clear_for_new_run(
+        state.settings.report_dir,
+        state.mode.value,
+        f"pytest run {state.run.run_id}",
+        state.started_at,
+        keep_transcripts=state.shard[1] > 1,
+    )
     state.recorder = LedgerRecorder(
         path=ledger_path(state.settings.report_dir, state.mode.value, *state.shard),
         base=Ledger(
@@ -165,6 +176,7 @@ def pytest_configure(config: pytest.Config) -> None:
             shard_index=state.shard[0],
             shard_count=state.shard[1],
             probes=tuple(state.probes),
+            invocation=invocation_from_environment(),
         ),
     )
     state.recorder.flush()
@@ -278,9 +290,8 @@ def _write_early_ledger(config: pytest.Config, make: Callable[[str], Ledger]) ->
     except HarnessError:
         return
     if settings.mode is not None:
-        write_ledger(
-            make(settings.mode.value), ledger_path(settings.report_dir, settings.mode.value)
-        )
+        ledger = replace(make(settings.mode.value), invocation=invocation_from_environment())
+        write_ledger(ledger, ledger_path(settings.report_dir, settings.mode.value))
 
 
 def _export_environment(state: HarnessState) -> None:

@@ -14,7 +14,7 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
-from test_framework.gate import Verdict, first_line
+from test_framework.gate import Verdict, first_line, utc
 from test_framework.ledger import Outcome, RunStatus
 from test_framework.matrix import MODE_SKIPPED, Cell, Matrix, ModeRun
 from test_framework.parity import Difference, TranscriptFormatError, read_transcript
@@ -68,7 +68,7 @@ td.num { text-align:right; font-variant-numeric:tabular-nums; }
 .probe-table .why { margin-bottom:2px; }
 .probe-table th { white-space:nowrap; }
 .probe-table td.nw { white-space:nowrap; width:1%; }
-.probe-table.deployment { margin-top:8px; }
+.probe-table.deployment, .probe-table.ledgers { margin:8px 0; }
 .probe-table.deployment th { width:1%; white-space:nowrap; }
 .yes { color:var(--ok); font-weight:600; } .no { color:var(--bad); font-weight:600; }
 ul.problems li { margin:3px 0; } ul.problems code { font-size:12px; }
@@ -126,7 +126,11 @@ def render(
     verdict: Verdict, differences: Sequence[Difference] = (), generated_at: float | None = None
 ) -> str:
     matrix = verdict.matrix
-    stamp = time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(generated_at or time.time()))
+    stamp = utc(generated_at or time.time())
+    starts = sorted(loaded.ledger.started_at for loaded in matrix.ledgers)
+    span = f", from runs started {utc(starts[0])}" if starts else ""
+    if len(starts) > 1 and starts[-1] != starts[0]:
+        span += f" to {utc(starts[-1])}"
     parts = [
         "<!DOCTYPE html>",
         '<html lang="en"><head><meta charset="utf-8">',
@@ -134,7 +138,7 @@ def render(
         "<title>Mission-critical coverage</title>",
         f"<style>{CSS}</style></head><body>",
         "<h1>Mission-critical coverage</h1>",
-        f'<div class="sub">{len(matrix.ledgers)} ledger(s), {len(matrix.modes)} mode(s),'
+        f'<div class="sub">{len(matrix.ledgers)} ledger(s), {len(matrix.modes)} mode(s){_e(span)},'
         f" generated {_e(stamp)}</div>",
         _banner(verdict),
         _problems(verdict, differences),
@@ -260,6 +264,7 @@ def _mode_card(run: ModeRun, verdict: Verdict) -> str:
         '<div class="card">',
         f"<h3>{_e(run.mode)} {_status_pill(run)}</h3>",
         f'<div class="why">{_e(run.reason or "(no reason recorded)")}</div>',
+        _ledgers(run),
     ]
     if run.probes:
         out.append(
@@ -293,6 +298,26 @@ def _mode_card(run: ModeRun, verdict: Verdict) -> str:
         out.append("</tbody></table>")
     out.append("</div>")
     return "\n".join(out)
+
+
+def _ledgers(run: ModeRun) -> str:
+    """Which run each ledger shown comes from, and when: never a result without its date."""
+    if not run.ledgers:
+        return ""
+    rows = []
+    for loaded in run.ledgers:
+        led = loaded.ledger
+        ended = utc(led.ended_at) if led.ended_at is not None else "did not end"
+        invocation = f" · {_e(led.invocation)}" if led.invocation else ""
+        rows.append(
+            f'<tr title="{_e(loaded.path)}"><td class="nw">{_e(loaded.label)}</td>'
+            f"<td>run <code>{_e(led.run_id)}</code>{invocation}</td>"
+            f'<td class="nw">{_e(utc(led.started_at))}</td><td class="nw">{_e(ended)}</td></tr>'
+        )
+    return (
+        '<table class="probe-table ledgers"><thead><tr><th>ledger</th><th>run</th>'
+        f"<th>started</th><th>ended</th></tr></thead><tbody>{''.join(rows)}</tbody></table>"
+    )
 
 
 def _legend() -> str:
@@ -414,6 +439,34 @@ def _transcript(cell: Cell) -> str:
         f"<details open><summary>transcript ({len(entries)} entries)</summary>"
         f'<table class="transcript"><tbody>{"".join(rows)}</tbody></table></details>'
     )
+
+
+STALE_START = "<!-- stale -->"
+STALE_END = "<!-- /stale -->"
+STALE_STYLE = (
+    "padding:14px 18px;border-radius:8px;font-size:17px;font-weight:600;margin-bottom:12px;"
+    "background:#fff4cc;color:#7a5b00;border:2px solid #d4a72c"
+)
+
+
+def mark_stale(path: Path, note: str) -> bool:
+    """Put a banner saying ``note`` at the top of the report at ``path``, which no longer shows
+    the current results, and say so in its title; False when there is no report there.
+
+    Inline style only: the file may have been written by an older harness, with other CSS.
+    """
+    if not path.is_file():
+        return False
+    text = path.read_text("utf-8")
+    start, end = text.find(STALE_START), text.find(STALE_END)
+    if start != -1 and end > start:
+        text = text[:start] + text[end + len(STALE_END) :]
+    else:
+        text = text.replace("<title>", "<title>Stale: ", 1)
+    banner = f'{STALE_START}<div style="{STALE_STYLE}">Stale: {_e(note)}</div>{STALE_END}'
+    text = text.replace("<body>", "<body>" + banner, 1) if "<body>" in text else banner + text
+    path.write_text(text, "utf-8")
+    return True
 
 
 def write(verdict: Verdict, differences: Sequence[Difference], path: Path) -> Path:

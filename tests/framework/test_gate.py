@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -424,3 +425,54 @@ def test_a_folder_marked_gate_skip_is_left_out_unless_given_itself(
     code, out, _ = run_gate(capsys, monitor)
     assert code == 1
     assert f"FAILED: {nid('test_calc')} [minimal]" in out
+
+
+def test_a_mode_folder_given_that_holds_no_ledger_fails_the_gate_and_keeps_its_row(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    write(tmp_path, ledger("minimal", [record("test_calc")]))
+    (tmp_path / "docker_local").mkdir()
+    code, out, _ = run_gate(capsys, tmp_path / "minimal", tmp_path / "docker_local")
+    assert code == 1
+    assert f"MISSING LEDGER: docker_local: {tmp_path / 'docker_local'} holds no ledger" in out
+    assert "docker_local: missing: no ledger for this mode" in out
+
+
+def test_an_empty_ledger_file_fails_the_gate_naming_it(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    write(tmp_path, ledger("minimal", [record("test_calc")]))
+    empty = tmp_path / "docker_local" / "ledger.json"
+    empty.parent.mkdir()
+    empty.write_text("")
+    code, out, _ = run_gate(capsys, tmp_path)
+    assert code == 1
+    assert f"MISSING LEDGER: {empty}: the ledger is empty" in out
+
+
+def test_with_an_invocation_a_ledger_an_earlier_run_left_is_stale_and_not_judged(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    write(tmp_path, replace(ledger("minimal", [record("test_calc")]), invocation="this-run"))
+    old = write(
+        tmp_path,
+        replace(ledger("docker_local", [record("test_calc")]), invocation="an-earlier-run"),
+    )
+    assert run_gate(capsys, tmp_path)[0] == 0
+    code, out, _ = run_gate(capsys, tmp_path, "--invocation", "this-run")
+    assert code == 1
+    line = next(li for li in out.splitlines() if li.startswith("  STALE LEDGER"))
+    assert f"docker_local ({old}): written by an earlier run (run run-docker_local-1" in line
+    assert "invocation an-earlier-run), not by this one (this-run)" in line
+    # Its results are not shown as this run's: the mode has no ledger left to judge.
+    assert "docker_local: missing: no ledger for this mode" in out
+
+
+def test_a_mode_that_ran_and_recorded_no_test_fails_the_gate(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    write(tmp_path, ledger("minimal", [record("test_calc")]))
+    write(tmp_path, ledger("docker_local", [], exit_status=5))
+    code, out, _ = run_gate(capsys, tmp_path)
+    assert code == 1
+    assert "EMPTY RUN: docker_local: the run recorded no test (pytest exit 5)" in out

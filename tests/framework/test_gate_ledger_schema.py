@@ -17,6 +17,7 @@ from test_framework.ledger import (
     Outcome,
     RunStatus,
     read_ledger,
+    skipped_ledger,
 )
 
 pytest_plugins = ["pytester"]
@@ -123,6 +124,7 @@ def test_the_ledger_of_a_mode_that_could_not_run_is_valid(
             "minimal", [record(f"t_{o.value}", o) for o in Outcome if o.value != "not_collected"]
         ),
         ledger("docker_local", status=RunStatus.SKIPPED, reason="Docker daemon not reachable"),
+        skipped_ledger("staging_fallback", "not configured", invocation="20261130-nox-a1b2c3"),
         ledger("minimal", [record("t")], complete=False),
         ledger("minimal", [record("t")], shard=(3, 4), collected=["a", "b", "t"]),
         ledger(
@@ -131,7 +133,14 @@ def test_the_ledger_of_a_mode_that_could_not_run_is_valid(
             collection_errors=[CollectionError("tests/x.py", "ImportError")],
         ),
     ],
-    ids=["every-outcome", "skipped-mode", "incomplete", "shard", "errors-and-retries"],
+    ids=[
+        "every-outcome",
+        "skipped-mode",
+        "nox-skipped-mode",
+        "incomplete",
+        "shard",
+        "errors-and-retries",
+    ],
 )
 def test_every_shape_the_harness_writes_is_valid(
     led: Ledger, validator: jsonschema.Draft202012Validator

@@ -310,3 +310,57 @@ def test_nox_mission_critical_leaves_a_report_that_renders(tmp_path: Path) -> No
     shutil.copy(page_path, ARTIFACTS / "mission-critical-index.html")
     _, _, colours = png_pixels(png)
     assert colours[(0xE3, 0xF4, 0xE6)] > 2000  # the green banner and passed cells
+
+
+def test_the_report_states_the_run_id_and_start_of_every_ledger_it_shows(
+    reports: tuple[Path, int, str],
+) -> None:
+    out, _, _ = reports
+    page = (out / "index.html").read_text("utf-8")
+    ledgers = load_ledgers([out])
+    assert len(ledgers) == 3
+    for loaded in ledgers:
+        row = page[page.index(f"run <code>{loaded.ledger.run_id}</code>") :].split("</tr>")[0]
+        assert gate.utc(loaded.ledger.started_at) in row
+    minimal = next(lo.ledger for lo in ledgers if lo.ledger.mode == "minimal")
+    props = {
+        p.get("name"): p.get("value")
+        for p in ET.parse(out / "minimal" / "junit.xml").getroot().iter("property")
+    }
+    assert props["runs"] == f"minimal: run {minimal.run_id} started {gate.utc(minimal.started_at)}"
+
+
+def test_a_plain_pytest_run_after_the_gate_marks_the_report_stale_until_the_gate_runs_again(
+    reports: tuple[Path, int, str], pytester: pytest.Pytester
+) -> None:
+    out, _, _ = reports
+    index = out / "index.html"
+    assert report_html.STALE_START not in index.read_text("utf-8")
+    pytester.runpytest_subprocess("--mc-mode", "minimal")
+    run_id = load_ledgers([out / "minimal"])[0].ledger.run_id
+    page = index.read_text("utf-8")
+    assert page.count(report_html.STALE_START) == 1
+    assert "<title>Stale: Mission-critical coverage</title>" in page
+    banner = page[page.index(report_html.STALE_START) : page.index(report_html.STALE_END)]
+    assert f"pytest run {run_id} started at " in banner
+    assert f"writes new minimal results into {out}" in banner
+    # The gate's JUnit file of the earlier run does not lie beside the new ledger.
+    assert not (out / "minimal" / "junit.xml").exists()
+    assert gate.main([str(out), "--reports", str(out)]) == 1
+    assert report_html.STALE_START not in index.read_text("utf-8")
+
+
+def test_marking_a_report_stale_twice_leaves_one_banner_with_the_latest_note(
+    tmp_path: Path,
+) -> None:
+    write(tmp_path, ledger("minimal", [record("test_calc")]))
+    index = report_html.write(
+        evaluate(build_matrix(load_ledgers([tmp_path]))), [], tmp_path / "i.html"
+    )
+    assert report_html.mark_stale(index, "first")
+    assert report_html.mark_stale(index, "second")
+    page = index.read_text("utf-8")
+    assert page.count(report_html.STALE_START) == 1
+    assert "Stale: second" in page
+    assert "<title>Stale: Mission-critical coverage</title>" in page
+    assert not report_html.mark_stale(tmp_path / "absent.html", "third")

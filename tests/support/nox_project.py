@@ -1,0 +1,152 @@
+"""A small project that uses this harness, in a temporary folder, for real nox runs.
+
+It holds this repository's noxfile, ``pyproject.toml``, ``test_framework`` and
+``agent_backend``, and a one-test mission-critical suite, so a nox run there builds its own
+environments (under the project's ``.nox``) and exercises exactly what a user's project would,
+in seconds rather than the minutes the real suite takes. A conftest makes pytest fail to start
+in the mode named by ``CRASH_IN_MODE``, before the harness writes any ledger: a mode session
+that crashes.
+
+``LoopbackStaging`` is a staging deployment the harness can reach: ``agent_backend`` serving
+plain ``ws://`` on 127.0.0.1, in its own process.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+from types import TracebackType
+
+ROOT = Path(__file__).resolve().parents[2]
+COPIED = ("noxfile.py", "pyproject.toml", "README.md", "test_framework", "agent_backend")
+START_TIMEOUT_S = 20.0
+
+SUITE = """\
+import pytest
+
+pytestmark = pytest.mark.mission_critical
+
+
+async def test_a_ping_is_answered_with_its_nonce(mc_connect):
+    client = await mc_connect()
+    pong = await client.ping(7)
+    assert pong["nonce"] == 7
+"""
+
+CRASHING_CONFTEST = """\
+import os
+import sys
+
+if os.environ.get("CRASH_IN_MODE") in sys.argv:
+    raise RuntimeError("this session crashes before the harness writes a ledger")
+"""
+
+
+def make_project(directory: Path) -> Path:
+    """Copy the harness into ``directory`` with the one-test suite; return the folder."""
+    directory.mkdir(parents=True, exist_ok=True)
+    ignore = shutil.ignore_patterns("__pycache__", "*.egg-info")
+    for name in COPIED:
+        source = ROOT / name
+        if source.is_dir():
+            shutil.copytree(source, directory / name, ignore=ignore)
+        else:
+            shutil.copy2(source, directory / name)
+    suite = directory / "tests" / "mission_critical"
+    suite.mkdir(parents=True)
+    (suite / "test_tiny.py").write_text(SUITE, "utf-8")
+    (suite / "conftest.py").write_text(CRASHING_CONFTEST, "utf-8")
+    return directory
+
+
+def nox_in(
+    project: Path, *args: str, env: dict[str, str] | None = None, timeout: float = 300
+) -> subprocess.CompletedProcess[str]:
+    """``python -m nox`` in ``project``, with none of this process's harness settings."""
+    inherited = {
+        key: value
+        for key, value in os.environ.items()
+        if not key.startswith(("STAGING_", "MC_", "PYTEST_", "NOX_"))
+        and key not in {"TEST_MODE", "USE_STAGING_FALLBACK", "CRASH_IN_MODE", "VIRTUAL_ENV"}
+    }
+    return subprocess.run(
+        [sys.executable, "-m", "nox", "--no-color", *args],
+        cwd=project,
+        env={**inherited, **(env or {})},
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+class LoopbackStaging:
+    """``agent_backend`` on ``ws://127.0.0.1:<port>/ws``, started and stopped by ``with``."""
+
+    def __init__(self, log: Path) -> None:
+        self.log = log
+        self.password = secrets.token_urlsafe(18)
+        self.port = 0
+        self._process: subprocess.Popen[bytes] | None = None
+
+    def variables(self) -> dict[str, str]:
+        return {
+            "STAGING_WEBSOCKET_URL": f"ws://127.0.0.1:{self.port}/ws",
+            "STAGING_TEST_USER": "mc-staging",
+            "STAGING_TEST_PASSWORD": self.password,
+        }
+
+    def __enter__(self) -> LoopbackStaging:
+        self.port = _free_port()
+        env = {
+            **os.environ,
+            "AGENT_JWT_SECRET": secrets.token_urlsafe(32),
+            "AGENT_TEST_PASSWORD": self.password,
+            "AGENT_ENV": "test",
+            "PYTHONPATH": str(ROOT),
+        }
+        argv = [sys.executable, "-m", "agent_backend", "--host", "127.0.0.1"]
+        with self.log.open("wb") as log:
+            self._process = subprocess.Popen(
+                [*argv, "--port", str(self.port)], env=env, stdout=log, stderr=subprocess.STDOUT
+            )
+        deadline = time.monotonic() + START_TIMEOUT_S
+        while time.monotonic() < deadline:
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{self.port}/health", timeout=1):
+                    return self
+            except (urllib.error.URLError, ConnectionError):
+                if self._process.poll() is not None:
+                    break
+                time.sleep(0.1)
+        self.__exit__(None, None, None)
+        raise RuntimeError(f"agent_backend did not start: see {self.log}")
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        if self._process is not None:
+            self._process.terminate()
+            try:
+                self._process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self._process.kill()
+                self._process.wait()
