@@ -1,0 +1,287 @@
+"""The mission-critical suite as tox 4 environments, registered when the harness is installed
+next to tox (the ``tox`` entry point).
+
+``mc-docker_local``, ``mc-staging_fallback`` and ``mc-minimal`` run the suite in one mode each;
+``mc-gate`` judges the ledgers this tox run wrote; the four carry the label
+``mission_critical``, and the gate depends on the three, so ``tox -m mission_critical`` (also
+with ``-p``) runs the modes, then the gate. ``mc-staging`` runs staging alone, unjudged, as
+``nox -s staging`` does.
+
+A mode environment is probed before anything is installed into it, by the same decision as the
+nox sessions (:mod:`test_framework.mode_decision`): absent is tox's own skip with the probe's
+reason, a required or broken mode fails. The plugin owns each environment's ``commands``,
+``labels``, ``depends`` and ``skip_install``; the project's tox configuration adds ``deps``,
+``pass_env`` and ``set_env`` around them as for any environment.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+import threading
+from collections.abc import Callable
+from importlib import metadata
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from packaging.requirements import Requirement
+from tox.config.loader.memory import MemoryLoader
+from tox.config.of_type import ConfigDynamicDefinition
+from tox.config.types import Command, EnvList
+from tox.plugin import impl
+from tox.report import HandledError
+from tox.tox_env.errors import Fail, Skip
+from tox.tox_env.python.pip.req_file import PythonDeps
+
+from test_framework.errors import HarnessError
+from test_framework.mode_decision import Action, clear_ledgers, decide_mode, shard_from_args
+from test_framework.modes import ALL_MODES, Mode
+from test_framework.settings import Settings, load_settings
+
+if TYPE_CHECKING:
+    from collections.abc import Iterable, Mapping
+
+    from tox.config.main import Config
+    from tox.config.sets import ConfigSet, EnvConfigSet
+    from tox.session.state import State
+    from tox.tox_env.api import ToxEnv
+    from tox.tox_env.installer import InstallArguments
+
+LABEL = "mission_critical"
+GATE = "mc-gate"
+STAGING = "mc-staging"
+JUDGED: dict[str, Mode] = {f"mc-{mode.value}": mode for mode in ALL_MODES}
+MODE_ENVS: dict[str, Mode] = {**JUDGED, STAGING: Mode.STAGING_FALLBACK}
+# What the probes, the pytest plugin and the gate read; tox passes nothing it is not told to.
+PASS_ENV = (
+    "MC_*",
+    "STAGING_*",
+    "TEST_MODE",
+    "USE_STAGING_FALLBACK",
+    "FORCE_DOCKER_UNAVAILABLE",
+    "DOCKER_*",
+    "XDG_RUNTIME_DIR",
+    "XDG_CACHE_HOME",
+)
+DISTRIBUTION = "mission-critical-harness"
+
+_LOG = logging.getLogger(__name__)
+T = TypeVar("T")
+
+
+class _Run:
+    """What this tox process decided so far; tox runs environments in threads under ``-p``."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.decided: set[str] = set()
+        # The mode folders whose ledgers this run wrote: the gate judges these and nothing older.
+        self.judged: list[str] = []
+        self.pos_args: tuple[str, ...] = ()
+
+
+_RUN = _Run()
+
+
+def _settings(root: Path, environ: Mapping[str, str]) -> Settings:
+    try:
+        return load_settings(root, environ)
+    except HarnessError as exc:
+        raise Fail(str(exc)) from None
+
+
+def _harness_extra(extra: str) -> list[str]:
+    """The requirements the harness's ``extra`` adds, as deps lines."""
+    lines = []
+    for text in metadata.requires(DISTRIBUTION) or ():
+        requirement = Requirement(text)
+        marker = requirement.marker
+        if marker is None or not marker.evaluate({"extra": extra}):
+            continue
+        if marker.evaluate({"extra": ""}):
+            continue  # a requirement of every install, not of this extra
+        requirement.marker = None
+        lines.append(str(requirement))
+    return lines
+
+
+def _mode_commands(settings: Settings, mode: Mode, pos_args: Iterable[str]) -> list[Command]:
+    args = ["pytest", settings.suite, "--mc-mode", mode.value, "-p", "no:cacheprovider"]
+    workers = settings.profile(mode).pacing.workers
+    if workers > 0:
+        args += ["-n", str(workers)]
+    return [Command([*args, *pos_args])]
+
+
+def _gate_commands(settings: Settings, judged: list[str]) -> list[Command]:
+    ordered = [mode.value for mode in ALL_MODES if mode.value in judged]
+    folders = [str(settings.report_dir / mode) for mode in ordered] or [str(settings.report_dir)]
+    reports = ["--reports", str(settings.report_dir)]
+    # The gate is standard library only and runs on the interpreter that runs tox, which has
+    # the harness (it loaded this plugin): the gate environment installs nothing.
+    return [Command([sys.executable, "-m", "test_framework", "gate", *folders, *reports])]
+
+
+class _Seed(MemoryLoader):
+    """The settings the plugin owns. ``commands`` are built when first read (``tox config``)
+    and again, from the settings the probe used, when the environment runs, so a bad setting
+    fails the environment that needs it and not every tox command."""
+
+    def __init__(self, commands: Callable[[Settings, Config], list[Command]], **kwargs: Any):
+        super().__init__(**kwargs)
+        self._commands = commands
+
+    def found_keys(self) -> set[str]:
+        return {*super().found_keys(), "commands"}
+
+    def load_raw(self, key: str, conf: Config | None, env_name: str | None) -> object:
+        if key != "commands":
+            return super().load_raw(key, conf, env_name)
+        if conf is None:
+            raise KeyError(key)
+        root = conf.core["tox_root"]
+        try:
+            settings = load_settings(root)
+        except HarnessError as exc:
+            raise HandledError(str(exc)) from None
+        return self._commands(settings, conf)
+
+
+def _mode_seed(mode: Mode, *, judged: bool) -> _Seed:
+    def commands(settings: Settings, conf: Config) -> list[Command]:
+        return _mode_commands(settings, mode, conf.pos_args(None) or ())
+
+    where = "judged by mc-gate" if judged else "not judged: pytest's verdict stands"
+    return _Seed(
+        commands,
+        description=f"the mission-critical suite in {mode} mode; skipped with the probe's"
+        f" reason where it cannot run ({where})",
+        labels=[LABEL] if judged else [],
+        # What the environment installs comes from [tool.test_framework] install (see deps).
+        skip_install=True,
+    )
+
+
+def _gate_seed() -> _Seed:
+    def commands(settings: Settings, conf: Config) -> list[Command]:
+        return _gate_commands(settings, list(_RUN.judged))
+
+    return _Seed(
+        commands,
+        description="judge the ledgers this tox run wrote: fails when a test failed or ran nowhere",
+        labels=[LABEL],
+        depends=EnvList(list(JUDGED)),
+        skip_install=True,
+        allowlist_externals=[sys.executable],
+        # Under -p tox shows a passing environment's output only when asked: the gate's table
+        # is the run's summary, with every skipped mode's reason.
+        parallel_show_output=True,
+    )
+
+
+def _extend(conf: ConfigSet, key: str, extend: Callable[[T], T]) -> None:
+    """Apply ``extend`` to the value the project configures for ``key``, as tox adds its own
+    defaults to ``pass_env``: the project's configuration keeps working around the plugin's."""
+    for definition in conf.get_configs():
+        if key in definition.keys and isinstance(definition, ConfigDynamicDefinition):
+            original = definition.post_process
+
+            def post_process(value: T, original: Callable[[T], T] | None = original) -> T:
+                value = extend(value)
+                return value if original is None else original(value)
+
+            definition.post_process = post_process
+            return
+    raise HandledError(f"tox has no {key!r} setting for {conf.env_name}: upgrade tox")
+
+
+@impl
+def tox_extend_envs() -> tuple[str, ...]:
+    return (*MODE_ENVS, GATE)
+
+
+@impl
+def tox_add_core_config(core_conf: ConfigSet, state: State) -> None:
+    _RUN.pos_args = tuple(state.conf.pos_args(None) or ())
+    for name, mode in MODE_ENVS.items():
+        state.conf.memory_seed_loaders[name].append(_mode_seed(mode, judged=name in JUDGED))
+    state.conf.memory_seed_loaders[GATE].append(_gate_seed())
+
+
+@impl
+def tox_add_env_config(env_conf: EnvConfigSet, state: State) -> None:
+    name = env_conf.env_name
+    if name not in MODE_ENVS and name != GATE:
+        return
+    _extend(env_conf, "pass_env", lambda values: [*values, *PASS_ENV])
+    mode = MODE_ENVS.get(name)
+    if mode is None:
+        return
+    root = state.conf.core["tox_root"]
+
+    def add_install(deps: PythonDeps) -> PythonDeps:
+        # Read when the environment installs: after its virtual environment exists, before
+        # the probe runs (tox reads deps first, then calls the install hook).
+        settings = _settings(root, _environ(state, name))
+        lines = list(settings.install)
+        if mode is Mode.DOCKER_LOCAL:
+            lines += _harness_extra("docker")
+        return deps + PythonDeps(lines, root)
+
+    _extend(env_conf, "deps", add_install)
+
+
+def _environ(state: State, name: str) -> Mapping[str, str]:
+    """The variables the environment's commands get: tox's pass_env and set_env applied."""
+    return state.envs[name].environment_variables
+
+
+def _decide(tox_env: ToxEnv) -> None:
+    name = tox_env.name
+    mode = MODE_ENVS.get(name)
+    if mode is None:
+        return
+    with _RUN.lock:
+        if name in _RUN.decided:
+            return
+        _RUN.decided.add(name)
+    settings = _settings(tox_env.core["tox_root"], tox_env.environment_variables)
+    try:
+        shard = shard_from_args(_RUN.pos_args)
+    except HarnessError as exc:
+        raise Fail(str(exc)) from None
+    clear_ledgers(settings, mode, shard)
+    if name in JUDGED:
+        with _RUN.lock:
+            _RUN.judged.append(mode.value)
+    decision = decide_mode(settings, mode, shard)
+    _LOG.warning("%s", decision.probe_line)
+    if decision.action is Action.FAIL:
+        raise Fail(decision.message)
+    if decision.action is Action.SKIP:
+        raise Skip(decision.message)
+    _overwrite(tox_env.conf, "commands", _mode_commands(settings, mode, _RUN.pos_args))
+
+
+def _overwrite(conf: ConfigSet, key: str, value: object) -> None:
+    for definition in conf.get_configs():
+        if key in definition.keys:
+            definition.overwrite(value)
+
+
+@impl
+def tox_on_install(tox_env: ToxEnv, arguments: InstallArguments, section: str, of_type: str) -> None:
+    # The first install of a mode environment (its deps, even when empty) comes before any
+    # package reaches it: the probe decides there.
+    _decide(tox_env)
+
+
+@impl
+def tox_before_run_commands(tox_env: ToxEnv) -> None:
+    # Where nothing was installed (--skip-env-install) the probe still decides before the suite.
+    _decide(tox_env)
+    if tox_env.name == GATE:
+        settings = _settings(tox_env.core["tox_root"], tox_env.environment_variables)
+        with _RUN.lock:
+            judged = list(_RUN.judged)
+        _overwrite(tox_env.conf, "commands", _gate_commands(settings, judged))
