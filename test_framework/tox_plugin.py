@@ -270,7 +270,9 @@ def _overwrite(conf: ConfigSet, key: str, value: object) -> None:
 
 
 @impl
-def tox_on_install(tox_env: ToxEnv, arguments: InstallArguments, section: str, of_type: str) -> None:
+def tox_on_install(
+    tox_env: ToxEnv, arguments: InstallArguments, section: str, of_type: str
+) -> None:
     # The first install of a mode environment (its deps, even when empty) comes before any
     # package reaches it: the probe decides there.
     _decide(tox_env)
