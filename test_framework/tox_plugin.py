@@ -9,9 +9,10 @@ with ``-p``) runs the modes, then the gate. ``mc-staging`` runs staging alone, u
 
 A mode environment is probed before anything is installed into it, by the same decision as the
 nox sessions (:mod:`test_framework.mode_decision`): absent is tox's own skip with the probe's
-reason, a required or broken mode fails. The plugin owns each environment's ``commands``,
-``labels``, ``depends`` and ``skip_install``; the project's tox configuration adds ``deps``,
-``pass_env`` and ``set_env`` around them as for any environment.
+reason, a required or broken mode fails; a mode that runs gets ``install`` from
+``[tool.test_framework]``, then the environment's own ``deps``. The plugin owns each
+environment's ``commands``, ``labels``, ``depends`` and ``skip_install``; the project's tox
+configuration adds ``deps``, ``pass_env`` and ``set_env`` around them as for any environment.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ import threading
 from collections.abc import Callable
 from importlib import metadata
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any
 
 from packaging.requirements import Requirement
 from tox.config.loader.memory import MemoryLoader
@@ -66,7 +67,6 @@ PASS_ENV = (
 DISTRIBUTION = "mission-critical-harness"
 
 _LOG = logging.getLogger(__name__)
-T = TypeVar("T")
 
 
 class _Run:
@@ -75,6 +75,8 @@ class _Run:
     def __init__(self) -> None:
         self.lock = threading.Lock()
         self.decided: set[str] = set()
+        # The settings each mode environment's probe used, which its commands then follow.
+        self.settings: dict[str, Settings] = {}
         # The mode folders whose ledgers this run wrote: the gate judges these and nothing older.
         self.judged: list[str] = []
         self.pos_args: tuple[str, ...] = ()
@@ -123,11 +125,12 @@ def _gate_commands(settings: Settings, judged: list[str]) -> list[Command]:
 
 
 class _Seed(MemoryLoader):
-    """The settings the plugin owns. ``commands`` are built when first read (``tox config``)
-    and again, from the settings the probe used, when the environment runs, so a bad setting
-    fails the environment that needs it and not every tox command."""
+    """The settings the plugin owns. ``commands`` are built when tox first reads them: when the
+    environment runs, that is after the probe (from the settings the probe used; the gate's,
+    from the modes this run judged), so a bad setting fails the environment that needs it and
+    not every tox command."""
 
-    def __init__(self, commands: Callable[[Settings, Config], list[Command]], **kwargs: Any):
+    def __init__(self, commands: Callable[[Settings], list[Command]], **kwargs: Any):
         super().__init__(**kwargs)
         self._commands = commands
 
@@ -139,17 +142,19 @@ class _Seed(MemoryLoader):
             return super().load_raw(key, conf, env_name)
         if conf is None:
             raise KeyError(key)
-        root = conf.core["tox_root"]
-        try:
-            settings = load_settings(root)
-        except HarnessError as exc:
-            raise HandledError(str(exc)) from None
-        return self._commands(settings, conf)
+        with _RUN.lock:
+            settings = _RUN.settings.get(env_name or "")
+        if settings is None:  # not probed in this process: `tox config`, or the gate
+            try:
+                settings = load_settings(conf.core["tox_root"])
+            except HarnessError as exc:
+                raise HandledError(str(exc)) from None
+        return self._commands(settings)
 
 
 def _mode_seed(mode: Mode, *, judged: bool) -> _Seed:
-    def commands(settings: Settings, conf: Config) -> list[Command]:
-        return _mode_commands(settings, mode, conf.pos_args(None) or ())
+    def commands(settings: Settings) -> list[Command]:
+        return _mode_commands(settings, mode, _RUN.pos_args)
 
     where = "judged by mc-gate" if judged else "not judged: pytest's verdict stands"
     return _Seed(
@@ -157,14 +162,16 @@ def _mode_seed(mode: Mode, *, judged: bool) -> _Seed:
         description=f"the mission-critical suite in {mode} mode; skipped with the probe's"
         f" reason where it cannot run ({where})",
         labels=[LABEL] if judged else [],
-        # What the environment installs comes from [tool.test_framework] install (see deps).
+        # The probe comes first; then the plugin installs what install names (see _decide).
         skip_install=True,
     )
 
 
 def _gate_seed() -> _Seed:
-    def commands(settings: Settings, conf: Config) -> list[Command]:
-        return _gate_commands(settings, list(_RUN.judged))
+    def commands(settings: Settings) -> list[Command]:
+        with _RUN.lock:
+            judged = list(_RUN.judged)
+        return _gate_commands(settings, judged)
 
     return _Seed(
         commands,
@@ -179,20 +186,20 @@ def _gate_seed() -> _Seed:
     )
 
 
-def _extend(conf: ConfigSet, key: str, extend: Callable[[T], T]) -> None:
-    """Apply ``extend`` to the value the project configures for ``key``, as tox adds its own
-    defaults to ``pass_env``: the project's configuration keeps working around the plugin's."""
-    for definition in conf.get_configs():
-        if key in definition.keys and isinstance(definition, ConfigDynamicDefinition):
-            original = definition.post_process
+def _extend_pass_env(conf: ConfigSet) -> None:
+    """Add the harness's variables to what the project passes, as tox adds its own defaults:
+    the project's ``pass_env`` keeps working around the plugin's."""
+    found = [d for d in conf.get_configs() if "pass_env" in d.keys]
+    if not found or not isinstance(found[0], ConfigDynamicDefinition):
+        raise HandledError(f"tox has no pass_env setting for {conf.env_name}: upgrade tox")
+    definition = found[0]
+    original: Callable[[list[str]], list[str]] | None = definition.post_process
 
-            def post_process(value: T, original: Callable[[T], T] | None = original) -> T:
-                value = extend(value)
-                return value if original is None else original(value)
+    def post_process(values: list[str]) -> list[str]:
+        values = [*values, *PASS_ENV]
+        return values if original is None else original(values)
 
-            definition.post_process = post_process
-            return
-    raise HandledError(f"tox has no {key!r} setting for {conf.env_name}: upgrade tox")
+    definition.post_process = post_process
 
 
 @impl
@@ -210,41 +217,19 @@ def tox_add_core_config(core_conf: ConfigSet, state: State) -> None:
 
 @impl
 def tox_add_env_config(env_conf: EnvConfigSet, state: State) -> None:
-    name = env_conf.env_name
-    if name not in MODE_ENVS and name != GATE:
-        return
-    _extend(env_conf, "pass_env", lambda values: [*values, *PASS_ENV])
-    mode = MODE_ENVS.get(name)
-    if mode is None:
-        return
-    root = state.conf.core["tox_root"]
-
-    def add_install(deps: PythonDeps) -> PythonDeps:
-        # Read when the environment installs: after its virtual environment exists, before
-        # the probe runs (tox reads deps first, then calls the install hook).
-        settings = _settings(root, _environ(state, name))
-        lines = list(settings.install)
-        if mode is Mode.DOCKER_LOCAL:
-            lines += _harness_extra("docker")
-        return deps + PythonDeps(lines, root)
-
-    _extend(env_conf, "deps", add_install)
+    if env_conf.env_name in MODE_ENVS or env_conf.env_name == GATE:
+        _extend_pass_env(env_conf)
 
 
-def _environ(state: State, name: str) -> Mapping[str, str]:
-    """The variables the environment's commands get: tox's pass_env and set_env applied."""
-    return state.envs[name].environment_variables
-
-
-def _decide(tox_env: ToxEnv) -> None:
+def _decide(tox_env: ToxEnv, mode: Mode) -> Settings | None:
+    """Probe once per environment and run: skip or fail it, or return the settings it runs
+    with (None when an earlier hook call decided)."""
     name = tox_env.name
-    mode = MODE_ENVS.get(name)
-    if mode is None:
-        return
     with _RUN.lock:
         if name in _RUN.decided:
-            return
+            return None
         _RUN.decided.add(name)
+    # The variables the suite will see: tox's pass_env and the project's set_env applied.
     settings = _settings(tox_env.core["tox_root"], tox_env.environment_variables)
     try:
         shard = shard_from_args(_RUN.pos_args)
@@ -260,13 +245,9 @@ def _decide(tox_env: ToxEnv) -> None:
         raise Fail(decision.message)
     if decision.action is Action.SKIP:
         raise Skip(decision.message)
-    _overwrite(tox_env.conf, "commands", _mode_commands(settings, mode, _RUN.pos_args))
-
-
-def _overwrite(conf: ConfigSet, key: str, value: object) -> None:
-    for definition in conf.get_configs():
-        if key in definition.keys:
-            definition.overwrite(value)
+    with _RUN.lock:
+        _RUN.settings[name] = settings
+    return settings
 
 
 @impl
@@ -275,15 +256,24 @@ def tox_on_install(
 ) -> None:
     # The first install of a mode environment (its deps, even when empty) comes before any
     # package reaches it: the probe decides there.
-    _decide(tox_env)
+    mode = MODE_ENVS.get(tox_env.name)
+    if mode is None:
+        return
+    _decide(tox_env, mode)
+    with _RUN.lock:
+        settings = _RUN.settings[tox_env.name]
+    lines = list(settings.install)
+    if mode is Mode.DOCKER_LOCAL:
+        lines += _harness_extra("docker")
+    # What install names goes in before whatever tox installs, through the environment's own
+    # installer (pip, or uv under tox-uv), which installs only what changed, as for deps; so
+    # also into an environment tox recreates part way.
+    tox_env.installer.install(PythonDeps(lines, settings.root), "mission_critical", "requirements")
 
 
 @impl
 def tox_before_run_commands(tox_env: ToxEnv) -> None:
     # Where nothing was installed (--skip-env-install) the probe still decides before the suite.
-    _decide(tox_env)
-    if tox_env.name == GATE:
-        settings = _settings(tox_env.core["tox_root"], tox_env.environment_variables)
-        with _RUN.lock:
-            judged = list(_RUN.judged)
-        _overwrite(tox_env.conf, "commands", _gate_commands(settings, judged))
+    mode = MODE_ENVS.get(tox_env.name)
+    if mode is not None:
+        _decide(tox_env, mode)
