@@ -162,7 +162,7 @@ def _mode_seed(mode: Mode, *, judged: bool) -> _Seed:
         description=f"the mission-critical suite in {mode} mode; skipped with the probe's"
         f" reason where it cannot run ({where})",
         labels=[LABEL] if judged else [],
-        # The probe comes first; then the plugin installs what install names (see _decide).
+        # The probe comes first; then the plugin installs what install names (tox_on_install).
         skip_install=True,
     )
 
@@ -221,13 +221,12 @@ def tox_add_env_config(env_conf: EnvConfigSet, state: State) -> None:
         _extend_pass_env(env_conf)
 
 
-def _decide(tox_env: ToxEnv, mode: Mode) -> Settings | None:
-    """Probe once per environment and run: skip or fail it, or return the settings it runs
-    with (None when an earlier hook call decided)."""
+def _decide(tox_env: ToxEnv, mode: Mode) -> None:
+    """Probe once per environment and run: skip or fail it, or keep the settings it runs with."""
     name = tox_env.name
     with _RUN.lock:
         if name in _RUN.decided:
-            return None
+            return
         _RUN.decided.add(name)
     # The variables the suite will see: tox's pass_env and the project's set_env applied.
     settings = _settings(tox_env.core["tox_root"], tox_env.environment_variables)
@@ -247,7 +246,6 @@ def _decide(tox_env: ToxEnv, mode: Mode) -> Settings | None:
         raise Skip(decision.message)
     with _RUN.lock:
         _RUN.settings[name] = settings
-    return settings
 
 
 @impl
