@@ -20,18 +20,15 @@ ROOT = Path(__file__).resolve().parent
 sys.path.insert(0, str(ROOT))
 
 from test_framework.errors import HarnessError  # noqa: E402
-from test_framework.ledger import (  # noqa: E402
-    INVOCATION_ENV,
-    broken_ledger,
-    ledger_path,
-    skipped_ledger,
-    write_ledger,
+from test_framework.ledger import INVOCATION_ENV  # noqa: E402
+from test_framework.mode_decision import (  # noqa: E402
+    Action,
+    clear_ledgers,
+    decide_mode,
+    shard_from_args,
 )
-from test_framework.leftovers import clear_for_new_run  # noqa: E402
 from test_framework.modes import Mode  # noqa: E402
-from test_framework.probes.runner import probe_modes  # noqa: E402
 from test_framework.settings import Settings, load_settings  # noqa: E402
-from test_framework.sharding import parse_shard  # noqa: E402
 
 nox.options.default_venv_backend = "uv|virtualenv"
 nox.options.reuse_venv = "yes"
@@ -51,68 +48,24 @@ def _settings(session: nox.Session) -> Settings:
         session.error(str(exc))
 
 
-def _shard(session: nox.Session) -> tuple[int, int]:
-    """The ``--shard i/N`` among the posargs, or (1, 1)."""
-    args = list(session.posargs)
-    for index, arg in enumerate(args):
-        if arg.startswith("--shard="):
-            return parse_shard(arg.partition("=")[2])
-        if arg == "--shard" and index + 1 < len(args):
-            return parse_shard(args[index + 1])
-    return (1, 1)
-
-
-def _clear_ledgers(settings: Settings, mode: Mode, shard: tuple[int, int]) -> None:
-    """Remove what earlier runs left for this mode, which the gate would judge with this run,
-    or which would lie beside this run's ledger as if it were this run's (JUnit XML,
-    transcripts), and mark the HTML report stale until the gate writes it again.
-
-    A shard keeps its sibling shards' ledgers (and transcripts) of the same split, so shards
-    run one after another into one folder can be gated together. The folder stays, empty if
-    need be: the gate fails a mode whose folder holds no ledger.
-    """
-    own = ledger_path(settings.report_dir, mode.value, *shard)
-    own.parent.mkdir(parents=True, exist_ok=True)
-    for old in own.parent.glob("ledger*.json"):
-        sibling = shard[1] > 1 and old.name.endswith(f"-of-{shard[1]}.json")
-        if old == own or not sibling:
-            old.unlink()
-    clear_for_new_run(
-        settings.report_dir,
-        mode.value,
-        f"nox run {INVOCATION}",
-        time.time(),
-        keep_transcripts=shard[1] > 1,
-    )
-
-
 def _run_mode(session: nox.Session, mode: Mode, *, judge: bool = True) -> None:
     settings = _settings(session)
     try:
-        shard = _shard(session)
+        shard = shard_from_args(session.posargs)
     except HarnessError as exc:
         session.error(str(exc))
     # One shard (`-- --shard i/N`, a CI matrix cell) cannot be judged alone: the gate runs
     # over all the cells' ledgers in the workflow's last job.
     if judge and shard[1] == 1:
         session.notify("gate")
-    _clear_ledgers(settings, mode, shard)
+    clear_ledgers(settings, mode, shard, f"nox run {INVOCATION}")
     _judged.append(mode.value)
-    probe = probe_modes(settings, [mode])[mode]
-    session.log(f"probe {mode}: {probe.status} in {probe.elapsed_ms:.1f} ms: {probe.reason}")
-    if not probe.available:
-        # Absent (nothing configured, no daemon) is a skip; configured but failing a step is
-        # a failure, here and in the gate, whether or not the mode is required.
-        make = broken_ledger if probe.broken else skipped_ledger
-        write_ledger(
-            make(mode.value, probe.verdict, [probe.to_json()], shard, INVOCATION),
-            ledger_path(settings.report_dir, mode.value, *shard),
-        )
-        if probe.broken:
-            session.error(f"{mode} is {probe.verdict}")
-        if mode in settings.required_modes:
-            session.error(f"{mode} is required by MC_REQUIRED_MODES but cannot run: {probe.reason}")
-        session.skip(f"{mode} cannot run here: {probe.reason}")
+    decision = decide_mode(settings, mode, shard, INVOCATION)
+    session.log(decision.probe_line)
+    if decision.action is Action.FAIL:
+        session.error(decision.message)
+    if decision.action is Action.SKIP:
+        session.skip(decision.message)
 
     _install(session, mode)
     workers = settings.profile(mode).pacing.workers

@@ -74,6 +74,10 @@ class Settings:
     report_dir: Path = Path("reports")
     required_modes: tuple[Mode, ...] = ()
     probe_timeout_s: float = 2.0
+    # What a runner's mode environment runs, from the project root, and what it installs there
+    # first (requirement lines, as in a requirements file).
+    suite: str = "tests/mission_critical"
+    install: tuple[str, ...] = ("-e .",)
     service: ServiceSettings = ServiceSettings()
     staging: StagingSettings = StagingSettings()
     docker: DockerSettings = DockerSettings()
@@ -207,6 +211,10 @@ def load_settings(
     required = _typed(section.get("required_modes", []), list, f"{source}: required_modes")
     required_text = ",".join(str(m) for m in required)
     probe_timeout = _typed(section.get("probe_timeout_s", 2.0), float, f"{source}: probe_timeout_s")
+    suite = str(_typed(section.get("suite", Settings.suite), str, f"{source}: suite"))
+    install = _typed(section.get("install", list(Settings.install)), list, f"{source}: install")
+    for line in install:
+        _typed(line, str, f"{source}: each line of install")
 
     service_table = _table(section, "service", source)
     service_kwargs: dict[str, Any] = {"configured": frozenset(service_table)}
@@ -266,6 +274,8 @@ def load_settings(
         report_dir=report_path if report_path.is_absolute() else root / report_path,
         required_modes=required_modes,
         probe_timeout_s=float(probe_timeout),
+        suite=suite,
+        install=tuple(install),
         service=service,
         staging=_staging_settings(env, service),
         docker=DockerSettings(

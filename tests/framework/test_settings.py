@@ -149,3 +149,31 @@ def test_bad_pyproject_sections_are_refused_with_the_fix(
     with pytest.raises(ConfigError) as raised:
         load_settings(tmp_path, environ={})
     assert message in str(raised.value)
+
+
+def test_the_suite_and_what_a_mode_environment_installs_come_from_pyproject(
+    tmp_path: Path,
+) -> None:
+    assert load_settings(tmp_path, environ={}).suite == "tests/mission_critical"
+    assert load_settings(tmp_path, environ={}).install == ("-e .",)
+    write_pyproject(tmp_path, 'suite = "checks/mc"\ninstall = ["-e .[test]", "my-harness>=1"]\n')
+    settings = load_settings(tmp_path, environ={})
+    assert settings.suite == "checks/mc"
+    assert settings.install == ("-e .[test]", "my-harness>=1")
+
+
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [
+        ('install = "-e ."\n', "install must be a list"),
+        ("install = [1]\n", "each line of install must be a str"),
+        ("suite = 3\n", "suite must be a str"),
+    ],
+)
+def test_a_suite_or_install_of_the_wrong_type_is_refused(
+    tmp_path: Path, body: str, message: str
+) -> None:
+    write_pyproject(tmp_path, body)
+    with pytest.raises(ConfigError) as raised:
+        load_settings(tmp_path, environ={})
+    assert message in str(raised.value)
