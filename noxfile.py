@@ -95,7 +95,8 @@ def _run_mode(session: nox.Session, mode: Mode, *, judge: bool = True) -> None:
             session.error(f"{mode} is {probe.verdict}")
         if mode in settings.required_modes:
             session.error(f"{mode} is required by MC_REQUIRED_MODES but cannot run: {probe.reason}")
-        session.skip(f"{mode} cannot run here: {probe.reason}")
+        # The probe line above gave the reason and the gate's summary repeats it: not here too.
+        session.skip(f"{mode} cannot run here (the probe line above says why)")
 
     session.install("-e", ".[docker]" if mode is Mode.DOCKER_LOCAL else ".")
     workers = settings.profile(mode).pacing.workers
@@ -187,7 +188,7 @@ def resilience(session: nox.Session) -> None:
 
 @nox.session(tags=["bench"], default=False)
 def bench(session: nox.Session) -> None:
-    """Issue 7's benchmarks, side by side in one run, printed as one table (about 10 minutes)."""
+    """The benchmarks, side by side in one run, printed as one table (about 10 minutes)."""
     session.install("-e", ".[test,bench]")
     session.run("python", "benchmarks/run_all.py", *session.posargs)
 
