@@ -1,4 +1,4 @@
-"""Every benchmark of issue 7 in one run, printed as one table (``nox -s bench``).
+"""Every benchmark in one run, printed as one table (``nox -s bench``).
 
     python benchmarks/run_all.py [--reps 5] [--only probe,stack,suite,nox,load] [--markdown FILE]
 

@@ -181,8 +181,8 @@ class DaemonSearch:
         if self.found is not None:
             return f"{self.found.detail} at {self.found.address.url}"
         fix = (
-            "start the Docker daemon (`sudo systemctl start docker`; on this project's machines"
-            " `bash .ci/setup-docker.sh`)"
+            "start the Docker daemon (e.g. `sudo systemctl start docker`), or set DOCKER_HOST to"
+            " the daemon to use"
         )
         if not self.tried:
             return f"no Docker daemon socket found (looked at {', '.join(self.looked)}): {fix}"

@@ -61,6 +61,26 @@ def test_a_mode_that_cannot_run_is_skipped_with_the_probe_reason_and_the_gate_fa
     assert "forced" in ledger["reason"]
 
 
+def test_the_reason_a_mode_is_skipped_is_printed_where_decided_and_in_the_gate_summary_only(
+    tmp_path: Path,
+) -> None:
+    socket_path = tmp_path / "no-daemon-here.sock"
+    run = nox(
+        "-s",
+        "mission_critical(mode='docker_local')",
+        env={"DOCKER_HOST": f"unix://{socket_path}", "MC_REPORT_DIR": str(tmp_path / "out")},
+    )
+    output = run.stdout + run.stderr
+    reason = next(line for line in output.splitlines() if line.startswith("docker_local: skipped"))
+    reason = reason.removeprefix("docker_local: skipped: ")
+    assert str(socket_path) in reason
+    assert output.count(reason) == 2, output
+    assert "probe docker_local: absent in " in output
+    # A user's machine is not this repository's CI: no pointer to its scripts.
+    assert ".ci/" not in output
+    assert "start the Docker daemon" in reason
+
+
 def test_a_required_mode_that_cannot_run_fails_instead_of_skipping(tmp_path: Path) -> None:
     run = nox(
         "-s",

@@ -24,8 +24,11 @@ import trustme
 
 from test_framework.backends.base import Endpoints, RunContext
 from test_framework.backends.inprocess import InProcessBackend
-from test_framework.settings import load_settings
+from test_framework.compose import find_compose
+from test_framework.errors import HarnessError
+from test_framework.settings import DEFAULT_BASE_IMAGE, load_settings
 from tests.support.environment import isolated_environment
+from tests.support.fake_docker_daemon import DaemonScript, fake_daemon_unix
 from tests.support.fake_staging import Behaviour, FakeStaging
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -43,6 +46,9 @@ report_dir = "out"
 """
 OK_COMPOSE = "services:\n  web:\n    image: local/python-base:bookworm\n"
 TEST_FILE = "def test_uses_the_deployment(mc_endpoints):\n    assert mc_endpoints.ws_url\n"
+# The docker_local cases talk to a fake daemon, not to whatever daemon this machine has (or
+# lacks): what they test is the harness's handling of the compose file, not the daemon.
+FAKE_DAEMON = {"DOCKER_HOST": "{fake_docker_host}"}
 LEDGER_V1 = '{"schema": "mission-critical-ledger/0", "mode": "minimal"}'
 
 
@@ -59,6 +65,7 @@ class Case:
     env: Mapping[str, str] = field(default_factory=dict)
     pyproject: str = PYPROJECT
     files: Mapping[str, str] = field(default_factory=dict)
+    needs_compose: bool = False  # runs the Compose CLI (against a fake daemon): skip without it
 
 
 def _staging(url: str, **extra: str) -> dict[str, str]:
@@ -456,6 +463,7 @@ CASES: tuple[Case, ...] = (
         ),
         PYTEST_USAGE,
         args=("--mc-mode", "docker_local"),
+        env=FAKE_DAEMON,
         pyproject=PYPROJECT + '[tool.test_framework.service]\ncompose_file = "docker/absent.yml"\n',
     ),
     Case(
@@ -466,8 +474,10 @@ CASES: tuple[Case, ...] = (
         " fix the file",
         TESTS_FAILED,
         args=("--mc-mode", "docker_local"),
+        env=FAKE_DAEMON,
         pyproject=PYPROJECT
         + '[tool.test_framework.service]\ncompose_file = "docker/compose.yml"\n',
+        needs_compose=True,
         files={"docker/compose.yml": "services:\n  backend: [unclosed\n"},
     ),
     Case(
@@ -477,8 +487,10 @@ CASES: tuple[Case, ...] = (
         " set compose_service in [tool.test_framework.service]",
         TESTS_FAILED,
         args=("--mc-mode", "docker_local"),
+        env=FAKE_DAEMON,
         pyproject=PYPROJECT
         + '[tool.test_framework.service]\ncompose_file = "docker/compose.yml"\n',
+        needs_compose=True,
         files={"docker/compose.yml": OK_COMPOSE},
     ),
     # -- minimal ----------------------------------------------------------------------------
@@ -580,7 +592,17 @@ def wrong_name_tls(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[F
 
 
 @pytest.fixture(scope="module")
-def values(backend: Endpoints, wrong_name_tls: tuple[FakeStaging, Path]) -> dict[str, str]:
+def fake_docker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A fake daemon with the default base image, as ``DOCKER_HOST``."""
+    socket_path = tmp_path_factory.mktemp("docker") / "docker.sock"
+    with fake_daemon_unix(socket_path, DaemonScript(images={DEFAULT_BASE_IMAGE})):
+        yield f"unix://{socket_path}"
+
+
+@pytest.fixture(scope="module")
+def values(
+    backend: Endpoints, wrong_name_tls: tuple[FakeStaging, Path], fake_docker: str
+) -> dict[str, str]:
     fake, bundle = wrong_name_tls
     now = int(time.time())
     expired = jwt.encode(
@@ -592,6 +614,7 @@ def values(backend: Endpoints, wrong_name_tls: tuple[FakeStaging, Path]) -> dict
         "ca": str(bundle),
         "expired_token": expired,
         "closed_port": str(closed_port()),
+        "fake_docker_host": fake_docker,
     }
 
 
@@ -636,6 +659,11 @@ def run_case(
 def test_bad_configuration_gets_one_actionable_line_and_the_documented_status(
     case: Case, tmp_path: Path, values: dict[str, str]
 ) -> None:
+    if case.needs_compose:
+        try:
+            find_compose()
+        except HarnessError as exc:
+            pytest.skip(f"this case runs Docker Compose v2, which is not installed: {exc}")
     project = tmp_path / "project"
     done = run_case(case, project, values)
     ports = [values["closed_port"], values["ws_url"].split(":")[2].split("/")[0]]

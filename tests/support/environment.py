@@ -10,12 +10,17 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 def isolated_environment(extra: Mapping[str, str] | None = None) -> dict[str, str]:
-    """No mode, staging, profile, Docker or worker setting of this process leaks into the child."""
+    """No mode, staging, profile or worker setting of this process leaks into the child.
+
+    ``DOCKER_HOST`` does: it says which daemon this test run may use (an unreachable one on a
+    machine treated as having none), and a child that dropped it would find the system socket.
+    A test that needs another daemon names it in ``extra``.
+    """
     env = {
         key: value
         for key, value in os.environ.items()
         if not key.startswith(("PYTEST_", "TEST_", "MC_", "STAGING_", "COV_", "HYPOTHESIS"))
-        and key not in ("USE_STAGING_FALLBACK", "FORCE_DOCKER_UNAVAILABLE", "DOCKER_HOST")
+        and key not in ("USE_STAGING_FALLBACK", "FORCE_DOCKER_UNAVAILABLE")
     }
     env["PYTHONPATH"] = str(ROOT)
     env.update(extra or {})

@@ -1,11 +1,14 @@
 """A fake Docker daemon on a real socket (Unix or loopback TCP) that speaks just enough of the
-Engine API for the probe: ``/_ping``, ``/images/<name>/json`` and ``/distribution/<name>/json``.
+Engine API for the probe (``/_ping``, ``/images/<name>/json``, ``/distribution/<name>/json``) and
+for the docker backend's first steps through the Docker SDK (``/version``, and empty listings of
+containers, networks, volumes and images to clean up), so that a run gets as far as Compose.
 """
 
 from __future__ import annotations
 
 import http.server
 import json
+import re
 import socketserver
 import threading
 from collections.abc import Iterator
@@ -13,6 +16,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 
 @dataclass
@@ -31,15 +35,20 @@ class _Handler(http.server.BaseHTTPRequestHandler):
     def do_GET(self) -> None:
         script: DaemonScript = self.server.script
         script.requests.append(self.path)
-        if self.path == "/_ping":
+        path = self._endpoint()
+        if path == "/_ping":
             self._answer(script.ping_status, b"OK", "text/plain")
-        elif self.path.startswith("/images/") and self.path.endswith("/json"):
-            name = self.path.removeprefix("/images/").removesuffix("/json")
+        elif path == "/version":
+            self._answer(200, json.dumps(_VERSION).encode())
+        elif path in _EMPTY_LISTINGS:
+            self._answer(200, json.dumps(_EMPTY_LISTINGS[path]).encode())
+        elif path.startswith("/images/") and path.endswith("/json"):
+            name = path.removeprefix("/images/").removesuffix("/json")
             found = name in script.images
             body = {"Id": "sha256:fake"} if found else {"message": f"No such image: {name}"}
             self._answer(200 if found else 404, json.dumps(body).encode())
-        elif self.path.startswith("/distribution/"):
-            name = self.path.removeprefix("/distribution/").removesuffix("/json")
+        elif path.startswith("/distribution/"):
+            name = path.removeprefix("/distribution/").removesuffix("/json")
             if name in script.pullable:
                 self._answer(200, b'{"Descriptor": {}}')
             else:
@@ -47,6 +56,17 @@ class _Handler(http.server.BaseHTTPRequestHandler):
                 self._answer(500, json.dumps(message).encode())
         else:
             self._answer(404, b'{"message": "page not found"}')
+
+    def do_POST(self) -> None:
+        self.server.script.requests.append(f"POST {self.path}")
+        if self._endpoint() == "/images/prune":
+            self._answer(200, b'{"ImagesDeleted": null, "SpaceReclaimed": 0}')
+        else:
+            self._answer(404, b'{"message": "page not found"}')
+
+    def _endpoint(self) -> str:
+        """The path without the query or the SDK's ``/v1.41`` prefix."""
+        return re.sub(r"^/v\d+\.\d+(?=/)", "", urlsplit(self.path).path)
 
     def _answer(self, status: int, body: bytes, kind: str = "application/json") -> None:
         self.send_response(status)
@@ -62,6 +82,16 @@ class _Handler(http.server.BaseHTTPRequestHandler):
 
     def log_message(self, format: str, *args: Any) -> None:
         return
+
+
+_VERSION = {"ApiVersion": "1.41", "MinAPIVersion": "1.12", "Version": "99.0.0-fake"}
+# What a daemon with nothing on it lists: the backend removes leftovers of earlier runs first.
+_EMPTY_LISTINGS: dict[str, Any] = {
+    "/containers/json": [],
+    "/networks": [],
+    "/volumes": {"Volumes": [], "Warnings": None},
+    "/images/json": [],
+}
 
 
 class _UnixServer(socketserver.ThreadingMixIn, socketserver.UnixStreamServer):

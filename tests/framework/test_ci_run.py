@@ -1,0 +1,82 @@
+""".ci/run, the CI job, run for real in a copy of the project whose README commands and set-up
+scripts only record what they were called with and in which order."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import stat
+import subprocess
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+RECORD = 'echo "{name} DOCKER_HOST=${{DOCKER_HOST-unset}} CI=${{CI-unset}}' \
+    ' REQUIRED=${{MC_REQUIRED_MODES-unset}}" >> "$CI_RUN_LOG"'
+README = f"""# project
+
+<!-- main-command -->
+```sh
+{RECORD.format(name="main")}
+```
+
+<!-- test-command -->
+```sh
+{RECORD.format(name="tests")}
+```
+"""
+
+
+def executable(path: Path, text: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text, "utf-8")
+    path.chmod(path.stat().st_mode | stat.S_IXUSR)
+
+
+def test_ci_runs_the_readme_test_command_without_docker_before_it_sets_docker_up(
+    tmp_path: Path,
+) -> None:
+    project = tmp_path / "project"
+    (project / ".ci").mkdir(parents=True)
+    shutil.copy(ROOT / ".ci" / "run", project / ".ci" / "run")
+    (project / "README.md").write_text(README, "utf-8")
+    for script in ("setup-docker", "setup-staging"):
+        executable(project / ".ci" / f"{script}.sh", f'echo {script} >> "$CI_RUN_LOG"\n')
+    # The loopback staging deployment: `up --dir DIR` writes DIR/env, `down` does nothing.
+    executable(
+        project / ".nox" / "tests" / "bin" / "python",
+        '#!/bin/sh\n[ "$3" = up ] && : > "$5/env"\nexit 0\n',
+    )
+    tools = tmp_path / "bin"
+    executable(tools / "chromium", "#!/bin/sh\nexit 0\n")  # so the job installs nothing
+    log = tmp_path / "calls.log"
+    env = {
+        key: value
+        for key, value in os.environ.items()
+        if key not in ("DOCKER_HOST", "MC_REQUIRED_MODES", "CI")
+    }
+    env.update(
+        CI_RUN_LOG=str(log),
+        CI="true",
+        MC_REQUIRED_MODES="minimal",
+        PATH=f"{tools}{os.pathsep}{env.get('PATH', '')}",
+    )
+    done = subprocess.run(
+        ["bash", str(project / ".ci" / "run")],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    everything = "DOCKER_HOST=unset CI=true REQUIRED=minimal,docker_local,staging_fallback"
+    assert log.read_text("utf-8").splitlines() == [
+        # A user's machine: no daemon reachable, no CI or required-mode rule to fail a skip.
+        "tests DOCKER_HOST=unix:///nonexistent.sock CI=unset REQUIRED=unset",
+        "setup-docker",
+        "setup-staging",
+        f"tests {everything}",
+        f"main {everything}",
+    ]
+    assert "the project's tests without Docker" in done.stdout
+    assert done.stdout.index("without Docker") < done.stdout.index("docker engine, Compose v2")
