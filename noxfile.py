@@ -34,6 +34,9 @@ nox.options.reuse_venv = "yes"
 
 MODES = [mode.value for mode in Mode]
 SUITE = "tests/mission_critical"
+# The reference service, a distribution of its own: the minimal mode's factory imports it and
+# the suite and the project's tests use its dependencies (PyJWT).
+SERVICE = "services/agent-backend"
 # The mode folders whose ledgers this nox run wrote; the gate judges these and nothing older.
 _judged: list[str] = []
 
@@ -97,7 +100,7 @@ def _run_mode(session: nox.Session, mode: Mode, *, judge: bool = True) -> None:
             session.error(f"{mode} is required by MC_REQUIRED_MODES but cannot run: {probe.reason}")
         session.skip(f"{mode} cannot run here: {probe.reason}")
 
-    session.install("-e", ".[docker]" if mode is Mode.DOCKER_LOCAL else ".")
+    session.install("-e", SERVICE, "-e", ".[docker]" if mode is Mode.DOCKER_LOCAL else ".")
     workers = settings.profile(mode).pacing.workers
     args = ["pytest", SUITE, "--mc-mode", mode.value, "-p", "no:cacheprovider"]
     if workers > 0:
@@ -158,7 +161,7 @@ def ci_matrix(session: nox.Session) -> None:
 @nox.session(tags=["checks"])
 def tests(session: nox.Session) -> None:
     """The project's own tests: backend, harness, docker and staging support."""
-    session.install("-e", ".[test]")
+    session.install("-e", SERVICE, "-e", ".[test]")
     session.run("pytest", "tests", "--ignore", SUITE, "-p", "no:cacheprovider", *session.posargs)
 
 
@@ -167,14 +170,14 @@ def tests_lowest(session: nox.Session) -> None:
     """The project's tests on the lowest versions pyproject.toml allows (a fresh venv each run)."""
     if session.venv_backend != "uv":
         session.error("tests_lowest resolves with uv's lowest-direct: pip install 'nox[uv]'")
-    session.install("--resolution", "lowest-direct", "-e", ".[test]")
+    session.install("--resolution", "lowest-direct", "-e", SERVICE, "-e", ".[test]")
     session.run("pytest", "tests", "--ignore", SUITE, "-p", "no:cacheprovider", *session.posargs)
 
 
 @nox.session(tags=["nightly"], default=False)
 def resilience(session: nox.Session) -> None:
     """tests/resilience with the long Hypothesis profile (10,000+ examples a property)."""
-    session.install("-e", ".[test]")
+    session.install("-e", SERVICE, "-e", ".[test]")
     session.run(
         "pytest",
         "tests/resilience",
@@ -188,7 +191,7 @@ def resilience(session: nox.Session) -> None:
 @nox.session(tags=["bench"], default=False)
 def bench(session: nox.Session) -> None:
     """Issue 7's benchmarks, side by side in one run, printed as one table (about 10 minutes)."""
-    session.install("-e", ".[test,bench]")
+    session.install("-e", SERVICE, "-e", ".[test,bench]")
     session.run("python", "benchmarks/run_all.py", *session.posargs)
 
 
@@ -200,5 +203,5 @@ def lint(session: nox.Session) -> None:
 
 @nox.session(tags=["checks"])
 def typecheck(session: nox.Session) -> None:
-    session.install("-e", ".[lint]")
+    session.install("-e", SERVICE, "-e", ".[lint]")
     session.run("mypy")
