@@ -7,6 +7,7 @@ the repository.
 
 from __future__ import annotations
 
+import ast
 import configparser
 import re
 import shutil
@@ -139,3 +140,19 @@ def test_the_image_wheelhouse_names_the_service_dependencies(
             assert match is not None, line
             wanted.add(_normalized(match.group()))
     assert set(_requires(service_wheel)) <= wanted
+
+
+def test_the_harness_imports_nothing_its_wheel_does_not_require() -> None:
+    """The reference service and its dependencies are absent where only the harness is installed."""
+    foreign = {"agent_backend", "jwt", "orjson"}
+    found = []
+    for path in sorted((ROOT / "test_framework").rglob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text("utf-8"))):
+            if isinstance(node, ast.Import):
+                names = [alias.name for alias in node.names]
+            elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+                names = [node.module]
+            else:
+                continue
+            found += [f"{path.relative_to(ROOT)}: {n}" for n in names if n.split(".")[0] in foreign]
+    assert found == []
