@@ -35,6 +35,9 @@ nox.options.reuse_venv = "yes"
 
 MODES = [mode.value for mode in Mode]
 SUITE = "tests/mission_critical"
+# The reference service, a distribution of its own: the minimal mode's factory imports it and
+# the suite and the project's tests use its dependencies (PyJWT).
+SERVICE = "services/agent-backend"
 # The mode folders whose ledgers this nox run wrote; the gate judges these and nothing older.
 _judged: list[str] = []
 # This nox run's id, in every ledger its sessions write: the gate refuses any other as stale.
@@ -86,8 +89,8 @@ def _install(session: nox.Session, mode: Mode) -> None:
     leaves an empty one behind, and ``-R`` (no install into a reused environment) would then
     run the suite without the harness.
     """
-    spec = ".[docker]" if mode is Mode.DOCKER_LOCAL else "."
-    session.install("-e", spec)
+    packages = ["-e", SERVICE, "-e", ".[docker]" if mode is Mode.DOCKER_LOCAL else "."]
+    session.install(*packages)
     missing = _missing_modules(session, mode)
     if not missing:
         return
@@ -96,9 +99,9 @@ def _install(session: nox.Session, mode: Mode) -> None:
         " installed nothing, e.g. one that skipped this mode): installing the harness"
     )
     if session.venv_backend == "uv":
-        session.run("uv", "pip", "install", "-e", spec, silent=True)
+        session.run("uv", "pip", "install", *packages, silent=True)
     else:
-        session.run("python", "-m", "pip", "install", "-e", spec, silent=True)
+        session.run("python", "-m", "pip", "install", *packages, silent=True)
     missing = _missing_modules(session, mode)
     if missing:
         session.error(
@@ -117,7 +120,7 @@ _FIND_MISSING = (
 
 def _missing_modules(session: nox.Session, mode: Mode) -> list[str]:
     """The modules a mode session needs that its environment cannot import."""
-    needed = ["pytest", "xdist", "test_framework"]
+    needed = ["pytest", "xdist", "test_framework", "agent_backend"]
     if mode is Mode.DOCKER_LOCAL:
         needed.append("docker")
     output = session.run("python", "-I", "-c", _FIND_MISSING, *needed, silent=True, log=False)
@@ -180,7 +183,7 @@ def ci_matrix(session: nox.Session) -> None:
 @nox.session(tags=["checks"])
 def tests(session: nox.Session) -> None:
     """The project's own tests: backend, harness, docker and staging support."""
-    session.install("-e", ".[test]")
+    session.install("-e", SERVICE, "-e", ".[test]")
     session.run("pytest", "tests", "--ignore", SUITE, "-p", "no:cacheprovider", *session.posargs)
 
 
@@ -189,14 +192,14 @@ def tests_lowest(session: nox.Session) -> None:
     """The project's tests on the lowest versions pyproject.toml allows (a fresh venv each run)."""
     if session.venv_backend != "uv":
         session.error("tests_lowest resolves with uv's lowest-direct: pip install 'nox[uv]'")
-    session.install("--resolution", "lowest-direct", "-e", ".[test]")
+    session.install("--resolution", "lowest-direct", "-e", SERVICE, "-e", ".[test]")
     session.run("pytest", "tests", "--ignore", SUITE, "-p", "no:cacheprovider", *session.posargs)
 
 
 @nox.session(tags=["nightly"], default=False)
 def resilience(session: nox.Session) -> None:
     """tests/resilience with the long Hypothesis profile (10,000+ examples a property)."""
-    session.install("-e", ".[test]")
+    session.install("-e", SERVICE, "-e", ".[test]")
     session.run(
         "pytest",
         "tests/resilience",
@@ -210,7 +213,7 @@ def resilience(session: nox.Session) -> None:
 @nox.session(tags=["bench"], default=False)
 def bench(session: nox.Session) -> None:
     """The benchmarks, side by side in one run, printed as one table (about 10 minutes)."""
-    session.install("-e", ".[test,bench]")
+    session.install("-e", SERVICE, "-e", ".[test,bench]")
     session.run("python", "benchmarks/run_all.py", *session.posargs)
 
 
@@ -222,5 +225,5 @@ def lint(session: nox.Session) -> None:
 
 @nox.session(tags=["checks"])
 def typecheck(session: nox.Session) -> None:
-    session.install("-e", ".[lint]")
+    session.install("-e", SERVICE, "-e", ".[lint]")
     session.run("mypy")

@@ -6,8 +6,8 @@
 #   bash docker/build-wheelhouse.sh           # idempotent: skips when docker/requirements.txt is unchanged
 #   FORCE=1 bash docker/build-wheelhouse.sh   # download again
 #
-# agent_backend's own source is not packaged here: the Dockerfile copies the agent_backend/ folder,
-# because a wheel of this project would drag in the harness and its test-only dependencies.
+# The service itself (services/agent-backend) is not packaged here: the Dockerfile installs it from
+# its source, which a `docker build` copies anew, where a wheel made here could be stale.
 set -euo pipefail
 
 HERE="$(cd "$(dirname "$0")" && pwd)"

@@ -105,8 +105,11 @@ pass_env = ["TEAM_FAIL"]
 def project(tmp_path_factory: pytest.TempPathFactory) -> Path:
     base = tmp_path_factory.mktemp("tox-project")
     harness = base / "harness"
-    for part in ("test_framework", "agent_backend"):
-        shutil.copytree(ROOT / part, harness / part, ignore=shutil.ignore_patterns("__pycache__"))
+    shutil.copytree(
+        ROOT / "test_framework",
+        harness / "test_framework",
+        ignore=shutil.ignore_patterns("__pycache__"),
+    )
     for name in ("pyproject.toml", "README.md"):
         shutil.copy(ROOT / name, harness / name)
     project = base / "project"

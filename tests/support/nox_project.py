@@ -1,7 +1,7 @@
 """A small project that uses this harness, in a temporary folder, for real nox runs.
 
-It holds this repository's noxfile, ``pyproject.toml``, ``test_framework`` and
-``agent_backend``, and a one-test mission-critical suite, so a nox run there builds its own
+It holds this repository's noxfile, ``pyproject.toml``, ``test_framework`` and ``services/``
+(agent_backend), and a one-test mission-critical suite, so a nox run there builds its own
 environments (under the project's ``.nox``) and exercises exactly what a user's project would,
 in seconds rather than the minutes the real suite takes. A conftest makes pytest fail to start
 in the mode named by ``CRASH_IN_MODE``, before the harness writes any ledger: a mode session
@@ -26,7 +26,7 @@ from pathlib import Path
 from types import TracebackType
 
 ROOT = Path(__file__).resolve().parents[2]
-COPIED = ("noxfile.py", "pyproject.toml", "README.md", "test_framework", "agent_backend")
+COPIED = ("noxfile.py", "pyproject.toml", "README.md", "test_framework", "services")
 START_TIMEOUT_S = 20.0
 
 SUITE = """\
@@ -118,7 +118,7 @@ class LoopbackStaging:
             "AGENT_JWT_SECRET": secrets.token_urlsafe(32),
             "AGENT_TEST_PASSWORD": self.password,
             "AGENT_ENV": "test",
-            "PYTHONPATH": str(ROOT),
+            "PYTHONPATH": str(ROOT / "services" / "agent-backend"),
         }
         argv = [sys.executable, "-m", "agent_backend", "--host", "127.0.0.1"]
         with self.log.open("wb") as log:
