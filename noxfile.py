@@ -26,7 +26,11 @@ from test_framework.ledger import (  # noqa: E402
 )
 from test_framework.modes import Mode  # noqa: E402
 from test_framework.probes.runner import probe_modes  # noqa: E402
-from test_framework.settings import Settings, load_settings  # noqa: E402
+from test_framework.settings import (  # noqa: E402
+    Settings,
+    load_settings,
+    writable_report_dir,
+)
 from test_framework.sharding import parse_shard  # noqa: E402
 
 nox.options.default_venv_backend = "uv|virtualenv"
@@ -38,11 +42,20 @@ SUITE = "tests/mission_critical"
 _judged: list[str] = []
 
 
+# The session that met a settings error first: it prints the error, the others refer to it.
+_settings_failed_in: list[str] = []
+
+
 def _settings(session: nox.Session) -> Settings:
+    if _settings_failed_in:
+        session.error(f"the settings are wrong: see session {_settings_failed_in[0]} above")
     try:
-        return load_settings(ROOT)
+        settings = load_settings(ROOT)
+        writable_report_dir(settings)
     except HarnessError as exc:
+        _settings_failed_in.append(session.name)
         session.error(str(exc))
+    return settings
 
 
 def _shard(session: nox.Session) -> tuple[int, int]:
