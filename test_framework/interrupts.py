@@ -1,0 +1,36 @@
+"""SIGTERM that unwinds like Ctrl-C, so pytest's teardown runs: the deployment is taken down and
+the ledger records the run as interrupted, whichever process of a run receives it."""
+
+from __future__ import annotations
+
+import logging
+import signal
+import threading
+from types import FrameType
+
+log = logging.getLogger(__name__)
+
+SIGTERM_TEXT = "SIGTERM"
+
+
+def sigterm_as_interrupt() -> None:
+    """Make SIGTERM raise ``KeyboardInterrupt("SIGTERM")`` in the main thread.
+
+    Only where SIGTERM still has its default (fatal) action and in the main thread; a handler
+    somebody else installed is left alone.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        return
+    if signal.getsignal(signal.SIGTERM) is not signal.SIG_DFL:
+        return
+
+    def interrupt(signum: int, frame: FrameType | None) -> None:
+        raise KeyboardInterrupt(SIGTERM_TEXT)
+
+    signal.signal(signal.SIGTERM, interrupt)
+    log.info("SIGTERM now interrupts the run like Ctrl-C")
+
+
+def how_interrupted(exc: KeyboardInterrupt) -> str:
+    """``SIGTERM`` or ``Ctrl-C``, for a ledger's reason."""
+    return SIGTERM_TEXT if str(exc) == SIGTERM_TEXT else "Ctrl-C"
