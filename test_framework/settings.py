@@ -110,7 +110,7 @@ def parse_bool(name: str, text: str) -> bool:
         return True
     if value in _FALSE:
         return False
-    raise ConfigError(f"{name}={text!r} is not a boolean: use true or false")
+    raise ConfigError(f"{name}={text!r} ({ENVIRONMENT}) is not a boolean: use true or false")
 
 
 def parse_seconds(name: str, text: str) -> float:
@@ -192,20 +192,19 @@ def derive_ws_url(backend_url: str, ws_path: str) -> str:
 def check_url(name: str, url: str, schemes: tuple[str, ...]) -> str:
     """Refuse a URL that cannot be right, before any connection, with the expected form."""
     expected = f"{schemes[0]}://host[:port]/path"
+    given = Given(name, url, ENVIRONMENT)
     try:
         parts = urlsplit(url)
         port = parts.port
     except ValueError as exc:
-        raise ConfigError(f"{name}={url!r} cannot be parsed ({exc}): use {expected}") from None
+        raise ConfigError(f"{given} cannot be parsed ({exc}): use {expected}") from None
     if parts.scheme not in schemes:
         wanted = " or ".join(f"{s}://" for s in schemes)
-        raise ConfigError(
-            f"{name}={url!r} has scheme {parts.scheme!r}: use {wanted}, e.g. {expected}"
-        )
+        raise ConfigError(f"{given} has scheme {parts.scheme!r}: use {wanted}, e.g. {expected}")
     if not parts.hostname:
-        raise ConfigError(f"{name}={url!r} has no host: use {expected}")
+        raise ConfigError(f"{given} has no host: use {expected}")
     if port == 0:
-        raise ConfigError(f"{name}={url!r} has port 0: give the deployment's port")
+        raise ConfigError(f"{given} has port 0: give the deployment's port")
     return url
 
 
@@ -361,7 +360,8 @@ def _staging_settings(env: Mapping[str, str], service: ServiceSettings) -> Stagi
     ca = env.get("STAGING_CA_BUNDLE") or None
     if ca and not Path(ca).is_file():
         raise ConfigError(
-            f"STAGING_CA_BUNDLE={ca!r} is not a file: give the path of a PEM CA bundle"
+            f"{Given('STAGING_CA_BUNDLE', ca, ENVIRONMENT)} is not a file:"
+            " give the path of a PEM CA bundle"
         )
     return StagingSettings(
         enabled=parse_bool("USE_STAGING_FALLBACK", env.get("USE_STAGING_FALLBACK", "true")),

@@ -101,7 +101,7 @@ def test_a_configuration_error_is_one_line_without_a_traceback(tmp_path: Path) -
     )
     output = run.stdout + run.stderr
     assert run.returncode != 0
-    assert "STAGING_WEBSOCKET_URL='http://x/ws' has scheme 'http'" in output
+    assert "STAGING_WEBSOCKET_URL='http://x/ws' (environment) has scheme 'http'" in output
     assert "Traceback" not in output
 
 

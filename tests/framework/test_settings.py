@@ -109,8 +109,14 @@ def test_base_image_can_be_chosen_by_environment(tmp_path: Path) -> None:
             {"MC_REQUIRED_MODES": "minimal,cloud"},
             "MC_REQUIRED_MODES='minimal,cloud' (environment): unknown mode 'cloud'",
         ),
-        ({"USE_STAGING_FALLBACK": "maybe"}, "USE_STAGING_FALLBACK='maybe' is not a boolean"),
-        ({"FORCE_DOCKER_UNAVAILABLE": "2"}, "FORCE_DOCKER_UNAVAILABLE='2' is not a boolean"),
+        (
+            {"USE_STAGING_FALLBACK": "maybe"},
+            "USE_STAGING_FALLBACK='maybe' (environment) is not a boolean",
+        ),
+        (
+            {"FORCE_DOCKER_UNAVAILABLE": "2"},
+            "FORCE_DOCKER_UNAVAILABLE='2' (environment) is not a boolean",
+        ),
         (
             {"STAGING_FALLBACK_TIMEOUT": "soon"},
             "STAGING_FALLBACK_TIMEOUT='soon' (environment) is not a number of seconds",
