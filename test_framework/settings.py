@@ -235,8 +235,9 @@ def load_settings(
         if key in section:
             given[key] = Given(key, _typed(section[key], kind, f"{source}: {key}"), top)
     probe_timeout = _typed(section.get("probe_timeout_s", 2.0), float, f"{source}: probe_timeout_s")
-    if probe_timeout <= 0:
-        raise ConfigError(f"{Given('probe_timeout_s', probe_timeout, top)} must be more than 0")
+    if not probe_timeout > 0:  # NaN too
+        given_timeout = Given("probe_timeout_s", probe_timeout, top)
+        raise ConfigError(f"{given_timeout} must be more than 0 seconds")
 
     service_table = _table(section, "service", source)
     service_kwargs: dict[str, Any] = {"configured": frozenset(service_table)}

@@ -214,9 +214,12 @@ def test_the_docker_start_and_staging_timeouts_refuse_zero(tmp_path: Path) -> No
             load_settings(tmp_path, environ={variable: "0"})
 
 
-def test_a_zero_probe_timeout_in_pyproject_is_refused(tmp_path: Path) -> None:
-    write_pyproject(tmp_path, "probe_timeout_s = 0\n")
-    with pytest.raises(ConfigError, match=r"^probe_timeout_s=0.0 .* must be more than 0$"):
+@pytest.mark.parametrize("value", ["0", "-1.5", "nan"])
+def test_a_zero_negative_or_nan_probe_timeout_in_pyproject_is_refused(
+    tmp_path: Path, value: str
+) -> None:
+    write_pyproject(tmp_path, f"probe_timeout_s = {value}\n")
+    with pytest.raises(ConfigError, match=r"^probe_timeout_s=.* must be more than 0 seconds$"):
         load_settings(tmp_path, environ={})
 
 
