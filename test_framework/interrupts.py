@@ -3,9 +3,12 @@ the ledger records the run as interrupted, whichever process of a run receives i
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import os
 import signal
 import threading
+from collections.abc import Callable, Iterable
 from types import FrameType
 
 log = logging.getLogger(__name__)
@@ -13,8 +16,10 @@ log = logging.getLogger(__name__)
 SIGTERM_TEXT = "SIGTERM"
 
 
-def sigterm_as_interrupt() -> None:
-    """Make SIGTERM raise ``KeyboardInterrupt("SIGTERM")`` in the main thread.
+def sigterm_as_interrupt(also: Callable[[], Iterable[int]] = tuple) -> None:
+    """Make SIGTERM raise ``KeyboardInterrupt("SIGTERM")`` in the main thread, after sending
+    SIGINT to the processes ``also`` names (a pytest-xdist controller's workers), so the whole
+    run stops as on Ctrl-C, which a terminal sends to every process of the run.
 
     Only where SIGTERM still has its default (fatal) action and in the main thread; a handler
     somebody else installed is left alone.
@@ -25,6 +30,9 @@ def sigterm_as_interrupt() -> None:
         return
 
     def interrupt(signum: int, frame: FrameType | None) -> None:
+        for pid in also():
+            with contextlib.suppress(ProcessLookupError):  # already gone
+                os.kill(pid, signal.SIGINT)
         raise KeyboardInterrupt(SIGTERM_TEXT)
 
     signal.signal(signal.SIGTERM, interrupt)

@@ -50,6 +50,7 @@ NOT_ACTIVE = (
     "no execution mode chosen: run pytest with --mc-mode auto (or minimal, docker_local,"
     " staging_fallback), or set TEST_MODE; `nox -s mission_critical` does this for you"
 )
+WORKER_PIDS = "worker-pids"
 # Exceptions that mean "the connection failed", which the profile's retry policy may rerun.
 RERUN_ON = ["ConnectionLostError"]
 # ...except the fast failure of a deployment already known to be down (availability.py): a rerun
@@ -143,12 +144,16 @@ def pytest_configure(config: pytest.Config) -> None:
         if "mc_state" in workerinput:
             state = _state_from_workerinput(config, workerinput)
             _adopt(config, state)
+            # Where the controller finds this worker to pass a SIGTERM on to it as Ctrl-C.
+            folder = state.run.shared_dir / WORKER_PIDS
+            folder.mkdir(parents=True, exist_ok=True)
+            (folder / state.run.worker_id).write_text(str(os.getpid()), "utf-8")
         return
     if not (config.getoption("mc_mode") or os.environ.get("TEST_MODE")):
         return
     # SIGTERM to this process alone (a CI runner cancelling the job) ends the run as Ctrl-C
-    # does: pytest-xdist takes its workers down and the session's end removes the deployment.
-    sigterm_as_interrupt()
+    # does: the workers get SIGINT, and the session's end removes the deployment.
+    sigterm_as_interrupt(lambda: _worker_pids(config))
     try:
         state = _decide(config)
     except HarnessError as exc:
@@ -174,6 +179,15 @@ def pytest_configure(config: pytest.Config) -> None:
     state.recorder.flush()
     # The recorder's report hooks run in this process only: it alone writes the ledger.
     config.pluginmanager.register(state.recorder, "mc-ledger-recorder")
+
+
+def _worker_pids(config: pytest.Config) -> list[int]:
+    """The pytest-xdist workers of this run, as they recorded themselves."""
+    state = config.stash.get(STATE, None)
+    if state is None:
+        return []
+    folder = state.run.shared_dir / WORKER_PIDS
+    return [int(path.read_text("utf-8")) for path in folder.glob("gw*")]
 
 
 def _adopt(config: pytest.Config, state: HarnessState) -> None:

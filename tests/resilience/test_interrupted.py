@@ -225,9 +225,11 @@ def test_ctrl_c_while_auto_probes_leaves_an_interrupted_ledger_for_every_probed_
 
 def terminate_controller(child: subprocess.Popen[str], output: Output) -> tuple[int, str]:
     """SIGTERM to the pytest-xdist controller alone, as a CI runner cancelling a job sends it."""
+    sent = time.monotonic()
     os.kill(child.pid, signal.SIGTERM)
     try:
         code = child.wait(PROMPT_S)
+        print(f"exited {time.monotonic() - sent:.1f} s after SIGTERM")
     except subprocess.TimeoutExpired:
         os.killpg(child.pid, signal.SIGKILL)
         child.wait(10)
