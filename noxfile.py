@@ -28,7 +28,11 @@ from test_framework.mode_decision import (  # noqa: E402
     shard_from_args,
 )
 from test_framework.modes import Mode  # noqa: E402
-from test_framework.settings import Settings, load_settings  # noqa: E402
+from test_framework.settings import (  # noqa: E402
+    Settings,
+    load_settings,
+    writable_report_dir,
+)
 
 nox.options.default_venv_backend = "uv|virtualenv"
 nox.options.reuse_venv = "yes"
@@ -44,11 +48,20 @@ _judged: list[str] = []
 INVOCATION = time.strftime("%Y%m%d%H%M%S") + "-nox-" + secrets.token_hex(3)
 
 
+# The session that met a settings error first: it prints the error, the others refer to it.
+_settings_failed_in: list[str] = []
+
+
 def _settings(session: nox.Session) -> Settings:
+    if _settings_failed_in:
+        session.error(f"the settings are wrong: see session {_settings_failed_in[0]} above")
     try:
-        return load_settings(ROOT)
+        settings = load_settings(ROOT)
+        writable_report_dir(settings)
     except HarnessError as exc:
+        _settings_failed_in.append(session.name)
         session.error(str(exc))
+    return settings
 
 
 def _run_mode(session: nox.Session, mode: Mode, *, judge: bool = True) -> None:

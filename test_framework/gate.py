@@ -44,6 +44,7 @@ from test_framework.matrix import (
 )
 from test_framework.modes import ALL_MODES, parse_mode_list
 from test_framework.settings import find_root, read_pyproject
+from test_framework.wording import counted
 
 EXIT_PASS = 0
 EXIT_FAIL = 1
@@ -240,8 +241,8 @@ def _check_ledgers(run: ModeRun) -> Iterable[Problem]:
             yield Problem(
                 Rule.INCOMPLETE,
                 where,
-                f"the run was interrupted or is still running ({len(led.tests)} tests recorded);"
-                " rerun it",
+                "the run was interrupted or is still running"
+                f" ({counted(len(led.tests), 'test')} recorded); rerun it",
             )
         if led.exit_status in BROKEN_PYTEST_STATUSES:
             what = BROKEN_PYTEST_STATUSES[led.exit_status]
@@ -335,7 +336,7 @@ def _check_shards(run: ModeRun) -> Iterable[Problem]:
         yield Problem(
             Rule.SHARDS,
             run.mode,
-            f"the shards together recorded {len(owners)} tests, but each collected"
+            f"the shards together recorded {counted(len(owners), 'test')}, but each collected"
             f" {collected}: some test ran in no shard",
         )
 
@@ -445,7 +446,7 @@ def render_verdict(verdict: Verdict, extra_warnings: Sequence[str] = ()) -> str:
     if verdict.passed:
         out.append("gate: PASSED")
     else:
-        out.append(f"gate: FAILED ({len(verdict.problems)} problems)")
+        out.append(f"gate: FAILED ({counted(len(verdict.problems), 'problem')})")
         out.extend(p.render() for p in verdict.problems)
     return "\n".join(out)
 

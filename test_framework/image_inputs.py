@@ -15,6 +15,7 @@ from pathlib import Path
 from test_framework.docker_api import request
 from test_framework.docker_host import DaemonAddress
 from test_framework.settings import DEFAULT_BASE_IMAGE, LOCAL_BASE_IMAGE
+from test_framework.wording import counted
 
 BUILD_BASE_IMAGE = "bash docker/build-base-image.sh"
 
@@ -89,7 +90,7 @@ def wheelhouse_status(compose_file: Path) -> tuple[bool, str]:
             f"{wheels} has no wheel for {', '.join(missing)}, which {requirements} names, and"
             f" the image build has no network: run `{fix}`"
         )
-    return True, f"{len(found)} wheels in {wheels}"
+    return True, f"{counted(len(found), 'wheel')} in {wheels}"
 
 
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")

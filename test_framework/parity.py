@@ -21,6 +21,7 @@ from urllib.parse import urlsplit
 
 from test_framework.ledger import Outcome
 from test_framework.matrix import Cell, Matrix
+from test_framework.wording import counted
 
 # Entries that are the client's commentary, not traffic (e.g. "opened" with its attempt
 # number, which differs when a mode's retry policy reconnects).
@@ -142,7 +143,8 @@ def describe(reference: Shape, other: Shape) -> tuple[str, str] | None:
         return None
     left_connections, right_connections = connections(reference), connections(other)
     if len(left_connections) != len(right_connections):
-        return "connections", f"{len(left_connections)} connections vs {len(right_connections)}"
+        fewer_or_more = counted(len(left_connections), "connection")
+        return "connections", f"{fewer_or_more} vs {len(right_connections)}"
     for stream in sorted(set(reference) | set(other), key=_stream_order):
         left, right = reference.get(stream, ()), other.get(stream, ())
         if left == right:
@@ -156,13 +158,14 @@ def describe(reference: Shape, other: Shape) -> tuple[str, str] | None:
                 return "events", f"{stream} event {i + 1}: {a!r} vs {b!r}"
         shorter, longer = (left, right) if len(left) < len(right) else (right, left)
         extra = longer[len(shorter)]
-        return "events", f"{stream}: {len(left)} events vs {len(right)} (first extra: {extra!r})"
+        events = counted(len(left), "event")
+        return "events", f"{stream}: {events} vs {len(right)} (first extra: {extra!r})"
     return "connections", "the connections differ"
 
 
 def _runs_difference(left: tuple[str, ...], right: tuple[str, ...]) -> str:
     if len(left) != len(right):
-        return f"{len(left)} runs vs {len(right)}"
+        return f"{counted(len(left), 'run')} vs {len(right)}"
     only_left = sorted((Counter(left) - Counter(right)).elements())
     only_right = sorted((Counter(right) - Counter(left)).elements())
     return f"a run went {only_left[0]!r} vs {only_right[0]!r}"

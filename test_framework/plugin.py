@@ -26,6 +26,7 @@ from test_framework.backends.base import Backend, Endpoints, RunContext
 from test_framework.backends.staging import staging_credentials
 from test_framework.credentials import DEFAULT_USER_PREFIX, Credentials
 from test_framework.errors import HarnessError
+from test_framework.interrupts import how_interrupted, sigterm_as_interrupt
 from test_framework.ledger import (
     Ledger,
     RunStatus,
@@ -39,7 +40,7 @@ from test_framework.modes import ALL_MODES, Mode
 from test_framework.profiles import Profile
 from test_framework.recorder import LedgerRecorder
 from test_framework.redaction import register_secret
-from test_framework.settings import Settings, load_settings
+from test_framework.settings import Settings, load_settings, writable_report_dir
 
 MARKERS = {
     "mission_critical": "a test of the service's protocol that must run in at least one mode",
@@ -50,6 +51,7 @@ NOT_ACTIVE = (
     "no execution mode chosen: run pytest with --mc-mode auto (or minimal, docker_local,"
     " staging_fallback), or set TEST_MODE; `nox -s mission_critical` does this for you"
 )
+WORKER_PIDS = "worker-pids"
 # Exceptions that mean "the connection failed", which the profile's retry policy may rerun.
 RERUN_ON = ["ConnectionLostError"]
 # ...except the fast failure of a deployment already known to be down (availability.py): a rerun
@@ -143,16 +145,23 @@ def pytest_configure(config: pytest.Config) -> None:
         if "mc_state" in workerinput:
             state = _state_from_workerinput(config, workerinput)
             _adopt(config, state)
+            # Where the controller finds this worker to pass a SIGTERM on to it as Ctrl-C.
+            folder = state.run.shared_dir / WORKER_PIDS
+            folder.mkdir(parents=True, exist_ok=True)
+            (folder / state.run.worker_id).write_text(str(os.getpid()), "utf-8")
         return
     if not (config.getoption("mc_mode") or os.environ.get("TEST_MODE")):
         return
+    # SIGTERM to this process alone (a CI runner cancelling the job) ends the run as Ctrl-C
+    # does: the workers get SIGINT, and the session's end removes the deployment.
+    sigterm_as_interrupt(lambda: _worker_pids(config))
     try:
         state = _decide(config)
     except HarnessError as exc:
         _write_unavailable_ledger(config, exc)
         raise pytest.UsageError(str(exc)) from None
-    except KeyboardInterrupt:
-        _write_interrupted_ledger(config)
+    except KeyboardInterrupt as exc:
+        _write_interrupted_ledger(config, how_interrupted(exc))
         raise
     _adopt(config, state)
     # Imported here: only the process that writes the ledger needs it.
@@ -182,6 +191,15 @@ def pytest_configure(config: pytest.Config) -> None:
     state.recorder.flush()
     # The recorder's report hooks run in this process only: it alone writes the ledger.
     config.pluginmanager.register(state.recorder, "mc-ledger-recorder")
+
+
+def _worker_pids(config: pytest.Config) -> list[int]:
+    """The pytest-xdist workers of this run, as they recorded themselves."""
+    state = config.stash.get(STATE, None)
+    if state is None:
+        return []
+    folder = state.run.shared_dir / WORKER_PIDS
+    return [int(path.read_text("utf-8")) for path in folder.glob("gw*")]
 
 
 def _adopt(config: pytest.Config, state: HarnessState) -> None:
@@ -217,6 +235,7 @@ def _decide(config: pytest.Config) -> HarnessState:
     from test_framework.selection import select_mode
 
     settings = load_settings(config.rootpath, os.environ, _options(config))
+    writable_report_dir(settings)
     shard = (1, 1)
     if config.getoption("mc_shard"):
         from test_framework.sharding import parse_shard
@@ -267,31 +286,38 @@ def _write_unavailable_ledger(config: pytest.Config, error: HarnessError) -> Non
     _write_early_ledger(config, lambda mode: skipped_ledger(mode, str(error)))
 
 
-def _write_interrupted_ledger(config: pytest.Config) -> None:
-    """Ctrl-C while probing: the requested mode's ledger says the run began and never ended."""
+def _write_interrupted_ledger(config: pytest.Config, how: str) -> None:
+    """Interrupted while probing: the ledger says the run began and never ended. Under ``auto``
+    no mode was chosen yet, so every mode it probes gets one: the gate fails on each, and no
+    earlier run's ledger in those folders passes for this run's."""
     _write_early_ledger(
         config,
         lambda mode: Ledger(
             run_id="not-started",
             mode=mode,
             status=RunStatus.RAN,
-            reason="interrupted (Ctrl-C) while probing the modes",
+            reason=f"interrupted ({how}) while probing the modes",
             started_at=time.time(),
             exit_status=int(pytest.ExitCode.INTERRUPTED),
         ),
+        under_auto=ALL_MODES,
     )
 
 
-def _write_early_ledger(config: pytest.Config, make: Callable[[str], Ledger]) -> None:
-    """A ledger for a run that ended before the mode was decided, for the mode it asked for
-    (under ``auto`` none was chosen yet, so there is none to write)."""
+def _write_early_ledger(
+    config: pytest.Config, make: Callable[[str], Ledger], under_auto: tuple[Mode, ...] = ()
+) -> None:
+    """A ledger for a run that ended before the mode was decided: for the mode it asked for,
+    or under ``auto`` (none chosen yet) for the modes ``under_auto``. Nothing when the settings
+    themselves are wrong, the report folder included: their error is the whole story."""
     try:
         settings = load_settings(config.rootpath, os.environ, _options(config))
+        writable_report_dir(settings)
     except HarnessError:
         return
-    if settings.mode is not None:
-        ledger = replace(make(settings.mode.value), invocation=invocation_from_environment())
-        write_ledger(ledger, ledger_path(settings.report_dir, settings.mode.value))
+    for mode in [settings.mode] if settings.mode is not None else under_auto:
+        ledger = replace(make(mode.value), invocation=invocation_from_environment())
+        write_ledger(ledger, ledger_path(settings.report_dir, mode.value))
 
 
 def _export_environment(state: HarnessState) -> None:

@@ -7,21 +7,25 @@ Standard library only: the noxfile loads settings before anything is installed.
 from __future__ import annotations
 
 import os
+import tempfile
 import tomllib
 import types
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import urlsplit, urlunsplit
 
 from test_framework.errors import ConfigError
-from test_framework.modes import ALL_MODES, Mode, parse_mode, parse_mode_list
+from test_framework.given import DEFAULT, ENVIRONMENT, OPTION, Given, in_pyproject
+from test_framework.modes import ALL_MODES, AUTO, Mode, parse_mode, parse_mode_list
 from test_framework.profiles import DEFAULT_PROFILES, FIELDS, Profile
 
 DEFAULT_BASE_IMAGE = "python:3.11-slim"
 # Built by `docker/build-base-image.sh` where no registry can be reached.
 LOCAL_BASE_IMAGE = "local/python-base:bookworm"
+
+_T = TypeVar("_T")
 
 
 @dataclass(frozen=True)
@@ -84,6 +88,13 @@ class Settings:
     profiles: Mapping[Mode, Profile] = field(
         default_factory=lambda: types.MappingProxyType(dict(DEFAULT_PROFILES))
     )
+    # Where mode, report_dir and required_modes were given, for messages about them.
+    given: Mapping[str, Given] = field(
+        default_factory=lambda: types.MappingProxyType(
+            {"report_dir": Given("report_dir", "reports", DEFAULT)}
+        ),
+        repr=False,
+    )
 
     def profile(self, mode: Mode) -> Profile:
         return self.profiles[mode]
@@ -103,16 +114,18 @@ def parse_bool(name: str, text: str) -> bool:
         return True
     if value in _FALSE:
         return False
-    raise ConfigError(f"{name}={text!r} is not a boolean: use true or false")
+    raise ConfigError(f"{name}={text!r} ({ENVIRONMENT}) is not a boolean: use true or false")
 
 
 def parse_seconds(name: str, text: str) -> float:
     try:
         value = float(text)
     except ValueError:
-        raise ConfigError(f"{name}={text!r} is not a number of seconds: give e.g. 5") from None
-    if value <= 0:
-        raise ConfigError(f"{name}={text!r} must be more than 0 seconds")
+        raise ConfigError(
+            f"{name}={text!r} ({ENVIRONMENT}) is not a number of seconds: give e.g. 5"
+        ) from None
+    if not value > 0:  # NaN too
+        raise ConfigError(f"{name}={text!r} ({ENVIRONMENT}) must be more than 0 seconds")
     return value
 
 
@@ -146,11 +159,21 @@ def _table(section: Mapping[str, Any], key: str, source: Path) -> dict[str, Any]
     return value
 
 
+_KINDS = {
+    str: "a string",
+    int: "an integer",
+    float: "a number",
+    bool: "a boolean",
+    list: "a list",
+    dict: "a table",
+}
+
+
 def _typed(value: object, kind: type, where: str) -> Any:
     if kind is float and isinstance(value, int) and not isinstance(value, bool):
         return float(value)
     if not isinstance(value, kind) or (kind is not bool and isinstance(value, bool)):
-        raise ConfigError(f"{where} must be a {kind.__name__}, not {value!r}")
+        raise ConfigError(f"{where} must be {_KINDS.get(kind, kind.__name__)}, not {value!r}")
     return value
 
 
@@ -173,20 +196,19 @@ def derive_ws_url(backend_url: str, ws_path: str) -> str:
 def check_url(name: str, url: str, schemes: tuple[str, ...]) -> str:
     """Refuse a URL that cannot be right, before any connection, with the expected form."""
     expected = f"{schemes[0]}://host[:port]/path"
+    given = Given(name, url, ENVIRONMENT)
     try:
         parts = urlsplit(url)
         port = parts.port
     except ValueError as exc:
-        raise ConfigError(f"{name}={url!r} cannot be parsed ({exc}): use {expected}") from None
+        raise ConfigError(f"{given} cannot be parsed ({exc}): use {expected}") from None
     if parts.scheme not in schemes:
         wanted = " or ".join(f"{s}://" for s in schemes)
-        raise ConfigError(
-            f"{name}={url!r} has scheme {parts.scheme!r}: use {wanted}, e.g. {expected}"
-        )
+        raise ConfigError(f"{given} has scheme {parts.scheme!r}: use {wanted}, e.g. {expected}")
     if not parts.hostname:
-        raise ConfigError(f"{name}={url!r} has no host: use {expected}")
+        raise ConfigError(f"{given} has no host: use {expected}")
     if port == 0:
-        raise ConfigError(f"{name}={url!r} has port 0: give the deployment's port")
+        raise ConfigError(f"{given} has port 0: give the deployment's port")
     return url
 
 
@@ -198,19 +220,28 @@ def load_settings(
     """Build settings: defaults < pyproject.toml < environment < ``options`` (command line).
 
     ``options`` keys: ``mode``, ``report_dir``, ``required_modes``, and ``profile.<key>``.
+    Each value keeps where it was given (a ``Given``), so an error names the place to fix.
     """
     env = os.environ if environ is None else environ
     opts = options or {}
     root = find_root((start or Path.cwd()).resolve())
     source = root / "pyproject.toml"
     section = read_pyproject(source)
+    top = in_pyproject(source, "tool.test_framework")
 
     # Defaults < pyproject.
-    mode_text = str(_typed(section.get("mode", "auto"), str, f"{source}: mode"))
-    report_dir = str(_typed(section.get("report_dir", "reports"), str, f"{source}: report_dir"))
-    required = _typed(section.get("required_modes", []), list, f"{source}: required_modes")
-    required_text = ",".join(str(m) for m in required)
+    given: dict[str, Given] = {
+        "mode": Given("mode", "auto", DEFAULT),
+        "report_dir": Given("report_dir", "reports", DEFAULT),
+        "required_modes": Given("required_modes", [], DEFAULT),
+    }
+    for key, kind in (("mode", str), ("report_dir", str), ("required_modes", list)):
+        if key in section:
+            given[key] = Given(key, _typed(section[key], kind, f"{source}: {key}"), top)
     probe_timeout = _typed(section.get("probe_timeout_s", 2.0), float, f"{source}: probe_timeout_s")
+    if not probe_timeout > 0:  # NaN too
+        given_timeout = Given("probe_timeout_s", probe_timeout, top)
+        raise ConfigError(f"{given_timeout} must be more than 0 seconds")
     suite = str(_typed(section.get("suite", Settings.suite), str, f"{source}: suite"))
     install = _typed(section.get("install", list(Settings.install)), list, f"{source}: install")
     for line in install:
@@ -232,7 +263,7 @@ def load_settings(
     service = ServiceSettings(**service_kwargs)
 
     profile_tables = _table(section, "profiles", source)
-    profile_overrides: dict[Mode, dict[str, str]] = {mode: {} for mode in ALL_MODES}
+    profile_overrides: dict[Mode, dict[str, Given]] = {mode: {} for mode in ALL_MODES}
     for mode_name, table in profile_tables.items():
         mode = parse_mode(mode_name, allow_auto=False)
         assert mode is not None
@@ -240,37 +271,43 @@ def load_settings(
             raise ConfigError(
                 f"{source}: [tool.test_framework.profiles.{mode_name}] must be a table"
             )
-        profile_overrides[mode].update({k: str(v) for k, v in table.items()})
+        where = in_pyproject(source, f"tool.test_framework.profiles.{mode_name}")
+        profile_overrides[mode].update({k: Given(k, v, where) for k, v in table.items()})
 
     # < environment.
-    mode_text = env.get("TEST_MODE", mode_text) or "auto"
-    report_dir = env.get("MC_REPORT_DIR", report_dir)
-    required_text = env.get("MC_REQUIRED_MODES", required_text)
+    for key, variable in (
+        ("mode", "TEST_MODE"),
+        ("report_dir", "MC_REPORT_DIR"),
+        ("required_modes", "MC_REQUIRED_MODES"),
+    ):
+        if variable in env:
+            given[key] = Given(variable, env[variable], ENVIRONMENT)
     for key in FIELDS:
         if f"MC_{key.upper()}" in env:
             for overrides in profile_overrides.values():
-                overrides[key] = env[f"MC_{key.upper()}"]
+                overrides[key] = Given(f"MC_{key.upper()}", env[f"MC_{key.upper()}"], ENVIRONMENT)
 
     # < command line.
-    mode_text = opts.get("mode", mode_text)
-    report_dir = opts.get("report_dir", report_dir)
-    required_text = opts.get("required_modes", required_text)
+    for key in ("mode", "report_dir", "required_modes"):
+        if key in opts:
+            given[key] = Given(f"--mc-{key.replace('_', '-')}", opts[key], OPTION)
     for key, value in opts.items():
         if key.startswith("profile."):
+            name = key.removeprefix("profile.")
             for overrides in profile_overrides.values():
-                overrides[key.removeprefix("profile.")] = value
+                overrides[name] = Given(f"--mc-profile {name}", value, OPTION)
 
-    try:
-        required_modes = parse_mode_list(required_text)
-    except ConfigError as exc:
-        raise ConfigError(f"MC_REQUIRED_MODES: {exc}") from None
+    mode_choice = _parsed(lambda text: parse_mode(text or AUTO), given["mode"])
+    required_modes = _parsed(parse_mode_list, given["required_modes"])
+    if not given["report_dir"].text:
+        raise ConfigError(f"{given['report_dir']} is empty: give a folder, e.g. reports")
     profiles = {
         mode: DEFAULT_PROFILES[mode].with_overrides(profile_overrides[mode]) for mode in ALL_MODES
     }
-    report_path = Path(report_dir)
+    report_path = Path(given["report_dir"].text)
     return Settings(
         root=root,
-        mode=parse_mode(mode_text),
+        mode=mode_choice,
         report_dir=report_path if report_path.is_absolute() else root / report_path,
         required_modes=required_modes,
         probe_timeout_s=float(probe_timeout),
@@ -289,7 +326,30 @@ def load_settings(
             ),
         ),
         profiles=types.MappingProxyType(profiles),
+        given=types.MappingProxyType(given),
     )
+
+
+def _parsed(parse: Callable[[str], _T], given: Given) -> _T:
+    try:
+        return parse(given.text)
+    except ConfigError as exc:
+        raise ConfigError(f"{given}: {exc}") from None
+
+
+def writable_report_dir(settings: Settings) -> Path:
+    """The report folder, created; refused in one line when it cannot be."""
+    folder = settings.report_dir
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=folder):
+            pass
+    except OSError as exc:
+        raise ConfigError(
+            f"{settings.given['report_dir']}: cannot create the report folder {str(folder)!r}"
+            f" ({exc.strerror or exc}): choose a writable folder"
+        ) from None
+    return folder
 
 
 def _staging_settings(env: Mapping[str, str], service: ServiceSettings) -> StagingSettings:
@@ -311,7 +371,8 @@ def _staging_settings(env: Mapping[str, str], service: ServiceSettings) -> Stagi
     ca = env.get("STAGING_CA_BUNDLE") or None
     if ca and not Path(ca).is_file():
         raise ConfigError(
-            f"STAGING_CA_BUNDLE={ca!r} is not a file: give the path of a PEM CA bundle"
+            f"{Given('STAGING_CA_BUNDLE', ca, ENVIRONMENT)} is not a file:"
+            " give the path of a PEM CA bundle"
         )
     return StagingSettings(
         enabled=parse_bool("USE_STAGING_FALLBACK", env.get("USE_STAGING_FALLBACK", "true")),

@@ -14,14 +14,11 @@ import dataclasses
 import json
 import logging
 import os
-import signal
-import threading
 import time
 import urllib.error
 import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
-from types import FrameType
 from typing import Any
 
 import filelock
@@ -40,6 +37,7 @@ from test_framework.docker_client import connect
 from test_framework.docker_host import DaemonAddress
 from test_framework.errors import HarnessError, ModeUnavailableError, ServiceUnavailableError
 from test_framework.image_inputs import choose_base_image, wheelhouse_status
+from test_framework.interrupts import sigterm_as_interrupt
 from test_framework.labels import PROJECT_FILTER, RUN_ID, compose_variables, owner_gone
 from test_framework.labels import project_name as _project_name
 from test_framework.settings import Settings
@@ -94,7 +92,7 @@ class DockerBackend:
             else:
                 endpoints = self._bring_up()
         self._endpoints = endpoints
-        _sigterm_as_interrupt()
+        sigterm_as_interrupt()
         return endpoints
 
     def stop(self) -> None:
@@ -365,21 +363,3 @@ def _to_json(endpoints: Endpoints) -> dict[str, Any]:
 
 def _safe(name: str) -> str:
     return "".join(c if c.isalnum() or c in "-_." else "_" for c in name) or "worker"
-
-
-def _sigterm_as_interrupt() -> None:
-    """Make SIGTERM unwind like Ctrl-C, so pytest's teardown runs and takes the stack down.
-
-    Only where SIGTERM still has its default (fatal) action and in the main thread; a handler
-    somebody else installed is left alone.
-    """
-    if threading.current_thread() is not threading.main_thread():
-        return
-    if signal.getsignal(signal.SIGTERM) is not signal.SIG_DFL:
-        return
-
-    def interrupt(signum: int, frame: FrameType | None) -> None:
-        raise KeyboardInterrupt(f"signal {signum}")
-
-    signal.signal(signal.SIGTERM, interrupt)
-    log.info("SIGTERM now interrupts the run like Ctrl-C, so the docker stack is taken down")

@@ -35,12 +35,17 @@ def probe_modes(settings: Settings, modes: Iterable[Mode] = ALL_MODES) -> dict[M
             failures.append(exc)
 
     # Plain threads, one per probe: concurrent.futures would cost more to import than a probe
-    # that finds nothing takes.
-    threads = [threading.Thread(target=probe, args=(m,), name=f"probe-{m}") for m in wanted[1:]]
+    # that finds nothing takes. Daemons: Ctrl-C while one waits on a silent deployment ends the
+    # run now, not when that probe's step times out.
+    threads = [
+        threading.Thread(target=probe, args=(m,), name=f"probe-{m}", daemon=True)
+        for m in wanted[1:]
+    ]
     for thread in threads:
         thread.start()
     if wanted:
-        probe(wanted[0])
+        # In this thread uncaught: Ctrl-C here must end the wait for the others at once.
+        results[wanted[0]] = _guarded(wanted[0], settings)
     for thread in threads:
         thread.join()
     if failures:

@@ -121,7 +121,7 @@ def test_a_configuration_error_is_one_line_without_a_traceback(tmp_path: Path) -
     )
     output = run.stdout + run.stderr
     assert run.returncode != 0
-    assert "STAGING_WEBSOCKET_URL='http://x/ws' has scheme 'http'" in output
+    assert "STAGING_WEBSOCKET_URL='http://x/ws' (environment) has scheme 'http'" in output
     assert "Traceback" not in output
 
 
@@ -135,3 +135,29 @@ def test_the_minimal_session_runs_the_suite_and_the_gate_passes(tmp_path: Path) 
     outcomes = {t["outcome"] for t in ledger["tests"]}
     assert len(ledger["tests"]) >= 60
     assert outcomes <= {"passed", "skipped"}
+
+
+def test_a_settings_error_is_printed_once_per_nox_run_naming_where_it_came_from(
+    tmp_path: Path,
+) -> None:
+    run = nox(
+        "-s", "mission_critical", env={"MC_REPORT_DIR": str(tmp_path), "MC_CONNECT_TIMEOUT_S": "0"}
+    )
+    output = run.stdout + run.stderr
+    assert run.returncode != 0
+    message = "MC_CONNECT_TIMEOUT_S='0' (environment) must be more than 0 seconds"
+    assert output.count(message) == 1, output
+    first = "mission_critical(mode='docker_local')"
+    assert output.count(f"the settings are wrong: see session {first} above") == 2, output
+    assert "Traceback" not in output
+
+
+def test_a_report_folder_that_cannot_be_created_fails_the_session_in_one_line() -> None:
+    run = nox("-s", "mission_critical(mode='minimal')", env={"MC_REPORT_DIR": "/proc/nope"})
+    output = run.stdout + run.stderr
+    assert run.returncode != 0
+    assert (
+        "MC_REPORT_DIR='/proc/nope' (environment): cannot create the report folder '/proc/nope'"
+        " (No such file or directory): choose a writable folder" in output
+    ), output
+    assert "Traceback" not in output

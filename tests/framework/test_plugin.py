@@ -237,7 +237,9 @@ def test_an_unknown_mode_is_a_one_line_usage_error(project: pytest.Pytester) -> 
     project.makepyfile(test_any="def test_any():\n    pass\n")
     result = project.runpytest_subprocess("--mc-mode", "dockr")
     assert result.ret == pytest.ExitCode.USAGE_ERROR
-    result.stderr.fnmatch_lines(["ERROR: unknown mode 'dockr': use one of docker_local, *"])
+    result.stderr.fnmatch_lines(
+        ["ERROR: --mc-mode='dockr' (option): unknown mode 'dockr': use one of docker_local, *"]
+    )
 
 
 def test_a_collection_error_is_recorded_in_the_ledger(project: pytest.Pytester) -> None:

@@ -136,7 +136,7 @@ def test_a_missing_event_is_reported_with_the_first_extra_one(tmp_path: Path) ->
     short = conversation("a", "r")[:-1]
     two_modes(tmp_path, conversation("a", "r"), short)
     (found,) = differences(tmp_path)
-    assert found.endswith("c2 out: 1 events vs 2 (first extra: 'out close code=1000')")
+    assert found.endswith("c2 out: 1 event vs 2 (first extra: 'out close code=1000')")
 
 
 def test_a_test_that_failed_in_one_mode_is_left_to_the_gate(tmp_path: Path) -> None:

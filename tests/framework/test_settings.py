@@ -8,7 +8,7 @@ import pytest
 
 from test_framework.errors import ConfigError
 from test_framework.modes import Mode
-from test_framework.settings import LOCAL_BASE_IMAGE, load_settings
+from test_framework.settings import LOCAL_BASE_IMAGE, load_settings, writable_report_dir
 
 
 def write_pyproject(folder: Path, body: str) -> Path:
@@ -104,19 +104,36 @@ def test_base_image_can_be_chosen_by_environment(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("env", "message"),
     [
-        ({"TEST_MODE": "dockr"}, "unknown mode 'dockr'"),
-        ({"MC_REQUIRED_MODES": "minimal,cloud"}, "MC_REQUIRED_MODES: unknown mode 'cloud'"),
-        ({"USE_STAGING_FALLBACK": "maybe"}, "USE_STAGING_FALLBACK='maybe' is not a boolean"),
-        ({"FORCE_DOCKER_UNAVAILABLE": "2"}, "FORCE_DOCKER_UNAVAILABLE='2' is not a boolean"),
-        ({"STAGING_FALLBACK_TIMEOUT": "soon"}, "STAGING_FALLBACK_TIMEOUT='soon' is not a number"),
+        ({"TEST_MODE": "dockr"}, "TEST_MODE='dockr' (environment): unknown mode 'dockr'"),
+        (
+            {"MC_REQUIRED_MODES": "minimal,cloud"},
+            "MC_REQUIRED_MODES='minimal,cloud' (environment): unknown mode 'cloud'",
+        ),
+        (
+            {"USE_STAGING_FALLBACK": "maybe"},
+            "USE_STAGING_FALLBACK='maybe' (environment) is not a boolean",
+        ),
+        (
+            {"FORCE_DOCKER_UNAVAILABLE": "2"},
+            "FORCE_DOCKER_UNAVAILABLE='2' (environment) is not a boolean",
+        ),
+        (
+            {"STAGING_FALLBACK_TIMEOUT": "soon"},
+            "STAGING_FALLBACK_TIMEOUT='soon' (environment) is not a number of seconds",
+        ),
         ({"STAGING_FALLBACK_TIMEOUT": "0"}, "must be more than 0 seconds"),
         ({"STAGING_WEBSOCKET_URL": "http://host/ws"}, "has scheme 'http': use wss:// or ws://"),
         ({"STAGING_WEBSOCKET_URL": "wss:///ws"}, "has no host"),
         ({"STAGING_WEBSOCKET_URL": "wss://host:99999/ws"}, "cannot be parsed"),
         ({"STAGING_BACKEND_URL": "ftp://host"}, "use https:// or http://"),
         ({"STAGING_CA_BUNDLE": "/nonexistent/ca.pem"}, "is not a file"),
-        ({"MC_CONNECT_TIMEOUT_S": "fast"}, "connect_timeout_s='fast' is not a float"),
-        ({"MC_RETRY_ATTEMPTS": "-1"}, "is negative"),
+        (
+            {"MC_CONNECT_TIMEOUT_S": "fast"},
+            "MC_CONNECT_TIMEOUT_S='fast' (environment) is not a number of seconds: give e.g. 5",
+        ),
+        ({"MC_RETRY_ATTEMPTS": "-1"}, "MC_RETRY_ATTEMPTS='-1' (environment) must be 1 or more"),
+        ({"MC_RETRY_ATTEMPTS": "2.5"}, "MC_RETRY_ATTEMPTS='2.5' (environment) is not a whole"),
+        ({"MC_REPORT_DIR": ""}, "MC_REPORT_DIR='' (environment) is empty"),
     ],
 )
 def test_bad_environment_values_are_refused_with_the_fix(
@@ -132,9 +149,10 @@ def test_bad_environment_values_are_refused_with_the_fix(
     ("body", "message"),
     [
         ("mode = \n", "invalid TOML"),
-        ("mode = 3\n", "mode must be a str"),
+        ("mode = 3\n", "mode must be a string, not 3"),
         ("[tool.test_framework.service]\nfactroy = 'x:y'\n", "unknown key(s) factroy"),
-        ("[tool.test_framework.service]\nws_path = 5\n", "ws_path must be a str"),
+        ("[tool.test_framework.service]\nws_path = 5\n", "ws_path must be a string"),
+        ("[tool.test_framework.service]\ncontainer_port = '1'\n", "must be an integer, not '1'"),
         ("[tool.test_framework.profiles.cloud]\nworkers = 1\n", "unknown mode 'cloud'"),
         (
             "[tool.test_framework.profiles.minimal]\nwrokers = 1\n",
@@ -166,8 +184,8 @@ def test_the_suite_and_what_a_mode_environment_installs_come_from_pyproject(
     ("body", "message"),
     [
         ('install = "-e ."\n', "install must be a list"),
-        ("install = [1]\n", "each line of install must be a str"),
-        ("suite = 3\n", "suite must be a str"),
+        ("install = [1]\n", "each line of install must be a string"),
+        ("suite = 3\n", "suite must be a string"),
     ],
 )
 def test_a_suite_or_install_of_the_wrong_type_is_refused(
@@ -177,3 +195,99 @@ def test_a_suite_or_install_of_the_wrong_type_is_refused(
     with pytest.raises(ConfigError) as raised:
         load_settings(tmp_path, environ={})
     assert message in str(raised.value)
+
+
+ZERO_REFUSED = [
+    "connect_timeout_s",
+    "message_timeout_s",
+    "retry_delay_s",
+    "heartbeat_s",
+    "latency_budget_s",
+]
+
+
+@pytest.mark.parametrize("key", ZERO_REFUSED)
+@pytest.mark.parametrize("value", ["0", "-1", "nan"])
+def test_a_zero_or_negative_timeout_delay_or_budget_is_refused_naming_the_variable(
+    tmp_path: Path, key: str, value: str
+) -> None:
+    variable = f"MC_{key.upper()}"
+    with pytest.raises(ConfigError) as raised:
+        load_settings(tmp_path, environ={variable: value})
+    assert str(raised.value).startswith(f"{variable}={value!r} (environment) ")
+
+
+@pytest.mark.parametrize(
+    ("key", "least", "below"),
+    [
+        ("retry_attempts", "1", "0"),
+        ("retry_backoff", "1", "0.5"),
+        ("workers", "0", "-1"),
+        ("max_connections", "0", "-1"),
+        ("connections_per_s", "0", "-0.5"),
+        ("messages_per_s", "0", "-1"),
+    ],
+)
+def test_counts_rates_and_backoff_accept_their_least_value_and_refuse_less(
+    tmp_path: Path, key: str, least: str, below: str
+) -> None:
+    load_settings(tmp_path, environ={f"MC_{key.upper()}": least})
+    with pytest.raises(ConfigError, match=f"must be {least}"):
+        load_settings(tmp_path, environ={f"MC_{key.upper()}": below})
+
+
+def test_the_docker_start_and_staging_timeouts_refuse_zero(tmp_path: Path) -> None:
+    for variable in ("MC_DOCKER_START_TIMEOUT_S", "STAGING_FALLBACK_TIMEOUT"):
+        with pytest.raises(ConfigError, match=f"^{variable}='0' \\(environment\\) must be more"):
+            load_settings(tmp_path, environ={variable: "0"})
+
+
+@pytest.mark.parametrize("value", ["0", "-1.5", "nan"])
+def test_a_zero_negative_or_nan_probe_timeout_in_pyproject_is_refused(
+    tmp_path: Path, value: str
+) -> None:
+    write_pyproject(tmp_path, f"probe_timeout_s = {value}\n")
+    with pytest.raises(ConfigError, match=r"^probe_timeout_s=.* must be more than 0 seconds$"):
+        load_settings(tmp_path, environ={})
+
+
+def test_an_error_names_the_pyproject_table_the_value_came_from(tmp_path: Path) -> None:
+    write_pyproject(tmp_path, "[tool.test_framework.profiles.minimal]\nconnect_timeout_s = 0\n")
+    with pytest.raises(ConfigError) as raised:
+        load_settings(tmp_path, environ={})
+    table = "[tool.test_framework.profiles.minimal]"
+    assert str(raised.value) == (
+        f"connect_timeout_s=0 ({tmp_path / 'pyproject.toml'} {table}) must be more than 0 seconds"
+    )
+
+
+def test_a_float_where_a_whole_number_belongs_in_pyproject_is_refused(tmp_path: Path) -> None:
+    write_pyproject(tmp_path, "[tool.test_framework.profiles.minimal]\nworkers = 1.5\n")
+    with pytest.raises(ConfigError, match=r"^workers=1.5 .* is not a whole number"):
+        load_settings(tmp_path, environ={})
+
+
+def test_an_error_names_the_option_the_value_came_from(tmp_path: Path) -> None:
+    env = {"MC_CONNECT_TIMEOUT_S": "3", "TEST_MODE": "minimal"}
+    with pytest.raises(ConfigError) as raised:
+        load_settings(tmp_path, environ=env, options={"profile.connect_timeout_s": "abc"})
+    assert str(raised.value).startswith("--mc-profile connect_timeout_s='abc' (option) is not a")
+    with pytest.raises(ConfigError) as raised:
+        load_settings(tmp_path, environ=env, options={"mode": "dockr"})
+    assert str(raised.value).startswith("--mc-mode='dockr' (option): unknown mode 'dockr'")
+
+
+def test_the_report_folder_is_refused_in_one_line_when_it_cannot_be_created(
+    tmp_path: Path,
+) -> None:
+    (tmp_path / "a-file").write_text("", "utf-8")
+    for folder in ("/proc/nope", str(tmp_path / "a-file" / "reports")):
+        settings = load_settings(tmp_path, environ={"MC_REPORT_DIR": folder})
+        with pytest.raises(ConfigError) as raised:
+            writable_report_dir(settings)
+        assert str(raised.value).startswith(
+            f"MC_REPORT_DIR={folder!r} (environment): cannot create the report folder"
+        )
+        assert str(raised.value).endswith(": choose a writable folder")
+    fine = load_settings(tmp_path, environ={"MC_REPORT_DIR": str(tmp_path / "new" / "reports")})
+    assert writable_report_dir(fine).is_dir()

@@ -93,21 +93,23 @@ CASES: tuple[Case, ...] = (
     Case(
         "unknown mode in TEST_MODE",
         "probe",
-        "error: unknown mode 'bogus': use one of docker_local, staging_fallback, minimal, auto",
+        "error: TEST_MODE='bogus' (environment): unknown mode 'bogus':"
+        " use one of docker_local, staging_fallback, minimal, auto",
         HARNESS_USAGE,
         env={"TEST_MODE": "bogus"},
     ),
     Case(
         "unknown mode in --mc-mode",
         "pytest",
-        "ERROR: unknown mode 'dockr': use one of docker_local, staging_fallback, minimal, auto",
+        "ERROR: --mc-mode='dockr' (option): unknown mode 'dockr':"
+        " use one of docker_local, staging_fallback, minimal, auto",
         PYTEST_USAGE,
         args=("--mc-mode", "dockr"),
     ),
     Case(
         "unknown mode in MC_REQUIRED_MODES",
         "probe",
-        "error: MC_REQUIRED_MODES: unknown mode 'stagin':"
+        "error: MC_REQUIRED_MODES='minimal,stagin' (environment): unknown mode 'stagin':"
         " use one of docker_local, staging_fallback, minimal",
         HARNESS_USAGE,
         env={"MC_REQUIRED_MODES": "minimal,stagin"},
@@ -150,7 +152,7 @@ CASES: tuple[Case, ...] = (
     Case(
         "mode of the wrong type in pyproject.toml",
         "probe",
-        "error: <project>/pyproject.toml: mode must be a str, not 3",
+        "error: <project>/pyproject.toml: mode must be a string, not 3",
         HARNESS_USAGE,
         pyproject="[tool.test_framework]\nmode = 3\n",
     ),
@@ -167,7 +169,7 @@ CASES: tuple[Case, ...] = (
         "service setting of the wrong type",
         "probe",
         "error: <project>/pyproject.toml: [tool.test_framework.service] container_port must be"
-        " a int, not '8000'",
+        " an integer, not '8000'",
         HARNESS_USAGE,
         pyproject=PYPROJECT + '[tool.test_framework.service]\ncontainer_port = "8000"\n',
     ),
@@ -190,7 +192,8 @@ CASES: tuple[Case, ...] = (
     Case(
         "negative profile value in pyproject.toml",
         "probe",
-        "error: profile setting workers='-1' is negative: give 0 or more",
+        "error: workers=-1 (<project>/pyproject.toml [tool.test_framework.profiles.minimal]) must"
+        " be 0 (one process, no pytest-xdist workers) or more",
         HARNESS_USAGE,
         pyproject=PYPROJECT + "[tool.test_framework.profiles.minimal]\nworkers = -1\n",
     ),
@@ -198,56 +201,57 @@ CASES: tuple[Case, ...] = (
     Case(
         "bad boolean in USE_STAGING_FALLBACK",
         "probe",
-        "error: USE_STAGING_FALLBACK='maybe' is not a boolean: use true or false",
+        "error: USE_STAGING_FALLBACK='maybe' (environment) is not a boolean: use true or false",
         HARNESS_USAGE,
         env={"USE_STAGING_FALLBACK": "maybe"},
     ),
     Case(
         "bad boolean in FORCE_DOCKER_UNAVAILABLE",
         "probe",
-        "error: FORCE_DOCKER_UNAVAILABLE='si' is not a boolean: use true or false",
+        "error: FORCE_DOCKER_UNAVAILABLE='si' (environment) is not a boolean: use true or false",
         HARNESS_USAGE,
         env={"FORCE_DOCKER_UNAVAILABLE": "si"},
     ),
     Case(
         "bad boolean in STAGING_HEALTH_CHECK_ENABLED",
         "probe",
-        "error: STAGING_HEALTH_CHECK_ENABLED='2' is not a boolean: use true or false",
+        "error: STAGING_HEALTH_CHECK_ENABLED='2' (environment) is not a boolean: use true or false",
         HARNESS_USAGE,
         env={"STAGING_HEALTH_CHECK_ENABLED": "2"},
     ),
     Case(
         "staging timeout that is not a number",
         "probe",
-        "error: STAGING_FALLBACK_TIMEOUT='5s' is not a number of seconds: give e.g. 5",
+        "error: STAGING_FALLBACK_TIMEOUT='5s' (environment) is not a number of seconds:"
+        " give e.g. 5",
         HARNESS_USAGE,
         env={"STAGING_FALLBACK_TIMEOUT": "5s"},
     ),
     Case(
         "staging timeout of zero",
         "probe",
-        "error: STAGING_FALLBACK_TIMEOUT='0' must be more than 0 seconds",
+        "error: STAGING_FALLBACK_TIMEOUT='0' (environment) must be more than 0 seconds",
         HARNESS_USAGE,
         env={"STAGING_FALLBACK_TIMEOUT": "0"},
     ),
     Case(
         "negative Docker start timeout",
         "probe",
-        "error: MC_DOCKER_START_TIMEOUT_S='-1' must be more than 0 seconds",
+        "error: MC_DOCKER_START_TIMEOUT_S='-1' (environment) must be more than 0 seconds",
         HARNESS_USAGE,
         env={"MC_DOCKER_START_TIMEOUT_S": "-1"},
     ),
     Case(
         "profile override from the environment that is not a number",
         "probe",
-        "error: profile setting connect_timeout_s='soon' is not a float: give a number",
+        "error: MC_CONNECT_TIMEOUT_S='soon' (environment) is not a number of seconds: give e.g. 5",
         HARNESS_USAGE,
         env={"MC_CONNECT_TIMEOUT_S": "soon"},
     ),
     Case(
         "retry attempts that are not whole",
         "probe",
-        "error: profile setting retry_attempts='1.5' is not a int: give a number",
+        "error: MC_RETRY_ATTEMPTS='1.5' (environment) is not a whole number: give e.g. 3",
         HARNESS_USAGE,
         env={"MC_RETRY_ATTEMPTS": "1.5"},
     ),
@@ -266,6 +270,52 @@ CASES: tuple[Case, ...] = (
         " messages_per_s, retry_attempts, retry_backoff, retry_delay_s, workers",
         PYTEST_USAGE,
         args=("--mc-mode", "minimal", "--mc-profile", "speed=9"),
+    ),
+    Case(
+        "connect timeout of zero from the environment",
+        "probe",
+        "error: MC_CONNECT_TIMEOUT_S='0' (environment) must be more than 0 seconds",
+        HARNESS_USAGE,
+        env={"MC_CONNECT_TIMEOUT_S": "0"},
+    ),
+    Case(
+        "retry delay of zero in pyproject.toml",
+        "probe",
+        "error: retry_delay_s=0 (<project>/pyproject.toml [tool.test_framework.profiles.minimal])"
+        " must be more than 0 seconds",
+        HARNESS_USAGE,
+        pyproject=PYPROJECT + "[tool.test_framework.profiles.minimal]\nretry_delay_s = 0\n",
+    ),
+    Case(
+        "negative rate from --mc-profile",
+        "pytest",
+        "ERROR: --mc-profile messages_per_s='-5' (option) must be 0 (unlimited) or more",
+        PYTEST_USAGE,
+        args=("--mc-mode", "minimal", "--mc-profile", "messages_per_s=-5"),
+    ),
+    Case(
+        "retry attempts of zero",
+        "probe",
+        "error: MC_RETRY_ATTEMPTS='0' (environment) must be 1 or more",
+        HARNESS_USAGE,
+        env={"MC_RETRY_ATTEMPTS": "0"},
+    ),
+    Case(
+        "report folder that cannot be created",
+        "pytest",
+        "ERROR: MC_REPORT_DIR='/proc/nope' (environment): cannot create the report folder"
+        " '/proc/nope' (No such file or directory): choose a writable folder",
+        PYTEST_USAGE,
+        args=("--mc-mode", "minimal"),
+        env={"MC_REPORT_DIR": "/proc/nope"},
+    ),
+    Case(
+        "report folder given as an option that is a file",
+        "pytest",
+        "ERROR: --mc-report-dir='pyproject.toml' (option): cannot create the report folder"
+        " '<project>/pyproject.toml' (File exists): choose a writable folder",
+        PYTEST_USAGE,
+        args=("--mc-mode", "auto", "--mc-report-dir", "pyproject.toml"),
     ),
     # -- sharding ---------------------------------------------------------------------------
     Case(
@@ -293,15 +343,15 @@ CASES: tuple[Case, ...] = (
     Case(
         "staging URL with a wrong scheme",
         "probe",
-        "error: STAGING_WEBSOCKET_URL='https://staging.example.com/ws' has scheme 'https':"
-        " use wss:// or ws://, e.g. wss://host[:port]/path",
+        "error: STAGING_WEBSOCKET_URL='https://staging.example.com/ws' (environment) has scheme"
+        " 'https': use wss:// or ws://, e.g. wss://host[:port]/path",
         HARNESS_USAGE,
         env={"STAGING_WEBSOCKET_URL": "https://staging.example.com/ws"},
     ),
     Case(
         "staging backend URL with a WebSocket scheme",
         "probe",
-        "error: STAGING_BACKEND_URL='wss://staging.example.com' has scheme 'wss':"
+        "error: STAGING_BACKEND_URL='wss://staging.example.com' (environment) has scheme 'wss':"
         " use https:// or http://, e.g. https://host[:port]/path",
         HARNESS_USAGE,
         env={"STAGING_BACKEND_URL": "wss://staging.example.com"},
@@ -309,14 +359,15 @@ CASES: tuple[Case, ...] = (
     Case(
         "staging URL with no host",
         "probe",
-        "error: STAGING_WEBSOCKET_URL='wss:///ws' has no host: use wss://host[:port]/path",
+        "error: STAGING_WEBSOCKET_URL='wss:///ws' (environment) has no host:"
+        " use wss://host[:port]/path",
         HARNESS_USAGE,
         env={"STAGING_WEBSOCKET_URL": "wss:///ws"},
     ),
     Case(
         "staging URL with port 0",
         "probe",
-        "error: STAGING_WEBSOCKET_URL='ws://staging.example.com:0/ws' has port 0:"
+        "error: STAGING_WEBSOCKET_URL='ws://staging.example.com:0/ws' (environment) has port 0:"
         " give the deployment's port",
         HARNESS_USAGE,
         env={"STAGING_WEBSOCKET_URL": "ws://staging.example.com:0/ws"},
@@ -324,7 +375,8 @@ CASES: tuple[Case, ...] = (
     Case(
         "staging URL with a port out of range",
         "probe",
-        "error: STAGING_WEBSOCKET_URL='wss://staging.example.com:99999/ws' cannot be parsed"
+        "error: STAGING_WEBSOCKET_URL='wss://staging.example.com:99999/ws' (environment) cannot"
+        " be parsed"
         " (Port out of range 0-65535): use wss://host[:port]/path",
         HARNESS_USAGE,
         env={"STAGING_WEBSOCKET_URL": "wss://staging.example.com:99999/ws"},
@@ -332,7 +384,7 @@ CASES: tuple[Case, ...] = (
     Case(
         "staging auth URL with a wrong scheme",
         "probe",
-        "error: STAGING_AUTH_URL='ftp://staging.example.com/auth' has scheme 'ftp':"
+        "error: STAGING_AUTH_URL='ftp://staging.example.com/auth' (environment) has scheme 'ftp':"
         " use https:// or http://, e.g. https://host[:port]/path",
         HARNESS_USAGE,
         env={"STAGING_AUTH_URL": "ftp://staging.example.com/auth"},
@@ -340,7 +392,7 @@ CASES: tuple[Case, ...] = (
     Case(
         "CA bundle missing",
         "probe",
-        "error: STAGING_CA_BUNDLE='<project>/missing-ca.pem' is not a file:"
+        "error: STAGING_CA_BUNDLE='<project>/missing-ca.pem' (environment) is not a file:"
         " give the path of a PEM CA bundle",
         HARNESS_USAGE,
         env={"STAGING_CA_BUNDLE": "{project}/missing-ca.pem"},

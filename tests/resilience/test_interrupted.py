@@ -197,3 +197,79 @@ def test_ctrl_c_in_a_docker_local_run_stops_everything_and_leaves_an_incomplete_
     assert resources(run_id) == NOTHING
     assert ledger_of(tmp_path, "docker_local")["complete"] is False
     assert_incomplete_for_the_gate(tmp_path, "docker_local")
+
+
+def test_ctrl_c_while_auto_probes_leaves_an_interrupted_ledger_for_every_probed_mode(
+    tmp_path: Path,
+) -> None:
+    with FaultProxy(("127.0.0.1", 9), Faults(blackhole=True)) as proxy:
+        child = start_run(
+            tmp_path,
+            "auto",
+            STAGING_WEBSOCKET_URL=f"wss://localhost:{proxy.port}/ws",
+            STAGING_AUTH_TOKEN="unused-because-the-probe-never-gets-that-far",
+            STAGING_FALLBACK_TIMEOUT="120",
+        )
+        output = Output(child)
+        wait_until(lambda: proxy.stats.blackholed >= 1, child, output)
+        code, seconds, text = interrupt(child, output)
+    assert code == pytest.ExitCode.INTERRUPTED, text[-3000:]
+    assert seconds < 10, f"{seconds:.1f} s"
+    assert left_running(child.pid, None) == []
+    for mode in ("docker_local", "staging_fallback", "minimal"):
+        ledger = ledger_of(tmp_path, mode)
+        assert ledger["complete"] is False
+        assert ledger["reason"] == "interrupted (Ctrl-C) while probing the modes"
+        assert_incomplete_for_the_gate(tmp_path, mode)
+
+
+def terminate_controller(child: subprocess.Popen[str], output: Output) -> tuple[int, str]:
+    """SIGTERM to the pytest-xdist controller alone, as a CI runner cancelling a job sends it."""
+    sent = time.monotonic()
+    os.kill(child.pid, signal.SIGTERM)
+    try:
+        code = child.wait(PROMPT_S)
+        print(f"exited {time.monotonic() - sent:.1f} s after SIGTERM")
+    except subprocess.TimeoutExpired:
+        os.killpg(child.pid, signal.SIGKILL)
+        child.wait(10)
+        pytest.fail(f"still running {PROMPT_S:g} s after SIGTERM:\n{output.finish()[-3000:]}")
+    return code, output.finish()
+
+
+def test_sigterm_to_the_controller_alone_ends_a_minimal_run_as_ctrl_c_does(
+    tmp_path: Path,
+) -> None:
+    child = start_run(tmp_path, "minimal", MC_PHASE="run")
+    output = Output(child)
+    wait_until((tmp_path / "run").exists, child, output)
+    code, text = terminate_controller(child, output)
+    assert code == pytest.ExitCode.INTERRUPTED, text[-3000:]
+    assert left_running(child.pid, None) == []
+    ledger = ledger_of(tmp_path, "minimal")
+    assert ledger["complete"] is False
+    assert ledger["exit_status"] == pytest.ExitCode.INTERRUPTED  # the controller wrote it
+    assert_incomplete_for_the_gate(tmp_path, "minimal")
+
+
+@pytest.mark.parametrize("phase", ["start", "run"])
+def test_sigterm_to_the_controller_alone_takes_the_docker_stack_down(
+    tmp_path: Path, phase: str
+) -> None:
+    require_docker()
+    child = start_run(tmp_path, "docker_local", MC_PHASE=phase)
+    output = Output(child)
+    if phase == "start":
+        wait_until(lambda: "docker_local: starting mc-" in output.text(), child, output)
+    else:
+        wait_until((tmp_path / phase).exists, child, output)
+    code, text = terminate_controller(child, output)
+    ledger = ledger_of(tmp_path, "docker_local")
+    run_id = ledger["run_id"]
+    assert resources(run_id) == NOTHING
+    assert left_running(child.pid, run_id) == []
+    assert code == pytest.ExitCode.INTERRUPTED, text[-3000:]
+    ledger = ledger_of(tmp_path, "docker_local")
+    assert ledger["complete"] is False
+    assert ledger["exit_status"] == pytest.ExitCode.INTERRUPTED
+    assert_incomplete_for_the_gate(tmp_path, "docker_local")
