@@ -18,26 +18,11 @@ from urllib.parse import urlsplit, urlunsplit
 from test_framework.errors import ConfigError
 from test_framework.modes import ALL_MODES, Mode, parse_mode, parse_mode_list
 from test_framework.profiles import DEFAULT_PROFILES, FIELDS, Profile
+from test_framework.service import ServiceSettings, parse_service
 
 DEFAULT_BASE_IMAGE = "python:3.11-slim"
 # Built by `docker/build-base-image.sh` where no registry can be reached.
 LOCAL_BASE_IMAGE = "local/python-base:bookworm"
-
-
-@dataclass(frozen=True)
-class ServiceSettings:
-    """Names the service under test, so the harness needs no edit to test another one."""
-
-    factory: str = "agent_backend.testing:start_in_process"
-    compose_file: str = "docker/docker-compose.alpine-test.yml"
-    compose_service: str = "backend"
-    container_port: int = 8000
-    health_path: str = "/health"
-    ws_path: str = "/ws"
-    auth_path: str = "/auth"
-    # The keys [tool.test_framework.service] sets: a compose file named there and missing is a
-    # misconfiguration; the default one missing only means the project has no docker set-up.
-    configured: frozenset[str] = frozenset()
 
 
 @dataclass(frozen=True)
@@ -74,7 +59,7 @@ class Settings:
     report_dir: Path = Path("reports")
     required_modes: tuple[Mode, ...] = ()
     probe_timeout_s: float = 2.0
-    service: ServiceSettings = ServiceSettings()
+    service: ServiceSettings = field(default_factory=ServiceSettings)
     staging: StagingSettings = StagingSettings()
     docker: DockerSettings = DockerSettings()
     profiles: Mapping[Mode, Profile] = field(
@@ -208,20 +193,7 @@ def load_settings(
     required_text = ",".join(str(m) for m in required)
     probe_timeout = _typed(section.get("probe_timeout_s", 2.0), float, f"{source}: probe_timeout_s")
 
-    service_table = _table(section, "service", source)
-    service_kwargs: dict[str, Any] = {"configured": frozenset(service_table)}
-    keys = [name for name in vars(ServiceSettings()) if name != "configured"]
-    for name, default in vars(ServiceSettings()).items():
-        if name in service_table and name in keys:
-            where = f"{source}: [tool.test_framework.service] {name}"
-            service_kwargs[name] = _typed(service_table[name], type(default), where)
-    unknown = set(service_table) - set(keys)
-    if unknown:
-        raise ConfigError(
-            f"{source}: unknown key(s) {', '.join(sorted(unknown))} in"
-            f" [tool.test_framework.service]: use {', '.join(keys)}"
-        )
-    service = ServiceSettings(**service_kwargs)
+    service = parse_service(_table(section, "service", source), source)
 
     profile_tables = _table(section, "profiles", source)
     profile_overrides: dict[Mode, dict[str, str]] = {mode: {} for mode in ALL_MODES}

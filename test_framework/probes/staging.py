@@ -165,8 +165,10 @@ def _refusal(settings: StagingSettings) -> str | None:
     return None
 
 
-def probe_staging(settings: Settings) -> ProbeResult:
-    """Whether staging_fallback can run here, and why; see the module docstring for the steps."""
+def probe_staging(settings: Settings, *, in_session: bool = False) -> ProbeResult:
+    """Whether staging_fallback can run here, and why; see the module docstring for the steps.
+
+    ``in_session``: an ``auth = "module:function"`` must be importable here."""
     started = time.perf_counter()
     staging = settings.staging
     refusal = _refusal(staging)

@@ -32,6 +32,7 @@ def run_context(tmp_path: Path) -> RunContext:
         shared_dir=tmp_path,
         test_password="unused-here",
         jwt_secret="unused-here",
+        test_token="unused-here",
     )
 
 

@@ -59,6 +59,7 @@ def backend(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Endpoints]:
         shared_dir=tmp_path_factory.mktemp("shared"),
         test_password=PASSWORD,
         jwt_secret="probe-tests-jwt-secret-of-32-bytes!!",
+        test_token="probe-tests-static-token",
     )
     service = InProcessBackend(load_settings(root, environ={}), run)
     try:

@@ -561,6 +561,7 @@ def backend(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Endpoints]:
         shared_dir=tmp_path_factory.mktemp("shared"),
         test_password=PASSWORD,
         jwt_secret=JWT_SECRET,
+        test_token="catalogue-static-token",
     )
     service = InProcessBackend(load_settings(ROOT, environ={}), run)
     try:
