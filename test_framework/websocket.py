@@ -100,8 +100,11 @@ class McWebSocket:
 
     # A timeout parameter rather than asyncio.timeout around the call: the default is the
     # profile's, and the failure must say what was awaited for how long.
-    async def recv(  # noqa: ASYNC109
-        self, timeout: float | None = None, *, what: str = "a message"
+    async def recv(
+        self,
+        timeout: float | None = None,  # noqa: ASYNC109
+        *,
+        what: str = "a message",
     ) -> str | bytes:
         """The next message, within ``timeout`` (default: the profile's message timeout)."""
         seconds = self.profile.timeouts.message_s if timeout is None else timeout
@@ -123,8 +126,11 @@ class McWebSocket:
             self.transcript.record_text(self.label, "in", data)
         return data
 
-    async def recv_json(  # noqa: ASYNC109
-        self, timeout: float | None = None, *, what: str = "a message"
+    async def recv_json(
+        self,
+        timeout: float | None = None,  # noqa: ASYNC109
+        *,
+        what: str = "a message",
     ) -> Any:
         data = await self.recv(timeout, what=what)
         try:
