@@ -66,7 +66,7 @@ def test_this_repository_uses_the_agent_events_preset() -> None:
 @pytest.mark.parametrize(
     ("table", "message"),
     [
-        ({"factroy": "x:y"}, "unknown key(s) factroy in [tool.test_framework.service]: use preset,"),
+        ({"factroy": "x:y"}, "unknown key(s) factroy in [tool.test_framework.service]: use"),
         ({"preset": "agent_events"}, "preset = 'agent_events' is unknown: use 'agent-events'"),
         ({"auth": "oauth"}, "auth = 'oauth' is unknown: use none, bearer, token_endpoint,"),
         ({"auth": "chat.testing:"}, "auth = 'chat.testing:' is not 'module:function'"),
