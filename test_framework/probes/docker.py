@@ -57,9 +57,6 @@ def probe_docker(settings: Settings, *, in_session: bool = False) -> ProbeResult
     if settings.docker.forced_unavailable:
         steps.add("forced", False, "FORCE_DOCKER_UNAVAILABLE=true")
         return steps.result(False, "unavailable (forced): FORCE_DOCKER_UNAVAILABLE=true")
-    if not settings.service.compose_file:
-        steps.add("compose file", False, f"no compose_file in {TABLE}")
-        return steps.result(False, NO_COMPOSE_FILE)
     timeout = settings.probe_timeout_s
 
     try:
@@ -67,6 +64,9 @@ def probe_docker(settings: Settings, *, in_session: bool = False) -> ProbeResult
     except HarnessError as exc:  # a malformed DOCKER_HOST or a missing Docker context
         steps.add("daemon", False, str(exc))
         return steps.result(False, str(exc), broken=True)
+    if not settings.service.compose_file:
+        steps.add("compose file", False, f"no compose_file in {TABLE}")
+        return steps.result(False, NO_COMPOSE_FILE)
     daemon_ok = steps.add("daemon", search.found is not None, search.explain())
 
     # Cheap, so it runs even without a daemon: both problems are reported at once.
