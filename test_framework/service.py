@@ -61,11 +61,6 @@ class ServiceSettings:
             return AuthKind.FUNCTION
         return AuthKind(self.auth)
 
-    @property
-    def has_service(self) -> bool:
-        """Whether any mode that starts the service has something to start."""
-        return bool(self.factory or self.compose_file)
-
 
 PRESETS: Mapping[str, Mapping[str, Any]] = {
     # docs/protocol.md: the token endpoint with a shared test password, connection_ready first,

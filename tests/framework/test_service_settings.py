@@ -51,7 +51,6 @@ def test_a_module_function_names_the_function_auth_kind() -> None:
 
 def test_no_service_table_means_nothing_to_start(tmp_path: Path) -> None:
     service = load_settings(tmp_path, environ={}).service
-    assert not service.has_service
     assert service.factory == ""
     assert service.compose_file == ""
 
@@ -90,6 +89,6 @@ def test_a_bad_key_or_value_is_refused_in_one_line_naming_the_key_and_the_fix(
 
 
 def test_every_key_is_documented() -> None:
-    adopting = (Path(__file__).parents[2] / "docs" / "service.md").read_text("utf-8")
-    missing = [key for key in KEYS if f"`{key}`" not in adopting]
+    documented = (Path(__file__).parents[2] / "docs" / "service.md").read_text("utf-8")
+    missing = [key for key in KEYS if f"`{key}`" not in documented]
     assert not missing
