@@ -77,6 +77,7 @@ def timed_start_stop(settings: Settings) -> tuple[float, float]:
             shared_dir=Path(shared),
             test_password=secrets.token_urlsafe(18),
             jwt_secret=secrets.token_urlsafe(32),
+            test_token=secrets.token_urlsafe(24),
         )
         backend = DockerBackend(settings, run, progress=lambda line: None)
         began = time.perf_counter()

@@ -46,7 +46,7 @@ RUN_EVENT_TYPES: Final = frozenset(
     {"agent_started", "agent_thinking", "tool_executing", "tool_completed", "agent_completed"}
 )
 # Close codes that mean the deployment went away rather than judged the client.
-_LOST_CODES: Final = frozenset({1001, 1006, 1012, 1013, 1014})
+LOST_CODES: Final = frozenset({1001, 1006, 1012, 1013, 1014})
 # Incoming messages may be larger than outgoing ones (replays, search results); 4 MiB is ample.
 _MAX_INCOMING: Final = 4 * 2**20
 
@@ -170,18 +170,27 @@ class Connector:
     ) -> AgentClient:
         """Open a connection and read ``connection_ready``; refusals raise ``HandshakeRefused``."""
         url, extra = self.target(token, via, headers)
-        name = label or f"ws{next(self._labels)}"
-        stack = contextlib.AsyncExitStack()
-        await stack.enter_async_context(self.pacer.connection())
-        try:
-            ws = await self._open(url, extra, name, refusal_is_answer=False)
-        except BaseException:
-            await stack.aclose()
-            raise
+        ws, name, stack = await self.open(url, extra, label=label)
         client = AgentClient(ws, name, self.profile, self.pacer, self.transcript, stack)
         self.clients.append(client)
         await client.read_ready()
         return client
+
+    async def open(
+        self, url: str, headers: Mapping[str, str], *, label: str | None = None
+    ) -> tuple[ClientConnection, str, contextlib.AsyncExitStack]:
+        """Open ``url`` (this deployment, any path) with the profile's retries, holding a pacing
+        slot until the returned stack is closed; returns the connection and its transcript
+        label. A refused handshake raises ``HandshakeRefused``."""
+        name = label or f"ws{next(self._labels)}"
+        stack = contextlib.AsyncExitStack()
+        await stack.enter_async_context(self.pacer.connection())
+        try:
+            ws = await self._open(url, dict(headers), name, refusal_is_answer=False)
+        except BaseException:
+            await stack.aclose()
+            raise
+        return ws, name, stack
 
     async def connect_expecting_refusal(
         self,
@@ -613,7 +622,7 @@ class AgentClient:
         text = f"{self.label}: connection closed (code {code}, reason {reason!r}) while {doing}"
         if self._closing:
             return AssertionError(text + "; the test had closed it")
-        if code is None or code in _LOST_CODES:
+        if code is None or code in LOST_CODES:
             return ConnectionLostError(text)
         return AssertionError(text)
 

@@ -8,7 +8,16 @@ They build on the plugin's session fixtures (``mc_profile``, ``mc_endpoints``,
 - ``mc_auth``: tokens from the token endpoint, and its raw answers for negative cases;
 - ``mc_connect``: ``await mc_connect(user_id=None, *, token=None, via="header")`` returns a
   connected ``AgentClient`` that has read ``connection_ready``; all are closed at teardown;
-- ``mc_connector``: the ``Connector`` behind ``mc_connect`` (handshakes that must be refused).
+- ``mc_connector``: the ``Connector`` behind ``mc_connect`` (handshakes that must be refused);
+- ``mc_websocket``: for any protocol, ``await mc_websocket(user_id=None, *, path=None,
+  headers=None, authenticate=True)`` returns a ``McWebSocket`` authenticated as the service
+  adapter says (``[tool.test_framework.service]``), after its ``ready_message`` if one is set;
+  all are closed at teardown;
+- ``mc_authenticator``: the credentials ``mc_websocket`` presents, per the adapter's ``auth``.
+
+``mc_connect`` and ``mc_websocket`` are async fixtures declared with ``pytest_asyncio.fixture``,
+so they work under pytest-asyncio's strict mode as well as auto mode; they run on the loop of
+``asyncio_default_fixture_loop_scope`` (function by default), as tests using them must.
 
 At teardown the test's transcript (all its connections and HTTP requests, redacted) is written
 to ``mc_transcript_dir/<nodeid>.json`` and named in the report's ``user_properties``.
@@ -21,21 +30,25 @@ import itertools
 import os
 import re
 import secrets
-from collections.abc import AsyncIterator, Awaitable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import NoReturn, Protocol
 
 import pytest
+import pytest_asyncio
 
 from test_framework.auth import TokenClient
+from test_framework.authenticator import Authenticator, AuthRequest
 from test_framework.backends.base import Endpoints, RunContext
 from test_framework.client import AgentClient, Connector, Via
 from test_framework.credentials import Credentials
 from test_framework.http import HttpClient
 from test_framework.pacing import Pacer
 from test_framework.profiles import Profile
+from test_framework.settings import Settings
 from test_framework.transcript import Transcript
+from test_framework.websocket import McWebSocket, websocket_url
 
 USER_ID_PATTERN = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
 _UNSAFE = re.compile(r"[^A-Za-z0-9_.-]+")
@@ -67,6 +80,17 @@ class ConnectFactory(Protocol):
         via: Via = "header",
         endpoints: Endpoints | None = None,
     ) -> Awaitable[AgentClient]: ...
+
+
+class WebSocketFactory(Protocol):
+    def __call__(
+        self,
+        user_id: str | None = None,
+        *,
+        path: str | None = None,
+        headers: Mapping[str, str] | None = None,
+        authenticate: bool = True,
+    ) -> Awaitable[McWebSocket]: ...
 
 
 @dataclass
@@ -142,7 +166,7 @@ def mc_connector(
     return connector
 
 
-@pytest.fixture
+@pytest_asyncio.fixture
 async def mc_connect(
     mc_connector: Connector,
     mc_auth: TokenClient,
@@ -190,3 +214,53 @@ async def mc_connect(
     finally:
         for connector in connectors.values():
             await connector.close_all()
+
+
+@pytest.fixture
+def mc_authenticator(
+    mc_settings: Settings,
+    mc_credentials: Credentials,
+    mc_endpoints: Endpoints,
+    mc_auth: TokenClient,
+    mc_user: UserFactory,
+) -> Authenticator:
+    return Authenticator(mc_settings.service, mc_credentials, mc_endpoints, mc_auth, mc_user)
+
+
+@pytest_asyncio.fixture
+async def mc_websocket(
+    mc_settings: Settings,
+    mc_connector: Connector,
+    mc_authenticator: Authenticator,
+) -> AsyncIterator[WebSocketFactory]:
+    """An async factory of open ``McWebSocket`` connections, for a service of any protocol.
+
+    ``path`` replaces the WebSocket URL's path; ``headers`` are added to the handshake (and win
+    over the adapter's); ``authenticate=False`` sends no credentials (for refusals, which raise
+    ``HandshakeRefused`` with the status).
+    """
+    opened: list[McWebSocket] = []
+
+    async def open_websocket(
+        user_id: str | None = None,
+        *,
+        path: str | None = None,
+        headers: Mapping[str, str] | None = None,
+        authenticate: bool = True,
+    ) -> McWebSocket:
+        request = await mc_authenticator.request(user_id) if authenticate else AuthRequest()
+        url = websocket_url(mc_connector.endpoints.ws_url, path, request.query)
+        socket = await McWebSocket.open(
+            mc_connector,
+            url,
+            {**request.headers, **(headers or {})},
+            ready_message=mc_settings.service.ready_message,
+        )
+        opened.append(socket)
+        return socket
+
+    try:
+        yield open_websocket
+    finally:
+        for socket in opened:
+            await socket.close()

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
+
+from test_framework.errors import ConfigError
 
 ENVIRONMENT = "environment"
 OPTION = "option"
@@ -31,3 +34,23 @@ class Given:
 def in_pyproject(source: object, table: str) -> str:
     """The origin of a value read from ``[table]`` in the pyproject.toml at ``source``."""
     return f"{source} [{table}]"
+
+
+_KINDS = {
+    str: "a string",
+    int: "an integer",
+    float: "a number",
+    bool: "a boolean",
+    list: "a list",
+    dict: "a table",
+}
+
+
+def typed(value: object, kind: type, where: str) -> Any:
+    """``value`` from pyproject.toml as ``kind`` (an integer is a float too; a boolean is no
+    number), or a one-line refusal naming ``where``."""
+    if kind is float and isinstance(value, int) and not isinstance(value, bool):
+        return float(value)
+    if not isinstance(value, kind) or (kind is not bool and isinstance(value, bool)):
+        raise ConfigError(f"{where} must be {_KINDS.get(kind, kind.__name__)}, not {value!r}")
+    return value

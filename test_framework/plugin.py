@@ -209,6 +209,7 @@ def _adopt(config: pytest.Config, state: HarnessState) -> None:
     _configure_reruns(config, state.profile)
     register_secret(state.run.test_password)
     register_secret(state.run.jwt_secret)
+    register_secret(state.run.test_token)
 
 
 def _options(config: pytest.Config) -> dict[str, str]:
@@ -242,7 +243,9 @@ def _decide(config: pytest.Config) -> HarnessState:
 
         shard = parse_shard(str(config.getoption("mc_shard")))
     wanted = [settings.mode] if settings.mode is not None else list(ALL_MODES)
-    probes = probe_modes(settings, wanted)
+    # In the session's environment, where the service is installed: a factory that cannot be
+    # found here is broken, not merely out of the probing process's reach.
+    probes = probe_modes(settings, wanted, in_session=True)
     selection = select_mode(settings.mode, probes)
     run_id = time.strftime("%Y%m%d%H%M%S") + "-" + secrets.token_hex(3)
     shared_dir = settings.report_dir / selection.mode.value / f".run-{run_id}"
@@ -254,6 +257,7 @@ def _decide(config: pytest.Config) -> HarnessState:
         shared_dir=shared_dir,
         test_password=secrets.token_urlsafe(18),
         jwt_secret=secrets.token_urlsafe(32),
+        test_token=secrets.token_urlsafe(24),
         worker_count=max(workers, 1),
     )
     return HarnessState(
@@ -545,7 +549,11 @@ def mc_credentials(request: pytest.FixtureRequest) -> Credentials:
     state = _active(request)
     if state.mode is Mode.STAGING_FALLBACK:
         return staging_credentials(state.settings)
-    return Credentials(user_prefix=DEFAULT_USER_PREFIX, password=state.run.test_password)
+    return Credentials(
+        user_prefix=DEFAULT_USER_PREFIX,
+        password=state.run.test_password,
+        token=state.run.test_token,
+    )
 
 
 @pytest.fixture(scope="session")

@@ -17,31 +17,16 @@ from typing import Any, TypeVar
 from urllib.parse import urlsplit, urlunsplit
 
 from test_framework.errors import ConfigError
-from test_framework.given import DEFAULT, ENVIRONMENT, OPTION, Given, in_pyproject
+from test_framework.given import DEFAULT, ENVIRONMENT, OPTION, Given, in_pyproject, typed
 from test_framework.modes import ALL_MODES, AUTO, Mode, parse_mode, parse_mode_list
 from test_framework.profiles import DEFAULT_PROFILES, FIELDS, Profile
+from test_framework.service import ServiceSettings, parse_service
 
 DEFAULT_BASE_IMAGE = "python:3.11-slim"
 # Built by `docker/build-base-image.sh` where no registry can be reached.
 LOCAL_BASE_IMAGE = "local/python-base:bookworm"
 
 _T = TypeVar("_T")
-
-
-@dataclass(frozen=True)
-class ServiceSettings:
-    """Names the service under test, so the harness needs no edit to test another one."""
-
-    factory: str = "agent_backend.testing:start_in_process"
-    compose_file: str = "docker/docker-compose.alpine-test.yml"
-    compose_service: str = "backend"
-    container_port: int = 8000
-    health_path: str = "/health"
-    ws_path: str = "/ws"
-    auth_path: str = "/auth"
-    # The keys [tool.test_framework.service] sets: a compose file named there and missing is a
-    # misconfiguration; the default one missing only means the project has no docker set-up.
-    configured: frozenset[str] = frozenset()
 
 
 @dataclass(frozen=True)
@@ -82,7 +67,7 @@ class Settings:
     # first (requirement lines, as in a requirements file).
     suite: str = "tests/mission_critical"
     install: tuple[str, ...] = ("-e .",)
-    service: ServiceSettings = ServiceSettings()
+    service: ServiceSettings = field(default_factory=ServiceSettings)
     staging: StagingSettings = StagingSettings()
     docker: DockerSettings = DockerSettings()
     profiles: Mapping[Mode, Profile] = field(
@@ -159,24 +144,6 @@ def _table(section: Mapping[str, Any], key: str, source: Path) -> dict[str, Any]
     return value
 
 
-_KINDS = {
-    str: "a string",
-    int: "an integer",
-    float: "a number",
-    bool: "a boolean",
-    list: "a list",
-    dict: "a table",
-}
-
-
-def _typed(value: object, kind: type, where: str) -> Any:
-    if kind is float and isinstance(value, int) and not isinstance(value, bool):
-        return float(value)
-    if not isinstance(value, kind) or (kind is not bool and isinstance(value, bool)):
-        raise ConfigError(f"{where} must be {_KINDS.get(kind, kind.__name__)}, not {value!r}")
-    return value
-
-
 def derive_backend_url(ws_url: str, ws_path: str) -> str:
     """``wss://host/ws`` -> ``https://host``: the HTTP base of a WebSocket URL."""
     parts = urlsplit(ws_url)
@@ -237,30 +204,17 @@ def load_settings(
     }
     for key, kind in (("mode", str), ("report_dir", str), ("required_modes", list)):
         if key in section:
-            given[key] = Given(key, _typed(section[key], kind, f"{source}: {key}"), top)
-    probe_timeout = _typed(section.get("probe_timeout_s", 2.0), float, f"{source}: probe_timeout_s")
+            given[key] = Given(key, typed(section[key], kind, f"{source}: {key}"), top)
+    probe_timeout = typed(section.get("probe_timeout_s", 2.0), float, f"{source}: probe_timeout_s")
     if not probe_timeout > 0:  # NaN too
         given_timeout = Given("probe_timeout_s", probe_timeout, top)
         raise ConfigError(f"{given_timeout} must be more than 0 seconds")
-    suite = str(_typed(section.get("suite", Settings.suite), str, f"{source}: suite"))
-    install = _typed(section.get("install", list(Settings.install)), list, f"{source}: install")
+    suite = str(typed(section.get("suite", Settings.suite), str, f"{source}: suite"))
+    install = typed(section.get("install", list(Settings.install)), list, f"{source}: install")
     for line in install:
-        _typed(line, str, f"{source}: each line of install")
+        typed(line, str, f"{source}: each line of install")
 
-    service_table = _table(section, "service", source)
-    service_kwargs: dict[str, Any] = {"configured": frozenset(service_table)}
-    keys = [name for name in vars(ServiceSettings()) if name != "configured"]
-    for name, default in vars(ServiceSettings()).items():
-        if name in service_table and name in keys:
-            where = f"{source}: [tool.test_framework.service] {name}"
-            service_kwargs[name] = _typed(service_table[name], type(default), where)
-    unknown = set(service_table) - set(keys)
-    if unknown:
-        raise ConfigError(
-            f"{source}: unknown key(s) {', '.join(sorted(unknown))} in"
-            f" [tool.test_framework.service]: use {', '.join(keys)}"
-        )
-    service = ServiceSettings(**service_kwargs)
+    service = parse_service(_table(section, "service", source), source)
 
     profile_tables = _table(section, "profiles", source)
     profile_overrides: dict[Mode, dict[str, Given]] = {mode: {} for mode in ALL_MODES}

@@ -57,5 +57,7 @@ class RunContext:
     shared_dir: Path
     test_password: str = field(repr=False)
     jwt_secret: str = field(repr=False)
+    # The static token a service with ``auth = "bearer"`` accepts (MC_TEST_TOKEN).
+    test_token: str = field(repr=False)
     worker_id: str = "master"
     worker_count: int = 1

@@ -40,6 +40,7 @@ from test_framework.image_inputs import choose_base_image, wheelhouse_status
 from test_framework.interrupts import sigterm_as_interrupt
 from test_framework.labels import PROJECT_FILTER, RUN_ID, compose_variables, owner_gone
 from test_framework.labels import project_name as _project_name
+from test_framework.service import NO_COMPOSE_FILE, ServiceSettings
 from test_framework.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -143,6 +144,8 @@ class DockerBackend:
     def _bring_up(self) -> Endpoints:
         docker = self.settings.docker
         service = self.settings.service
+        if not service.compose_file:
+            raise ModeUnavailableError(NO_COMPOSE_FILE)
         client, address = connect(docker.host, self.settings.probe_timeout_s)
         try:
             orphans = remove_labelled(client, [PROJECT_FILTER], owner_gone)
@@ -196,7 +199,7 @@ class DockerBackend:
         service = self.settings.service
         published = stack.published(service.compose_service, service.container_port)
         http_url = f"http://127.0.0.1:{published.port}"
-        _wait_for_health(http_url + service.health_path, timeout_s=30.0)
+        _wait_for_health(http_url, service, timeout_s=30.0)
         return Endpoints(
             ws_url=f"ws://127.0.0.1:{published.port}{service.ws_path}",
             http_url=http_url,
@@ -269,6 +272,10 @@ class DockerBackend:
             **(address.environment() if address is not None else {}),
             **compose_variables(self.run.run_id, self.run.owner_pid),
             "MC_BASE_IMAGE": base_image or self.settings.docker.base_image,
+            "MC_TEST_PASSWORD": self.run.test_password,
+            "MC_JWT_SECRET": self.run.jwt_secret,
+            "MC_TEST_TOKEN": self.run.test_token,
+            # The names this repository's compose file reads.
             "AGENT_JWT_SECRET": self.run.jwt_secret,
             "AGENT_TEST_PASSWORD": self.run.test_password,
         }
@@ -325,21 +332,29 @@ def cleanup_run(run_id: str) -> None:
         log.warning("run %s left docker resources behind: %s", run_id, report.summary())
 
 
-def _wait_for_health(url: str, timeout_s: float) -> None:
-    """The container is healthy inside; wait until the published port forwards to it too."""
+def _wait_for_health(http_url: str, service: ServiceSettings, timeout_s: float) -> None:
+    """The container is healthy inside; wait until the published port forwards to it too:
+    ``health_path`` answers 200, or, without one, the WebSocket path answers HTTP at all (a
+    plain GET there is refused with a 4xx, which proves the service is serving)."""
+    url = http_url + (service.health_path or service.ws_path)
+    expected = "200" if service.health_path else "any HTTP answer"
     deadline = time.monotonic() + timeout_s
     last = ""
     while time.monotonic() < deadline:
         try:
             with urllib.request.urlopen(url, timeout=2) as reply:
-                if reply.status == 200:
+                if reply.status == 200 or not service.health_path:
                     return
                 last = f"status {reply.status}"
+        except urllib.error.HTTPError as exc:
+            if not service.health_path:
+                return
+            last = f"status {exc.code}"
         except (urllib.error.URLError, OSError) as exc:
             last = str(exc)
         time.sleep(0.1)
     raise ServiceUnavailableError(
-        f"{url} did not answer 200 within {timeout_s:g} s ({last}): check the published port"
+        f"{url} did not give {expected} within {timeout_s:g} s ({last}): check the published port"
     )
 
 

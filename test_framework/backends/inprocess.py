@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import importlib
+import inspect
 import logging
 import threading
 from collections.abc import Awaitable, Callable
@@ -17,6 +18,8 @@ from typing import Any, Protocol, TypeVar, cast
 from test_framework.backends.base import Endpoints, RunContext
 from test_framework.errors import ConfigError, ServiceUnavailableError
 from test_framework.modes import Mode
+from test_framework.probes.factory import REQUIRED_KEYWORDS, SIGNATURE
+from test_framework.service import NO_SERVICE, TABLE
 from test_framework.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -38,8 +41,10 @@ Factory = Callable[..., Awaitable[Service]]
 
 
 def load_factory(spec: str) -> Factory:
+    if not spec:
+        raise ConfigError(NO_SERVICE)
     module_name, _, attribute = spec.partition(":")
-    fix = "set factory = 'module:callable' in [tool.test_framework.service]"
+    fix = f"set factory = 'module:callable' in {TABLE}"
     if not module_name or not attribute:
         raise ConfigError(f"service factory {spec!r} is not 'module:callable': {fix}")
     try:
@@ -52,6 +57,33 @@ def load_factory(spec: str) -> Factory:
     if not callable(factory):
         raise ConfigError(f"{module_name} has no callable {attribute!r}: {fix}")
     return cast(Factory, factory)
+
+
+def factory_arguments(factory: Factory, spec: str, offered: dict[str, object]) -> dict[str, object]:
+    """The keyword arguments among ``offered`` that ``factory`` accepts (all, with ``**kwargs``).
+
+    ``host`` and ``port`` are required: without them the service cannot be put on loopback.
+    """
+    try:
+        parameters = inspect.signature(factory).parameters.values()
+    except (TypeError, ValueError) as exc:
+        raise ConfigError(
+            f"cannot read the signature of factory {spec} ({exc}): make it a function, {SIGNATURE}"
+        ) from None
+    if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in parameters):
+        return dict(offered)
+    accepted = {
+        p.name
+        for p in parameters
+        if p.kind in (inspect.Parameter.POSITIONAL_OR_KEYWORD, inspect.Parameter.KEYWORD_ONLY)
+    }
+    missing = [name for name in REQUIRED_KEYWORDS if name not in accepted]
+    if missing:
+        raise ConfigError(
+            f"factory {spec} takes no {' or '.join(missing)} keyword argument:"
+            f" it must be callable as {SIGNATURE}"
+        )
+    return {name: value for name, value in offered.items() if name in accepted}
 
 
 class InProcessBackend:
@@ -77,15 +109,15 @@ class InProcessBackend:
             self._thread.start()
         timeout = self.settings.profile(Mode.MINIMAL).timeouts.connect_s
         try:
-            self._service = self._call(
-                factory(
-                    host="127.0.0.1",
-                    port=0,
-                    test_password=self.run.test_password,
-                    jwt_secret=self.run.jwt_secret,
-                ),
-                timeout,
-            )
+            offered: dict[str, object] = {
+                "host": "127.0.0.1",
+                "port": 0,
+                "test_password": self.run.test_password,
+                "jwt_secret": self.run.jwt_secret,
+                "test_token": self.run.test_token,
+            }
+            arguments = factory_arguments(factory, self.settings.service.factory, offered)
+            self._service = self._call(factory(**arguments), timeout)
         except TimeoutError:
             raise ServiceUnavailableError(
                 f"in-process service {self.settings.service.factory} did not start within"

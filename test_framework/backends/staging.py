@@ -67,7 +67,8 @@ class StagingBackend:
         delays = self.settings.profile(Mode.STAGING_FALLBACK).retry.delays()
         attempt = 1
         while True:
-            probe = probe_staging(self.settings)
+            # In the session: an auth function must be importable here.
+            probe = probe_staging(self.settings, in_session=True)
             transient = probe.details.get("failure") in TRANSIENT_FAILURES
             if probe.available or not transient or attempt > len(delays):
                 return probe, attempt

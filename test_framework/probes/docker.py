@@ -3,9 +3,9 @@
 Each step is reported on its own with its time. When the daemon does not answer, the slow steps
 (Compose's version, the image checks) are not run: the answer must come in well under 100 ms.
 
-No daemon is an absence (the mode is skipped); a malformed ``DOCKER_HOST``, or a daemon that
-answers while the compose file named in ``[tool.test_framework.service]`` is missing, is broken
-(the mode fails). Standard library only.
+No compose file configured, or no daemon, is an absence (the mode is skipped); a malformed
+``DOCKER_HOST``, or a daemon that answers while the compose file named in
+``[tool.test_framework.service]`` is missing, is broken (the mode fails). Standard library only.
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ from test_framework.docker_host import locate_daemon
 from test_framework.errors import HarnessError
 from test_framework.modes import Mode
 from test_framework.probes.result import ProbeResult, StepResult
+from test_framework.service import NO_COMPOSE_FILE, TABLE
 from test_framework.settings import Settings
 
 
@@ -50,7 +51,8 @@ class _Steps:
         return next(step.detail for step in self.steps if not step.ok)
 
 
-def probe_docker(settings: Settings) -> ProbeResult:
+def probe_docker(settings: Settings, *, in_session: bool = False) -> ProbeResult:
+    """``in_session`` changes nothing: the stack is built from files, not this environment."""
     steps = _Steps()
     if settings.docker.forced_unavailable:
         steps.add("forced", False, "FORCE_DOCKER_UNAVAILABLE=true")
@@ -62,6 +64,9 @@ def probe_docker(settings: Settings) -> ProbeResult:
     except HarnessError as exc:  # a malformed DOCKER_HOST or a missing Docker context
         steps.add("daemon", False, str(exc))
         return steps.result(False, str(exc), broken=True)
+    if not settings.service.compose_file:
+        steps.add("compose file", False, f"no compose_file in {TABLE}")
+        return steps.result(False, NO_COMPOSE_FILE)
     daemon_ok = steps.add("daemon", search.found is not None, search.explain())
 
     # Cheap, so it runs even without a daemon: both problems are reported at once.
@@ -74,7 +79,7 @@ def probe_docker(settings: Settings) -> ProbeResult:
         steps.add("compose file", False, str(exc))
     if search.found is None or not daemon_ok:
         return steps.result(False, steps.first_failure())
-    if compose_file is None and "compose_file" in settings.service.configured:
+    if compose_file is None:
         # A daemon answers and the project names a compose file that is not there.
         return steps.result(False, steps.first_failure(), broken=True)
     # Imported only once a daemon answered: a probe that finds none must not pay for them.

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
+from typing import Protocol
 
 from test_framework.modes import ALL_MODES, Mode
 from test_framework.probes.docker import probe_docker
@@ -13,7 +14,14 @@ from test_framework.probes.result import ProbeResult
 from test_framework.probes.staging import probe_staging
 from test_framework.settings import Settings
 
-Probe = Callable[[Settings], ProbeResult]
+
+class Probe(Protocol):
+    """``in_session``: the probing process runs the tests, so what the service needs (its
+    factory, an auth function) must be importable here; elsewhere (nox's own environment) a
+    probe leaves that to the session."""
+
+    def __call__(self, settings: Settings, *, in_session: bool = False) -> ProbeResult: ...
+
 
 PROBES: dict[Mode, Probe] = {
     Mode.DOCKER_LOCAL: probe_docker,
@@ -22,15 +30,21 @@ PROBES: dict[Mode, Probe] = {
 }
 
 
-def probe_modes(settings: Settings, modes: Iterable[Mode] = ALL_MODES) -> dict[Mode, ProbeResult]:
-    """Probe ``modes`` concurrently; the result keeps ``auto``'s order of preference."""
+def probe_modes(
+    settings: Settings, modes: Iterable[Mode] = ALL_MODES, *, in_session: bool = False
+) -> dict[Mode, ProbeResult]:
+    """Probe ``modes`` concurrently; the result keeps ``auto``'s order of preference.
+
+    ``in_session``: the probing process is the one that runs the tests (pytest), so what the
+    service needs must be installed here (see ``probe_minimal``).
+    """
     wanted = [mode for mode in ALL_MODES if mode in set(modes)]
     results: dict[Mode, ProbeResult] = {}
     failures: list[BaseException] = []
 
     def probe(mode: Mode) -> None:
         try:
-            results[mode] = _guarded(mode, settings)
+            results[mode] = _guarded(mode, settings, in_session)
         except BaseException as exc:  # noqa: BLE001 - re-raised below in the caller's thread
             failures.append(exc)
 
@@ -45,7 +59,7 @@ def probe_modes(settings: Settings, modes: Iterable[Mode] = ALL_MODES) -> dict[M
         thread.start()
     if wanted:
         # In this thread uncaught: Ctrl-C here must end the wait for the others at once.
-        results[wanted[0]] = _guarded(wanted[0], settings)
+        results[wanted[0]] = _guarded(wanted[0], settings, in_session)
     for thread in threads:
         thread.join()
     if failures:
@@ -53,9 +67,11 @@ def probe_modes(settings: Settings, modes: Iterable[Mode] = ALL_MODES) -> dict[M
     return {mode: results[mode] for mode in wanted}
 
 
-def _guarded(mode: Mode, settings: Settings) -> ProbeResult:
+def _guarded(mode: Mode, settings: Settings, in_session: bool) -> ProbeResult:
     started = time.perf_counter()
     try:
+        if in_session:
+            return PROBES[mode](settings, in_session=True)
         return PROBES[mode](settings)
     except OSError as exc:
         # A probe answers "unavailable" for the failures it knows; an OSError it did not

@@ -4,24 +4,33 @@ The probe walks the path a test takes, one step at a time, each with its own tim
 (``STAGING_FALLBACK_TIMEOUT``) and its own reason on failure:
 
 ``dns`` -> ``tcp`` -> ``tls`` (wss/https only, verified against ``STAGING_CA_BUNDLE`` or the
-system's trust store) -> ``health`` (``GET /health`` is 200 with ``status: ok``; skipped when
-``STAGING_HEALTH_CHECK_ENABLED=false``) -> ``token`` (Basic auth against ``<auth>/token``; skipped
-with a ready ``STAGING_AUTH_TOKEN``) -> ``websocket`` (an RFC 6455 upgrade that yields
-``connection_ready``) -> ``ping`` (a WebSocket ping and a protocol ``ping`` both answered).
+system's trust store) -> ``health`` (only with a ``health_path`` in the service adapter:
+``GET <health_path>`` is 200 with ``status: ok``; skipped when
+``STAGING_HEALTH_CHECK_ENABLED=false``) -> ``token`` (per the adapter's ``auth``: Basic auth
+against ``<auth>/token`` for ``token_endpoint``, skipped with a ready ``STAGING_AUTH_TOKEN``; the
+team's function for ``module:function``; skipped for ``bearer`` and ``none``) -> ``websocket``
+(an RFC 6455 upgrade with those credentials; then the ``ready_message``, when one is set) ->
+``ping`` (a WebSocket ping answered; with ``protocol_ping``, a ``{"type": "ping"}`` too).
 
-The first failing step ends the probe, and the reason names it. Secrets never reach the result.
+Every step's failure says what it waited for ("no 'connection_ready' message within 5 s after
+the upgrade"). The first failing step ends the probe, and the reason names it. Secrets never
+reach the result.
 """
 
 from __future__ import annotations
 
 import base64
+import importlib
+import importlib.util
 import json
 import os
 import socket
 import ssl
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import urlencode
 
 from test_framework.errors import ConfigError
 from test_framework.modes import Mode
@@ -47,6 +56,7 @@ from test_framework.probes.wire import (
     websocket_upgrade,
 )
 from test_framework.redaction import redact_text, register_secret
+from test_framework.service import TABLE, AuthKind, ServiceSettings
 from test_framework.settings import Settings, StagingSettings, check_url
 
 NOT_CONFIGURED = (
@@ -55,6 +65,9 @@ NOT_CONFIGURED = (
 )
 NO_CREDENTIALS = (
     "no credentials: set STAGING_TEST_USER and STAGING_TEST_PASSWORD, or STAGING_AUTH_TOKEN"
+)
+NO_BEARER_TOKEN = (
+    "no credentials: auth = 'bearer' in [tool.test_framework.service] needs STAGING_AUTH_TOKEN"
 )
 DISABLED = "disabled by USE_STAGING_FALLBACK=false"
 # A step whose connection is dropped (reset, or closed before an answer) is tried again, within
@@ -75,6 +88,8 @@ class _Walk:
     steps: list[StepResult] = field(default_factory=list)
     details: dict[str, str] = field(default_factory=dict)
     failure: str | None = None
+    # What the step is waiting for, for a timeout's reason: "no <waiting> within 5 s".
+    waiting: str = "answer"
 
     def run(self, name: str, check: Callable[[Deadline], str], *, retry: bool = True) -> bool:
         """Run one step under its own deadline; record it; return whether it passed.
@@ -83,6 +98,7 @@ class _Walk:
         """
         started = time.perf_counter()
         deadline = Deadline(self.timeout_s)
+        self.waiting = "answer"
         attempt = 1
         while True:
             try:
@@ -103,7 +119,7 @@ class _Walk:
 
     def _fail(self, name: str, started: float, attempts: int, exc: BaseException) -> bool:
         elapsed = (time.perf_counter() - started) * 1000
-        reason = redact_text(describe(exc, self.timeout_s))
+        reason = redact_text(describe(exc, self.timeout_s, self.waiting))
         if attempts > 1:
             reason += f" ({attempts} attempts)"
         self.steps.append(StepResult(name, False, elapsed, reason))
@@ -125,12 +141,14 @@ def failure_kind(exc: BaseException) -> str:
     return FAILURE_ANSWER
 
 
-def describe(exc: BaseException, timeout_s: float) -> str:
-    """One line for what went wrong in a step."""
+def describe(exc: BaseException, timeout_s: float, waiting: str = "answer") -> str:
+    """One line for what went wrong in a step; a timeout says what it waited for."""
     if isinstance(exc, StepFailed):
         return str(exc)
     if isinstance(exc, TimeoutError):
-        return f"no answer within {timeout_s:g} s (STAGING_FALLBACK_TIMEOUT)"
+        what, _, when = waiting.partition(" @ ")
+        after = f" {when}" if when else ""
+        return f"no {what} within {timeout_s:g} s{after} (STAGING_FALLBACK_TIMEOUT)"
     if isinstance(exc, ssl.SSLCertVerificationError):
         return f"certificate verification failed: {exc.verify_message}"
     if isinstance(exc, ssl.SSLEOFError):
@@ -146,30 +164,38 @@ def describe(exc: BaseException, timeout_s: float) -> str:
     return str(exc) or type(exc).__name__
 
 
-def _refusal(settings: StagingSettings) -> str | None:
+def _refusal(settings: Settings) -> str | None:
     """Why the probe cannot even start, or ``None``."""
-    if not settings.enabled:
+    staging = settings.staging
+    if not staging.enabled:
         return DISABLED
-    if not settings.configured or not settings.ws_url or not settings.auth_url:
+    if not staging.configured or not staging.ws_url or not staging.auth_url:
         return NOT_CONFIGURED
-    if not settings.auth_token and not (settings.user and settings.password):
+    kind = settings.service.auth_kind
+    if kind is AuthKind.TOKEN_ENDPOINT and not (
+        staging.auth_token or (staging.user and staging.password)
+    ):
         return NO_CREDENTIALS
+    if kind is AuthKind.BEARER and not staging.auth_token:
+        return NO_BEARER_TOKEN
     try:
-        check_url("STAGING_WEBSOCKET_URL", settings.ws_url, ("wss", "ws"))
-        check_url("STAGING_BACKEND_URL", settings.backend_url or "", ("https", "http"))
-        check_url("STAGING_AUTH_URL", settings.auth_url, ("https", "http"))
+        check_url("STAGING_WEBSOCKET_URL", staging.ws_url, ("wss", "ws"))
+        check_url("STAGING_BACKEND_URL", staging.backend_url or "", ("https", "http"))
+        check_url("STAGING_AUTH_URL", staging.auth_url, ("https", "http"))
     except ConfigError as exc:
         return str(exc)
-    if settings.ca_bundle is not None and not settings.ca_bundle.is_file():
-        return f"STAGING_CA_BUNDLE={str(settings.ca_bundle)!r} is not a file: give a PEM CA bundle"
+    if staging.ca_bundle is not None and not staging.ca_bundle.is_file():
+        return f"STAGING_CA_BUNDLE={str(staging.ca_bundle)!r} is not a file: give a PEM CA bundle"
     return None
 
 
-def probe_staging(settings: Settings) -> ProbeResult:
-    """Whether staging_fallback can run here, and why; see the module docstring for the steps."""
+def probe_staging(settings: Settings, *, in_session: bool = False) -> ProbeResult:
+    """Whether staging_fallback can run here, and why; see the module docstring for the steps.
+
+    ``in_session``: an ``auth = "module:function"`` must be importable here."""
     started = time.perf_counter()
     staging = settings.staging
-    refusal = _refusal(staging)
+    refusal = _refusal(settings)
     if refusal is not None:
         elapsed = (time.perf_counter() - started) * 1000
         # Disabled or not configured: nothing to test. A URL without credentials, or with a
@@ -183,7 +209,7 @@ def probe_staging(settings: Settings) -> ProbeResult:
 
     walk = _Walk(timeout_s=staging.step_timeout_s)
     walk.details.update(_public_details(settings))
-    _walk_steps(settings, walk)
+    _walk_steps(settings, walk, in_session)
 
     elapsed = (time.perf_counter() - started) * 1000
     if walk.failure is not None:
@@ -215,7 +241,7 @@ def _public_details(settings: Settings) -> dict[str, str]:
     return details
 
 
-def _walk_steps(settings: Settings, walk: _Walk) -> None:
+def _walk_steps(settings: Settings, walk: _Walk, in_session: bool) -> None:
     staging = settings.staging
     assert staging.ws_url
     assert staging.backend_url
@@ -225,6 +251,7 @@ def _walk_steps(settings: Settings, walk: _Walk) -> None:
     state: dict[str, object] = {}
 
     def dns(deadline: Deadline) -> str:
+        walk.waiting = f"address for {ws_origin.host!r}"
         try:
             addresses = resolve(ws_origin.host, ws_origin.port, deadline.remaining())
         except socket.gaierror as exc:
@@ -233,6 +260,7 @@ def _walk_steps(settings: Settings, walk: _Walk) -> None:
         return ", ".join(sorted({address[0] for _, address in addresses}))
 
     def tcp(deadline: Deadline) -> str:
+        walk.waiting = f"TCP connection to {ws_origin.host}:{ws_origin.port}"
         addresses = state["addresses"]
         assert isinstance(addresses, list)
         try:
@@ -245,6 +273,7 @@ def _walk_steps(settings: Settings, walk: _Walk) -> None:
         return f"connected to {peer[0]}:{peer[1]}"
 
     def tls(deadline: Deadline) -> str:
+        walk.waiting = f"answer to the TLS handshake with {ws_origin.host}"
         # After a dropped handshake, connect again: the step owns its retry.
         conn = state.pop("conn", None)
         if not isinstance(conn, Conn):
@@ -271,37 +300,130 @@ def _walk_steps(settings: Settings, walk: _Walk) -> None:
                 return
         else:
             walk.skip("tls", f"plain {staging.ws_url.split(':', 1)[0]}:// URL")
-        if not staging.health_check_enabled:
+        service = settings.service
+        if not service.health_path:
+            walk.skip("health", f"no health_path in {TABLE}")
+        elif not staging.health_check_enabled:
             walk.skip("health", "STAGING_HEALTH_CHECK_ENABLED=false")
-        elif not walk.run("health", lambda d: _health(settings, ws_origin, state, ca, d)):
+        elif not walk.run("health", lambda d: _health(settings, walk, ws_origin, state, ca, d)):
             return
-        token = staging.auth_token
-        if staging.user and staging.password:
-            fetched: list[str] = []
-            if not walk.run("token", lambda d: _token(staging, ca, fetched, d)):
-                return
-            token = fetched[0]
-        else:
-            walk.skip("token", "using STAGING_AUTH_TOKEN")
-        assert token is not None
-        _websocket_steps(walk, ws_origin, ws_target, token, ca)
+        credentials = _credentials(settings, walk, ca, in_session)
+        if credentials is None:
+            return
+        headers, query = credentials
+        if query:
+            ws_target += ("&" if "?" in ws_target else "?") + urlencode(query)
+        _websocket_steps(walk, service, ws_origin, ws_target, headers, ca)
     finally:
         leftover = state.get("conn")
         if isinstance(leftover, Conn):
             leftover.close()
 
 
+def _credentials(
+    settings: Settings, walk: _Walk, ca: str | None, in_session: bool
+) -> tuple[dict[str, str], dict[str, str]] | None:
+    """The ``token`` step, per the adapter's auth kind: the upgrade's headers and query, or
+    ``None`` when the walk ends here (a failed step, or nothing the probe can check)."""
+    staging = settings.staging
+    service = settings.service
+    kind = service.auth_kind
+    token: str | None = None
+    if kind is AuthKind.NONE:
+        walk.skip("token", "auth = none")
+        return {}, {}
+    if kind is AuthKind.BEARER:
+        walk.skip("token", "auth = bearer: STAGING_AUTH_TOKEN is sent as it is")
+        token = staging.auth_token
+    elif kind is AuthKind.TOKEN_ENDPOINT:
+        token = staging.auth_token
+        if staging.user and staging.password:
+            fetched: list[str] = []
+            if not walk.run("token", lambda d: _token(staging, walk, ca, fetched, d)):
+                return None
+            token = fetched[0]
+        else:
+            walk.skip("token", "using STAGING_AUTH_TOKEN")
+    else:
+        module = service.auth.partition(":")[0]
+        if importlib.util.find_spec(module.split(".")[0]) is None and not in_session:
+            why = f"auth by {service.auth}: {module} is not importable here; the session checks it"
+            for step in ("token", "websocket", "ping"):
+                walk.skip(step, why)
+            return None
+        made: list[tuple[dict[str, str], dict[str, str]]] = []
+        if not walk.run("token", lambda _: _auth_function(settings, made), retry=False):
+            return None
+        return made[0]
+    assert token is not None
+    register_secret(token)
+    if service.token_via == "query":
+        return {}, {"token": token}
+    return {"Authorization": f"Bearer {token}"}, {}
+
+
+def _auth_function(settings: Settings, out: list[tuple[dict[str, str], dict[str, str]]]) -> str:
+    """The upgrade's headers and query from the team's ``module:function``, called for the
+    staging user as the fixtures call it."""
+    # Imported only for this auth kind: they cost more than the rest of the probe.
+    import asyncio
+    import inspect
+
+    from test_framework.backends.base import Endpoints
+    from test_framework.credentials import DEFAULT_USER_PREFIX, Credentials
+
+    reference = settings.service.auth
+    module_name, _, attribute = reference.partition(":")
+    try:
+        function = getattr(importlib.import_module(module_name), attribute)
+    except (ImportError, AttributeError) as exc:
+        raise StepFailed(f"cannot load auth {reference} ({exc}): fix auth in {TABLE}") from None
+    staging = settings.staging
+    assert staging.ws_url
+    assert staging.backend_url
+    assert staging.auth_url
+    endpoints = Endpoints(staging.ws_url, staging.backend_url, staging.auth_url, staging.ca_bundle)
+    credentials = Credentials(
+        staging.user or DEFAULT_USER_PREFIX, staging.password, staging.auth_token
+    )
+    made = function(credentials.user_prefix, credentials, endpoints)
+    if inspect.isawaitable(made):
+        made = asyncio.run(_awaited(made))
+    headers = getattr(made, "headers", None)
+    query = getattr(made, "query", None)
+    if not isinstance(headers, Mapping) or not isinstance(query, Mapping):
+        raise StepFailed(f"auth {reference} returned {type(made).__name__}, not an AuthRequest")
+    for value in (*headers.values(), *query.values()):
+        register_secret(str(value))
+    out.append(
+        (
+            {str(k): str(v) for k, v in headers.items()},
+            {str(k): str(v) for k, v in query.items()},
+        )
+    )
+    return (
+        f"auth by {reference}: {len(headers)} header(s), {len(query)} query parameter(s);"
+        " checked by the upgrade"
+    )
+
+
+async def _awaited(awaitable: Any) -> Any:
+    return await awaitable
+
+
 def _health(
     settings: Settings,
+    walk: _Walk,
     ws_origin: Origin,
     state: dict[str, object],
     ca: str | None,
     deadline: Deadline,
 ) -> str:
-    """``GET /health``: 200 with ``status: ok``. Reuses the first connection when it fits (and
-    is still unused: a retry after a drop opens a new one)."""
+    """``GET <health_path>``: 200 with ``status: ok``. Reuses the first connection when it fits
+    (and is still unused: a retry after a drop opens a new one)."""
     assert settings.staging.backend_url
     url = settings.staging.backend_url.rstrip("/") + settings.service.health_path
+    walk.waiting = f"answer to GET {url}"
     origin, target = origin_of(url)
     early = state.pop("conn", None)
     if isinstance(early, Conn) and origin == ws_origin:
@@ -328,12 +450,15 @@ def _health(
     return f"200 status ok, version {version}" if version else "200 status ok"
 
 
-def _token(staging: StagingSettings, ca: str | None, out: list[str], deadline: Deadline) -> str:
+def _token(
+    staging: StagingSettings, walk: _Walk, ca: str | None, out: list[str], deadline: Deadline
+) -> str:
     """A token from ``<auth>/token`` with Basic auth for ``STAGING_TEST_USER``."""
     assert staging.auth_url
     assert staging.user
     assert staging.password
     url = staging.auth_url.rstrip("/") + "/token"
+    walk.waiting = f"answer to GET {url}"
     origin, target = origin_of(url)
     basic = base64.b64encode(f"{staging.user}:{staging.password}".encode()).decode("ascii")
     register_secret(basic)
@@ -361,34 +486,56 @@ def _token(staging: StagingSettings, ca: str | None, out: list[str], deadline: D
     return f"token for {staging.user!r}, expires in {body.get('expires_in')} s"
 
 
-def _websocket_steps(walk: _Walk, origin: Origin, target: str, token: str, ca: str | None) -> None:
+def _websocket_steps(
+    walk: _Walk,
+    service: ServiceSettings,
+    origin: Origin,
+    target: str,
+    headers: dict[str, str],
+    ca: str | None,
+) -> None:
     opened: list[Conn] = []
+    ready = service.ready_message
 
     def upgrade(deadline: Deadline) -> str:
         if opened:  # a retry after a dropped connection
             opened.pop().close()
+        walk.waiting = f"answer to the WebSocket upgrade of {origin.host_header}{_path(target)}"
         conn, _ = open_conn(origin, ca, deadline)
         opened.append(conn)
-        websocket_upgrade(conn, origin, target, {"Authorization": f"Bearer {token}"}, deadline)
+        websocket_upgrade(conn, origin, target, headers, deadline)
+        if not ready:
+            return "upgraded (101); no ready_message configured, so the open socket is ready"
+        walk.waiting = f"{ready!r} message @ after the upgrade"
         event = next_event(conn, deadline)
         if event.opcode != OP_TEXT:
-            raise StepFailed("the first message after the upgrade is not a text frame")
+            raise StepFailed(f"the first message after the upgrade is not a text frame ({ready!r})")
         message = _json_object(event.payload, "the first message")
-        if message.get("type") != "connection_ready":
+        if message.get("type") != ready:
             raise StepFailed(
-                f"the first message is {message.get('type')!r}, expected 'connection_ready'"
+                f"the first message is {message.get('type')!r}, expected {ready!r} (ready_message)"
             )
-        walk.details["server_version"] = str(message.get("server_version", ""))
-        walk.details["heartbeat_interval_s"] = str(message.get("heartbeat_interval_s", ""))
-        return f"connection_ready for {message.get('user_id')!r}"
+        for key in ("server_version", "heartbeat_interval_s"):
+            if key in message:
+                walk.details[key] = str(message[key])
+        who = f" for {message['user_id']!r}" if "user_id" in message else ""
+        return f"upgraded (101), then {ready}{who}"
 
     def ping(deadline: Deadline) -> str:
         conn = opened[0]
         nonce = "probe-" + os.urandom(6).hex()
         send_frame(conn, OP_PING, nonce.encode(), deadline)
-        send_frame(conn, OP_TEXT, json.dumps({"type": "ping", "nonce": nonce}).encode(), deadline)
-        control, protocol = False, False
+        if service.protocol_ping:
+            ping_frame = json.dumps({"type": "ping", "nonce": nonce}).encode()
+            send_frame(conn, OP_TEXT, ping_frame, deadline)
+        control, protocol = False, not service.protocol_ping
         while not (control and protocol):
+            missing = [
+                name
+                for name, done in (("WebSocket pong", control), ('{"type": "pong"}', protocol))
+                if not done
+            ]
+            walk.waiting = " or ".join(missing) + f" @ after the ping {nonce!r}"
             event = next_event(conn, deadline)
             # RFC 6455 allows an unsolicited pong (a heartbeat), usually empty: not an answer.
             if event.opcode == OP_PONG and event.payload:
@@ -398,7 +545,7 @@ def _websocket_steps(walk: _Walk, origin: Origin, target: str, token: str, ca: s
                         f" the ping {nonce!r}"
                     )
                 control = True
-            elif event.opcode == OP_TEXT:
+            elif event.opcode == OP_TEXT and service.protocol_ping:
                 message = _json_object(event.payload, "a message")
                 if message.get("type") == "pong":
                     if message.get("nonce") != nonce:
@@ -409,7 +556,9 @@ def _websocket_steps(walk: _Walk, origin: Origin, target: str, token: str, ca: s
                     protocol = True
                 elif message.get("type") == "error":
                     raise StepFailed(f"the ping was answered with an error: {message}")
-        return "WebSocket pong and protocol pong"
+        if service.protocol_ping:
+            return "WebSocket pong and protocol pong"
+        return 'WebSocket pong (protocol_ping is off: no {"type": "ping"} sent)'
 
     try:
         if walk.run("websocket", upgrade):
@@ -418,6 +567,11 @@ def _websocket_steps(walk: _Walk, origin: Origin, target: str, token: str, ca: s
     finally:
         if opened:
             close_websocket(opened[0], min(walk.timeout_s, 1.0))
+
+
+def _path(target: str) -> str:
+    """The request target without its query (which may hold a token)."""
+    return target.split("?", 1)[0]
 
 
 def _json_object(payload: bytes, what: str) -> dict[str, object]:

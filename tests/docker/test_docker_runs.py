@@ -62,6 +62,7 @@ def project(tmp_path: Path, test_source: str) -> Path:
         "[tool.test_framework]\n"
         'report_dir = "reports"\n'
         "[tool.test_framework.service]\n"
+        'preset = "agent-events"\n'
         f'compose_file = "{ALPINE_TEST}"\n'
         "[tool.pytest.ini_options]\n"
         'addopts = ["-p", "no:cacheprovider"]\n'

@@ -21,7 +21,8 @@ from test_framework.backends.docker import DockerBackend
 from test_framework.compose import BUILD_PROJECT, StackStartError, find_compose
 from test_framework.errors import ServiceUnavailableError
 from test_framework.labels import OWNER_PID, PROJECT, PROJECT_VALUE, RUN_ID, project_name
-from test_framework.settings import LOCAL_BASE_IMAGE, ServiceSettings, Settings
+from test_framework.service import ServiceSettings
+from test_framework.settings import LOCAL_BASE_IMAGE, Settings
 from tests.support.docker_resources import NOTHING, REPO, child_environment, resources
 
 
@@ -35,6 +36,7 @@ def new_run(tmp_path: Path, owner_pid: int | None = None, **fields: object) -> R
         shared_dir=shared,
         test_password=secrets.token_urlsafe(18),
         jwt_secret=secrets.token_urlsafe(32),
+        test_token=secrets.token_urlsafe(24),
         **fields,  # type: ignore[arg-type]
     )
 

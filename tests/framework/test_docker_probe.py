@@ -19,11 +19,11 @@ from test_framework.docker_host import candidate_addresses, parse_docker_host
 from test_framework.errors import ConfigError
 from test_framework.probes.docker import probe_docker
 from test_framework.probes.result import ProbeStatus
+from test_framework.service import NO_COMPOSE_FILE, ServiceSettings
 from test_framework.settings import (
     DEFAULT_BASE_IMAGE,
     LOCAL_BASE_IMAGE,
     DockerSettings,
-    ServiceSettings,
     Settings,
 )
 from tests.support.fake_docker_daemon import (
@@ -34,6 +34,8 @@ from tests.support.fake_docker_daemon import (
 )
 
 COMPOSE_V2 = "#!/bin/sh\nprintf '%s\\n' 'Docker Compose version v2.40.3'\n"
+# The compose file the ``project`` fixture holds, named as a project names it in pyproject.toml.
+SERVICE = ServiceSettings(compose_file="docker/docker-compose.alpine-test.yml")
 COMPOSE_V1 = "#!/bin/sh\nprintf '%s\\n' 'docker-compose version 1.29.2, build unknown'\n"
 
 
@@ -75,7 +77,7 @@ def settings_for(root: Path, host: str | None, **docker: object) -> Settings:
     return Settings(
         root=root,
         probe_timeout_s=2.0,
-        service=ServiceSettings(),
+        service=SERVICE,
         docker=DockerSettings(host=host, **docker),  # type: ignore[arg-type]
     )
 
@@ -157,7 +159,10 @@ def test_a_tcp_daemon_that_never_answers_times_out_with_the_configured_timeout(
         blackhole.listen()
         port = blackhole.getsockname()[1]
         settings = Settings(
-            root=project, probe_timeout_s=0.3, docker=DockerSettings(host=f"tcp://127.0.0.1:{port}")
+            root=project,
+            probe_timeout_s=0.3,
+            service=SERVICE,
+            docker=DockerSettings(host=f"tcp://127.0.0.1:{port}"),
         )
         started = time.perf_counter()
         result = probe_docker(settings)
@@ -325,16 +330,16 @@ def test_a_compose_file_named_in_pyproject_and_missing_is_broken_once_a_daemon_a
     short_dir: Path, tmp_path: Path
 ) -> None:
     sock = short_dir / "docker.sock"
-    named = ServiceSettings(
-        compose_file="docker/absent.yml", configured=frozenset({"compose_file"})
-    )
+    named = ServiceSettings(compose_file="docker/absent.yml")
     project = tmp_path / "named"
     project.mkdir()
     with fake_daemon_unix(sock, DaemonScript(images={DEFAULT_BASE_IMAGE})):
         answered = probe_docker(
             dataclasses.replace(settings_for(project, f"unix://{sock}"), service=named)
         )
-        unnamed = probe_docker(settings_for(project, f"unix://{sock}"))
+        unnamed = probe_docker(
+            dataclasses.replace(settings_for(project, f"unix://{sock}"), service=ServiceSettings())
+        )
     without_daemon = probe_docker(
         dataclasses.replace(
             settings_for(project, f"unix://{dead_socket(short_dir / 'd')}"), service=named
@@ -344,6 +349,7 @@ def test_a_compose_file_named_in_pyproject_and_missing_is_broken_once_a_daemon_a
     assert "compose file 'docker/absent.yml' not found" in answered.reason
     # Nothing named: the project simply has no docker set-up. No daemon: nothing to test.
     assert unnamed.status is ProbeStatus.ABSENT
+    assert unnamed.reason == NO_COMPOSE_FILE
     assert without_daemon.status is ProbeStatus.ABSENT
 
 

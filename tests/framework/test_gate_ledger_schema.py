@@ -19,6 +19,7 @@ from test_framework.ledger import (
     read_ledger,
     skipped_ledger,
 )
+from tests.support.projects import REFERENCE_PROJECT
 
 pytest_plugins = ["pytester"]
 
@@ -61,7 +62,7 @@ def problems(validator: jsonschema.Draft202012Validator, data: Any) -> list[str]
 def project(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> pytest.Pytester:
     for name in ("TEST_MODE", "MC_REQUIRED_MODES", "MC_REPORT_DIR", "STAGING_WEBSOCKET_URL"):
         monkeypatch.delenv(name, raising=False)
-    pytester.makefile(".toml", pyproject='[tool.test_framework]\nreport_dir = "out"\n')
+    pytester.makefile(".toml", pyproject=REFERENCE_PROJECT)
     pytester.makeini(
         "[pytest]\naddopts = -p no:cacheprovider\nasyncio_default_fixture_loop_scope = function\n"
     )

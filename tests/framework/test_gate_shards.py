@@ -10,13 +10,10 @@ from pathlib import Path
 import pytest
 
 from test_framework.ledger import read_ledger
+from tests.support.projects import REFERENCE_PROJECT
 
 pytest_plugins = ["pytester"]
 
-PYPROJECT = """
-[tool.test_framework]
-report_dir = "out"
-"""
 
 SUITE = """
 import pytest
@@ -48,7 +45,7 @@ SHARDS = 4
 def project(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> pytest.Pytester:
     for name in ("TEST_MODE", "MC_REQUIRED_MODES", "MC_REPORT_DIR", "STAGING_WEBSOCKET_URL"):
         monkeypatch.delenv(name, raising=False)
-    pytester.makefile(".toml", pyproject=PYPROJECT)
+    pytester.makefile(".toml", pyproject=REFERENCE_PROJECT)
     pytester.makeini(
         "[pytest]\naddopts = -p no:cacheprovider\nasyncio_default_fixture_loop_scope = function\n"
     )

@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 
 from test_framework.ledger import read_ledger
+from tests.support.projects import REFERENCE_PROJECT
 
 pytest_plugins = ["pytester"]
 
@@ -69,7 +70,7 @@ def project(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> pytes
     for name in ("TEST_MODE", "MC_REQUIRED_MODES", "MC_REPORT_DIR", "STAGING_WEBSOCKET_URL"):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("FORCE_DOCKER_UNAVAILABLE", "true")
-    pytester.makefile(".toml", pyproject='[tool.test_framework]\nreport_dir = "out"\n')
+    pytester.makefile(".toml", pyproject=REFERENCE_PROJECT)
     pytester.makeini(
         "[pytest]\naddopts = -p no:cacheprovider\nasyncio_default_fixture_loop_scope = function\n"
     )

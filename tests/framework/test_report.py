@@ -34,6 +34,7 @@ from test_framework.modes import Mode
 from test_framework.parity import compare
 from test_framework.probes.runner import probe_modes
 from test_framework.settings import load_settings
+from tests.support.projects import REFERENCE_PROJECT
 
 pytest_plugins = ["pytester"]
 
@@ -68,7 +69,7 @@ def reports(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> tuple
     for name in ("TEST_MODE", "MC_REQUIRED_MODES", "MC_REPORT_DIR", "STAGING_WEBSOCKET_URL"):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("FORCE_DOCKER_UNAVAILABLE", "true")
-    pytester.makefile(".toml", pyproject='[tool.test_framework]\nreport_dir = "out"\n')
+    pytester.makefile(".toml", pyproject=REFERENCE_PROJECT)
     pytester.makeini(
         "[pytest]\naddopts = -p no:cacheprovider\nasyncio_mode = auto\n"
         "asyncio_default_fixture_loop_scope = function\n"

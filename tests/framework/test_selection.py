@@ -77,14 +77,13 @@ def test_mode_names_parse_and_auto_means_none() -> None:
 
 
 def test_the_minimal_probe_is_available_with_the_configured_factory(tmp_path: Path) -> None:
+    (tmp_path / "pyproject.toml").write_text(
+        "[tool.test_framework.service]\nfactory = 'agent_backend.testing:start_in_process'\n"
+    )
     result = probe_minimal(load_settings(tmp_path, environ={}))
     assert result.available
     assert "agent_backend.testing:start_in_process" in result.reason
-    assert [step.name for step in result.steps] == [
-        "factory name",
-        "factory module",
-        "loopback bind",
-    ]
+    assert [step.name for step in result.steps] == ["factory name", "factory", "loopback bind"]
 
 
 def test_the_minimal_probe_refuses_a_malformed_factory(tmp_path: Path) -> None:

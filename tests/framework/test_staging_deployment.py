@@ -19,6 +19,7 @@ from test_framework.probes.staging import probe_staging
 from test_framework.redaction import redact_text
 from test_framework.settings import load_settings
 from tests.support.fault_proxy import FaultProxy, Faults
+from tests.support.projects import agent_events_project
 from tests.support.requirements import require_nginx
 from tests.support.staging_deployment import StagingDeployment, StagingEnvironment
 
@@ -32,6 +33,7 @@ def run_context(tmp_path: Path) -> RunContext:
         shared_dir=tmp_path,
         test_password="unused-here",
         jwt_secret="unused-here",
+        test_token="unused-here",
     )
 
 
@@ -79,7 +81,7 @@ def test_the_cli_starts_the_deployment_in_the_background_and_stops_it(tmp_path: 
         # The console shows the variables, never the password.
         assert variables["STAGING_TEST_PASSWORD"] not in up.stdout + up.stderr
         assert "STAGING_TEST_PASSWORD=***" in up.stdout
-        result = probe_staging(load_settings(tmp_path, environ=variables))
+        result = probe_staging(load_settings(agent_events_project(tmp_path), environ=variables))
         assert result.available, result.reason
         pids = [
             entry["pid"] for entry in json.loads((tmp_path / "state.json").read_text())["processes"]
@@ -90,7 +92,7 @@ def test_the_cli_starts_the_deployment_in_the_background_and_stops_it(tmp_path: 
         down = cli("down", "--dir", str(tmp_path))
     assert down.returncode == 0, down.stderr
     assert not any(alive(pid) for pid in pids)
-    after = probe_staging(load_settings(tmp_path, environ=variables))
+    after = probe_staging(load_settings(agent_events_project(tmp_path), environ=variables))
     assert after.reason.startswith("tcp failed")
     # No log the deployment wrote holds the password (env holds it on purpose, mode 0600).
     for path in tmp_path.rglob("*"):
@@ -107,7 +109,7 @@ def test_down_without_up_says_there_is_nothing_to_stop(tmp_path: Path) -> None:
 def test_the_staging_backend_hands_back_the_endpoints_without_secrets(
     tmp_path: Path, deployment: StagingEnvironment
 ) -> None:
-    settings = load_settings(tmp_path, environ=deployment.variables())
+    settings = load_settings(agent_events_project(tmp_path), environ=deployment.variables())
     backend = StagingBackend(settings, run_context(tmp_path))
     endpoints = backend.start()
     assert endpoints.ws_url == deployment.ws_url
@@ -126,7 +128,9 @@ def test_the_staging_backend_credentials_are_redacted_everywhere(
     tmp_path: Path, deployment: StagingEnvironment
 ) -> None:
     env = {**deployment.variables(), "STAGING_AUTH_TOKEN": "ready-token-for-tests"}
-    credentials = StagingBackend(load_settings(tmp_path, environ=env), run_context(tmp_path))
+    credentials = StagingBackend(
+        load_settings(agent_events_project(tmp_path), environ=env), run_context(tmp_path)
+    )
     ready = credentials.credentials()
     assert ready.user_prefix == deployment.user
     assert ready.password == deployment.password
@@ -139,7 +143,9 @@ def test_the_staging_backend_refuses_to_start_and_names_the_failing_step(
     tmp_path: Path, deployment: StagingEnvironment
 ) -> None:
     wrong = {**deployment.variables(), "STAGING_TEST_PASSWORD": "not-the-password"}
-    backend = StagingBackend(load_settings(tmp_path, environ=wrong), run_context(tmp_path))
+    backend = StagingBackend(
+        load_settings(agent_events_project(tmp_path), environ=wrong), run_context(tmp_path)
+    )
     with pytest.raises(ServiceUnavailableError, match="is not usable: token failed after"):
         backend.start()
 
@@ -150,7 +156,9 @@ def test_the_staging_backend_tries_again_when_the_network_failed_its_probe(
     # Three drops fail the probe's TLS step; the backend's second probe gets through.
     with FaultProxy(("127.0.0.1", deployment.https_port), Faults(drop_first=3)) as proxy:
         env = {**deployment.through(proxy.port).variables(), "MC_RETRY_DELAY_S": "0.05"}
-        endpoints = StagingBackend(load_settings(tmp_path, environ=env), run_context(tmp_path))
+        endpoints = StagingBackend(
+            load_settings(agent_events_project(tmp_path), environ=env), run_context(tmp_path)
+        )
         assert endpoints.start().details["probe_attempts"] == "2"
     assert proxy.stats.dropped == 3
 
@@ -159,7 +167,9 @@ def test_the_deployment_proxies_the_websocket_upgrade_through_tls(
     tmp_path: Path, deployment: StagingEnvironment
 ) -> None:
     # The probe's websocket and ping steps go through nginx; nginx logs paths, never tokens.
-    result = probe_staging(load_settings(tmp_path, environ=deployment.variables()))
+    result = probe_staging(
+        load_settings(agent_events_project(tmp_path), environ=deployment.variables())
+    )
     assert result.available, result.reason
     log_dir = deployment.ca_bundle.parent
     access = (log_dir / "access.log").read_text()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import re
 import socket
 import time
 from collections.abc import Iterator
@@ -20,6 +21,7 @@ from test_framework.probes.staging import probe_staging
 from test_framework.settings import Settings, load_settings
 from tests.support.fake_staging import Behaviour, FakeStaging
 from tests.support.fault_proxy import FaultProxy, Faults
+from tests.support.projects import agent_events_project
 from tests.support.requirements import require_nginx
 from tests.support.staging_deployment import StagingDeployment, StagingEnvironment
 
@@ -32,7 +34,9 @@ BOUND_S = 10.0
 def settings(tmp_path: Path, **env: str) -> Settings:
     environ = {"STAGING_TEST_USER": "probe-user", "STAGING_TEST_PASSWORD": PASSWORD}
     environ.update(env)
-    return load_settings(tmp_path, environ={k: v for k, v in environ.items() if v is not None})
+    return load_settings(
+        agent_events_project(tmp_path), environ={k: v for k, v in environ.items() if v is not None}
+    )
 
 
 def closed_port() -> int:
@@ -59,6 +63,7 @@ def backend(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Endpoints]:
         shared_dir=tmp_path_factory.mktemp("shared"),
         test_password=PASSWORD,
         jwt_secret="probe-tests-jwt-secret-of-32-bytes!!",
+        test_token="probe-tests-static-token",
     )
     service = InProcessBackend(load_settings(root, environ={}), run)
     try:
@@ -90,7 +95,7 @@ def test_probe_says_the_mode_is_disabled_when_use_staging_fallback_is_false(
 
 
 def test_probe_says_not_configured_and_names_the_variables_to_set(tmp_path: Path) -> None:
-    result = probe_staging(load_settings(tmp_path, environ={}))
+    result = probe_staging(load_settings(agent_events_project(tmp_path), environ={}))
     assert not result.available
     assert result.reason.startswith("not configured")
     for variable in ("STAGING_WEBSOCKET_URL", "STAGING_TEST_USER", "STAGING_AUTH_TOKEN"):
@@ -100,7 +105,7 @@ def test_probe_says_not_configured_and_names_the_variables_to_set(tmp_path: Path
 
 def test_probe_names_the_credential_variables_when_none_are_given(tmp_path: Path) -> None:
     env = {"STAGING_WEBSOCKET_URL": "ws://localhost:1/ws"}
-    result = probe_staging(load_settings(tmp_path, environ=env))
+    result = probe_staging(load_settings(agent_events_project(tmp_path), environ=env))
     assert not result.available
     assert result.reason == (
         "no credentials: set STAGING_TEST_USER and STAGING_TEST_PASSWORD, or STAGING_AUTH_TOKEN"
@@ -110,7 +115,7 @@ def test_probe_names_the_credential_variables_when_none_are_given(tmp_path: Path
 
 
 def test_an_unconfigured_or_disabled_staging_is_absent_not_broken(tmp_path: Path) -> None:
-    unconfigured = probe_staging(load_settings(tmp_path, environ={}))
+    unconfigured = probe_staging(load_settings(agent_events_project(tmp_path), environ={}))
     disabled = probe_staging(
         settings(tmp_path, USE_STAGING_FALLBACK="false", STAGING_WEBSOCKET_URL="ws://x/ws")
     )
@@ -173,7 +178,7 @@ def test_probe_ends_at_the_tls_step_within_its_timeout_against_a_blackhole(
         result = probe_staging(settings(tmp_path, STAGING_FALLBACK_TIMEOUT=SHORT, **env))
         elapsed = time.monotonic() - started
     assert failed_step(result) == "tls"
-    assert "no answer within 0.5 s" in result.reason
+    assert "no answer to the TLS handshake with localhost within 0.5 s" in result.reason
     assert 0.4 < elapsed < BOUND_S
     assert result.details["failure"] == "timeout"
     assert blackhole.stats.blackholed == 1
@@ -188,7 +193,7 @@ def test_probe_ends_at_the_health_step_within_its_timeout_against_a_plain_blackh
         result = probe_staging(settings(tmp_path, STAGING_FALLBACK_TIMEOUT=SHORT, **env))
         elapsed = time.monotonic() - started
     assert failed_step(result) == "health"
-    assert "no answer within 0.5 s" in result.reason
+    assert re.search(r"no answer to GET http://\S+/health within 0.5 s", result.reason)
     assert elapsed < BOUND_S
     assert result.steps[2].detail == "skipped: plain ws:// URL"
 
@@ -252,7 +257,7 @@ def test_probe_fails_the_websocket_step_within_its_timeout_when_the_upgrade_is_n
         )
         elapsed = time.monotonic() - started
     assert failed_step(result) == "websocket"
-    assert "no answer within 0.5 s" in result.reason
+    assert re.search(r"no answer to the WebSocket upgrade of \S+/ws within 0.5 s", result.reason)
     assert elapsed < BOUND_S
     assert [step.name for step in result.steps if step.ok] == [
         "dns",

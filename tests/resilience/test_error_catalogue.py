@@ -44,6 +44,8 @@ PYPROJECT = """\
 [tool.test_framework]
 report_dir = "out"
 """
+# The staging cases run against FakeStaging, which speaks docs/protocol.md.
+AGENT_EVENTS = PYPROJECT + '[tool.test_framework.service]\npreset = "agent-events"\n'
 OK_COMPOSE = "services:\n  web:\n    image: local/python-base:bookworm\n"
 TEST_FILE = "def test_uses_the_deployment(mc_endpoints):\n    assert mc_endpoints.ws_url\n"
 # The docker_local cases talk to a fake daemon, not to whatever daemon this machine has (or
@@ -160,10 +162,26 @@ CASES: tuple[Case, ...] = (
         "unknown key in [tool.test_framework.service]",
         "probe",
         "error: <project>/pyproject.toml: unknown key(s) compose in [tool.test_framework.service]:"
-        " use factory, compose_file, compose_service, container_port, health_path, ws_path,"
-        " auth_path",
+        " use preset, factory, compose_file, compose_service, container_port, ws_path,"
+        " health_path, auth, auth_path, token_via, ready_message, protocol_ping",
         HARNESS_USAGE,
         pyproject=PYPROJECT + '[tool.test_framework.service]\ncompose = "x.yml"\n',
+    ),
+    Case(
+        "unknown service preset",
+        "probe",
+        "error: <project>/pyproject.toml: [tool.test_framework.service] preset = 'agent_events'"
+        " is unknown: use 'agent-events', or leave it out and set the keys yourself",
+        HARNESS_USAGE,
+        pyproject=PYPROJECT + '[tool.test_framework.service]\npreset = "agent_events"\n',
+    ),
+    Case(
+        "unknown auth kind",
+        "probe",
+        "error: <project>/pyproject.toml: [tool.test_framework.service] auth = 'jwt' is unknown:"
+        " use none, bearer, token_endpoint, module:function",
+        HARNESS_USAGE,
+        pyproject=PYPROJECT + '[tool.test_framework.service]\nauth = "jwt"\n',
     ),
     Case(
         "service setting of the wrong type",
@@ -347,6 +365,7 @@ CASES: tuple[Case, ...] = (
         " 'https': use wss:// or ws://, e.g. wss://host[:port]/path",
         HARNESS_USAGE,
         env={"STAGING_WEBSOCKET_URL": "https://staging.example.com/ws"},
+        pyproject=AGENT_EVENTS,
     ),
     Case(
         "staging backend URL with a WebSocket scheme",
@@ -355,6 +374,7 @@ CASES: tuple[Case, ...] = (
         " use https:// or http://, e.g. https://host[:port]/path",
         HARNESS_USAGE,
         env={"STAGING_BACKEND_URL": "wss://staging.example.com"},
+        pyproject=AGENT_EVENTS,
     ),
     Case(
         "staging URL with no host",
@@ -363,6 +383,7 @@ CASES: tuple[Case, ...] = (
         " use wss://host[:port]/path",
         HARNESS_USAGE,
         env={"STAGING_WEBSOCKET_URL": "wss:///ws"},
+        pyproject=AGENT_EVENTS,
     ),
     Case(
         "staging URL with port 0",
@@ -371,6 +392,7 @@ CASES: tuple[Case, ...] = (
         " give the deployment's port",
         HARNESS_USAGE,
         env={"STAGING_WEBSOCKET_URL": "ws://staging.example.com:0/ws"},
+        pyproject=AGENT_EVENTS,
     ),
     Case(
         "staging URL with a port out of range",
@@ -380,6 +402,7 @@ CASES: tuple[Case, ...] = (
         " (Port out of range 0-65535): use wss://host[:port]/path",
         HARNESS_USAGE,
         env={"STAGING_WEBSOCKET_URL": "wss://staging.example.com:99999/ws"},
+        pyproject=AGENT_EVENTS,
     ),
     Case(
         "staging auth URL with a wrong scheme",
@@ -408,6 +431,7 @@ CASES: tuple[Case, ...] = (
         ),
         PYTEST_USAGE,
         args=("--mc-mode", "staging_fallback"),
+        pyproject=AGENT_EVENTS,
     ),
     Case(
         "staging requested but disabled",
@@ -416,6 +440,7 @@ CASES: tuple[Case, ...] = (
         PYTEST_USAGE,
         args=("--mc-mode", "staging_fallback"),
         env=_staging("{ws_url}", USE_STAGING_FALLBACK="false"),
+        pyproject=AGENT_EVENTS,
     ),
     Case(
         "staging without credentials",
@@ -428,6 +453,20 @@ CASES: tuple[Case, ...] = (
         PYTEST_USAGE,
         args=("--mc-mode", "staging_fallback"),
         env={"STAGING_WEBSOCKET_URL": "{ws_url}"},
+        pyproject=AGENT_EVENTS,
+    ),
+    Case(
+        "bearer staging without STAGING_AUTH_TOKEN",
+        "pytest",
+        _unavailable(
+            "staging_fallback",
+            "no credentials: auth = 'bearer' in [tool.test_framework.service] needs"
+            " STAGING_AUTH_TOKEN",
+        ),
+        PYTEST_USAGE,
+        args=("--mc-mode", "staging_fallback"),
+        env=_staging("{ws_url}"),
+        pyproject=PYPROJECT + '[tool.test_framework.service]\nauth = "bearer"\n',
     ),
     Case(
         "unresolvable staging host",
@@ -440,6 +479,7 @@ CASES: tuple[Case, ...] = (
         PYTEST_USAGE,
         args=("--mc-mode", "staging_fallback"),
         env=_staging("wss://mc-catalogue-no-such-host.invalid/ws"),
+        pyproject=AGENT_EVENTS,
     ),
     Case(
         "nothing listening at the staging URL",
@@ -452,6 +492,7 @@ CASES: tuple[Case, ...] = (
         PYTEST_USAGE,
         args=("--mc-mode", "staging_fallback"),
         env=_staging("ws://127.0.0.1:{closed_port}/ws"),
+        pyproject=AGENT_EVENTS,
     ),
     Case(
         "TLS name mismatch",
@@ -464,6 +505,7 @@ CASES: tuple[Case, ...] = (
         PYTEST_USAGE,
         args=("--mc-mode", "staging_fallback"),
         env=_staging("{tls_ws_url}", STAGING_CA_BUNDLE="{ca}"),
+        pyproject=AGENT_EVENTS,
     ),
     Case(
         "wrong staging password",
@@ -477,6 +519,7 @@ CASES: tuple[Case, ...] = (
         PYTEST_USAGE,
         args=("--mc-mode", "staging_fallback"),
         env=_staging("{ws_url}", STAGING_TEST_PASSWORD="not-the-password"),
+        pyproject=AGENT_EVENTS,
     ),
     Case(
         "expired staging token",
@@ -490,8 +533,20 @@ CASES: tuple[Case, ...] = (
         PYTEST_USAGE,
         args=("--mc-mode", "staging_fallback"),
         env={"STAGING_WEBSOCKET_URL": "{ws_url}", "STAGING_AUTH_TOKEN": "{expired_token}"},
+        pyproject=AGENT_EVENTS,
     ),
     # -- docker_local -----------------------------------------------------------------------
+    Case(
+        "no compose file configured",
+        "pytest",
+        _unavailable(
+            "docker_local",
+            "no compose file configured: set compose_file in [tool.test_framework.service]"
+            " (see docs/adopting.md)",
+        ),
+        PYTEST_USAGE,
+        args=("--mc-mode", "docker_local"),
+    ),
     Case(
         "malformed DOCKER_HOST",
         "pytest",
@@ -557,6 +612,45 @@ CASES: tuple[Case, ...] = (
         PYTEST_USAGE,
         args=("--mc-mode", "minimal"),
         pyproject=PYPROJECT + '[tool.test_framework.service]\nfactory = "agent_backend.testing"\n',
+    ),
+    Case(
+        "no service configured",
+        "pytest",
+        _unavailable(
+            "minimal",
+            "no service configured: set factory in [tool.test_framework.service]"
+            " (see docs/adopting.md)",
+        ),
+        PYTEST_USAGE,
+        args=("--mc-mode", "minimal"),
+    ),
+    Case(
+        "misspelt service factory",
+        "pytest",
+        _unavailable(
+            "minimal",
+            "agent_backend.testing has no top-level 'start_in_proces': define async def"
+            " start(*, host: str, port: int, **kwargs) -> service there, or fix the name in"
+            " factory",
+        ),
+        PYTEST_USAGE,
+        args=("--mc-mode", "minimal"),
+        pyproject=PYPROJECT
+        + '[tool.test_framework.service]\nfactory = "agent_backend.testing:start_in_proces"\n',
+    ),
+    Case(
+        "service factory not of the documented signature",
+        "pytest",
+        _unavailable(
+            "minimal",
+            "factory agent_backend.config:generated_secret takes no host or port keyword"
+            " argument: it must be callable as async def start(*, host: str, port: int,"
+            " **kwargs) -> service",
+        ),
+        PYTEST_USAGE,
+        args=("--mc-mode", "minimal"),
+        pyproject=PYPROJECT
+        + '[tool.test_framework.service]\nfactory = "agent_backend.config:generated_secret"\n',
     ),
     # -- the gate's ledgers -----------------------------------------------------------------
     Case(
@@ -625,6 +719,7 @@ def backend(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Endpoints]:
         shared_dir=tmp_path_factory.mktemp("shared"),
         test_password=PASSWORD,
         jwt_secret=JWT_SECRET,
+        test_token="catalogue-static-token",
     )
     service = InProcessBackend(load_settings(ROOT, environ={}), run)
     try:

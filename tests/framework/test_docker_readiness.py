@@ -1,0 +1,48 @@
+"""docker_local waits for the published port as the adapter says: ``health_path`` answering 200,
+or, without one, the WebSocket path answering HTTP at all (the echo service, real sockets)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from test_framework.backends.base import RunContext
+from test_framework.backends.docker import _wait_for_health
+from test_framework.backends.inprocess import InProcessBackend
+from test_framework.errors import ServiceUnavailableError
+from test_framework.service import ServiceSettings
+from test_framework.settings import load_settings
+
+
+@pytest.fixture
+def http_url(tmp_path: Path) -> Iterator[str]:
+    (tmp_path / "pyproject.toml").write_text(
+        '[tool.test_framework.service]\nfactory = "tests.support.echo_service:start_open"\n'
+    )
+    run = RunContext(
+        run_id="readiness",
+        owner_pid=0,
+        shared_dir=tmp_path,
+        test_password="unused-password",
+        jwt_secret="unused-jwt-secret-of-32-bytes-long!!",
+        test_token="unused-static-token",
+    )
+    backend = InProcessBackend(load_settings(tmp_path, environ={}), run)
+    try:
+        yield backend.start().http_url
+    finally:
+        backend.stop()
+
+
+def test_without_a_health_path_any_http_answer_on_the_websocket_path_means_up(
+    http_url: str,
+) -> None:
+    # A plain GET on a WebSocket endpoint is refused (426): the service is serving.
+    _wait_for_health(http_url, ServiceSettings(), timeout_s=5)
+
+
+def test_with_a_health_path_only_200_means_up(http_url: str) -> None:
+    with pytest.raises(ServiceUnavailableError, match=r"/health did not give 200 within 0.5 s"):
+        _wait_for_health(http_url, ServiceSettings(health_path="/health"), timeout_s=0.5)

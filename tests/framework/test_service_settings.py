@@ -1,0 +1,94 @@
+"""The service adapter read from [tool.test_framework.service]: preset, defaults, refusals."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from test_framework.errors import ConfigError
+from test_framework.service import KEYS, AuthKind, ServiceSettings, parse_service
+from test_framework.settings import load_settings
+
+SOURCE = Path("/project/pyproject.toml")
+
+
+def test_without_a_preset_the_defaults_are_generic() -> None:
+    service = parse_service({"factory": "chat.testing:start"}, SOURCE)
+    assert service == ServiceSettings(factory="chat.testing:start")
+    assert service.health_path == ""
+    assert service.auth_kind is AuthKind.NONE
+    assert service.token_via == "header"
+    assert service.ready_message == ""
+    assert service.protocol_ping is False
+
+
+def test_the_agent_events_preset_gives_the_protocols_values() -> None:
+    service = parse_service({"preset": "agent-events"}, SOURCE)
+    assert service.ws_path == "/ws"
+    assert service.health_path == "/health"
+    assert service.auth_kind is AuthKind.TOKEN_ENDPOINT
+    assert service.auth_path == "/auth"
+    assert service.ready_message == "connection_ready"
+    assert service.protocol_ping is True
+
+
+def test_explicit_keys_override_the_preset() -> None:
+    service = parse_service(
+        {"preset": "agent-events", "health_path": "", "auth": "bearer", "token_via": "query"},
+        SOURCE,
+    )
+    assert service.health_path == ""
+    assert service.auth_kind is AuthKind.BEARER
+    assert service.token_via == "query"
+    assert service.ready_message == "connection_ready"
+
+
+def test_a_module_function_names_the_function_auth_kind() -> None:
+    service = parse_service({"auth": "chat.testing:auth"}, SOURCE)
+    assert service.auth_kind is AuthKind.FUNCTION
+
+
+def test_no_service_table_means_nothing_to_start(tmp_path: Path) -> None:
+    service = load_settings(tmp_path, environ={}).service
+    assert service.factory == ""
+    assert service.compose_file == ""
+
+
+def test_this_repository_uses_the_agent_events_preset() -> None:
+    service = load_settings(Path(__file__).parent, environ={}).service
+    assert service.preset == "agent-events"
+    assert service.factory == "agent_backend.testing:start_in_process"
+    assert service.compose_file == "docker/docker-compose.alpine-test.yml"
+
+
+@pytest.mark.parametrize(
+    ("table", "message"),
+    [
+        ({"factroy": "x:y"}, "unknown key(s) factroy in [tool.test_framework.service]: use"),
+        ({"preset": "agent_events"}, "preset = 'agent_events' is unknown: use 'agent-events'"),
+        ({"auth": "oauth"}, "auth = 'oauth' is unknown: use none, bearer, token_endpoint,"),
+        ({"auth": "chat.testing:"}, "auth = 'chat.testing:' is not 'module:function'"),
+        ({"token_via": "cookie"}, "token_via = 'cookie' is unknown: use 'header' or 'query'"),
+        ({"ws_path": "ws"}, "ws_path = 'ws' must start with '/'"),
+        ({"health_path": "health"}, "health_path = 'health' must start with '/' (or be \"\""),
+        ({"container_port": 70000}, "container_port = 70000 is not a port: give 1 to 65535"),
+        ({"protocol_ping": "yes"}, "protocol_ping must be a boolean, not 'yes'"),
+        ({"container_port": True}, "container_port must be an integer, not True"),
+    ],
+)
+def test_a_bad_key_or_value_is_refused_in_one_line_naming_the_key_and_the_fix(
+    table: dict[str, object], message: str
+) -> None:
+    with pytest.raises(ConfigError) as caught:
+        parse_service(table, SOURCE)
+    text = str(caught.value)
+    assert message in text
+    assert text.startswith(f"{SOURCE}: ")
+    assert "\n" not in text
+
+
+def test_every_key_is_documented() -> None:
+    documented = (Path(__file__).parents[2] / "docs" / "service.md").read_text("utf-8")
+    missing = [key for key in KEYS if f"`{key}`" not in documented]
+    assert not missing
