@@ -20,14 +20,14 @@ ROOT = Path(__file__).resolve().parent
 sys.path.insert(0, str(ROOT))
 
 from test_framework.errors import HarnessError  # noqa: E402
-from test_framework.ledger import INVOCATION_ENV  # noqa: E402
-from test_framework.mode_decision import (  # noqa: E402
+from test_framework.modes import Mode  # noqa: E402
+from test_framework.probes.decision import (  # noqa: E402
     Action,
     clear_ledgers,
     decide_mode,
     shard_from_args,
 )
-from test_framework.modes import Mode  # noqa: E402
+from test_framework.results.ledger import INVOCATION_ENV  # noqa: E402
 from test_framework.settings import (  # noqa: E402
     Settings,
     load_settings,
@@ -186,7 +186,7 @@ def ci_matrix(session: nox.Session) -> None:
     session.run(
         sys.executable,
         "-m",
-        "test_framework.ci_matrix",
+        "test_framework.ci.github_matrix",
         *session.posargs,
         env={"PYTHONPATH": str(ROOT)},
         external=True,

@@ -267,10 +267,10 @@ def bench_stack(reps: int, scratch: Path) -> list[Figure]:
     from pytest_docker.plugin import get_docker_services
 
     from benchmarks.docker_mode import timed_start_stop
-    from test_framework.compose_file import resolve_compose_file
-    from test_framework.docker_client import connect
-    from test_framework.image_inputs import choose_base_image
-    from test_framework.labels import compose_variables
+    from test_framework.engine.compose_file import resolve_compose_file
+    from test_framework.engine.docker_client import connect
+    from test_framework.engine.image_inputs import choose_base_image
+    from test_framework.engine.labels import compose_variables
     from test_framework.settings import load_settings
 
     # A failed start saves the service's log under the report folder: keep it out of reports/.

@@ -21,11 +21,17 @@ SIGPIPE_EXIT_STATUS = 128 + 13
 
 # subcommand -> (module with ``add_arguments(parser)`` and ``run(args) -> int``, help)
 COMMANDS: dict[str, tuple[str, str]] = {
-    "probe": ("test_framework.probe_command", "probe every mode and say which one auto picks"),
-    "gate": ("test_framework.gate", "fail when a mission-critical test ran nowhere, or failed"),
-    "cleanup": ("test_framework.cleanup", "remove docker resources of runs whose owner is gone"),
+    "probe": ("test_framework.probes.command", "probe every mode and say which one auto picks"),
+    "gate": (
+        "test_framework.results.gate",
+        "fail when a mission-critical test ran nowhere, or failed",
+    ),
+    "cleanup": (
+        "test_framework.engine.cleanup",
+        "remove docker resources of runs whose owner is gone",
+    ),
     "monitor": (
-        "test_framework.monitor",
+        "test_framework.ci.monitor",
         "probe, run the suite and record coverage every S seconds",
     ),
 }

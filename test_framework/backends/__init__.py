@@ -1,22 +1,9 @@
-"""Where the service under test runs: one ``Backend`` per mode."""
+"""Where the service under test runs: one ``Backend`` per mode.
+
+``make_backend`` (in ``factory``) hands the pytest plugin a started deployment's
+``Endpoints``: in-process, in Docker Compose (through ``engine``), or at staging.
+"""
 
 from __future__ import annotations
 
-from test_framework.backends.base import Backend, RunContext
-from test_framework.modes import Mode
-from test_framework.settings import Settings
-
-
-def make_backend(mode: Mode, settings: Settings, run: RunContext) -> Backend:
-    """The backend for ``mode``. Imports lazily: the docker backend needs the Docker SDK."""
-    if mode is Mode.MINIMAL:
-        from test_framework.backends.inprocess import InProcessBackend
-
-        return InProcessBackend(settings, run)
-    if mode is Mode.DOCKER_LOCAL:
-        from test_framework.backends.docker import DockerBackend
-
-        return DockerBackend(settings, run)
-    from test_framework.backends.staging import StagingBackend
-
-    return StagingBackend(settings, run)
+__all__ = ["base", "factory"]

@@ -24,22 +24,22 @@ from typing import Any
 import filelock
 
 from test_framework.backends.base import Endpoints, RunContext
-from test_framework.cleanup import prune_images, remove_labelled, remove_run
-from test_framework.compose import (
+from test_framework.engine.cleanup import prune_images, remove_labelled, remove_run
+from test_framework.engine.compose import (
     ComposeStack,
     Progress,
     StackStartError,
     find_compose,
     print_progress,
 )
-from test_framework.compose_file import resolve_compose_file
-from test_framework.docker_client import connect
-from test_framework.docker_host import DaemonAddress
+from test_framework.engine.compose_file import resolve_compose_file
+from test_framework.engine.daemon_address import DaemonAddress
+from test_framework.engine.docker_client import connect
+from test_framework.engine.image_inputs import choose_base_image, wheelhouse_status
+from test_framework.engine.labels import PROJECT_FILTER, RUN_ID, compose_variables, owner_gone
+from test_framework.engine.labels import project_name as _project_name
 from test_framework.errors import HarnessError, ModeUnavailableError, ServiceUnavailableError
-from test_framework.image_inputs import choose_base_image, wheelhouse_status
 from test_framework.interrupts import sigterm_as_interrupt
-from test_framework.labels import PROJECT_FILTER, RUN_ID, compose_variables, owner_gone
-from test_framework.labels import project_name as _project_name
 from test_framework.service import NO_COMPOSE_FILE, ServiceSettings
 from test_framework.settings import Settings
 
@@ -235,7 +235,7 @@ class DockerBackend:
         }
 
     def _bring_down(self, record: StackRecord) -> None:
-        from test_framework.docker_host import locate_daemon
+        from test_framework.engine.docker_host import locate_daemon
 
         started = time.monotonic()
         try:
@@ -284,7 +284,7 @@ class DockerBackend:
         )
 
     def _address(self) -> DaemonAddress | None:
-        from test_framework.docker_host import locate_daemon
+        from test_framework.engine.docker_host import locate_daemon
 
         found = locate_daemon(self.settings.docker.host, self.settings.probe_timeout_s).found
         return found.address if found is not None else None

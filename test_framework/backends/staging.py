@@ -14,7 +14,7 @@ import logging
 import time
 
 from test_framework.backends.base import Endpoints, RunContext
-from test_framework.credentials import DEFAULT_USER_PREFIX, Credentials
+from test_framework.client.credentials import DEFAULT_USER_PREFIX, Credentials
 from test_framework.errors import ServiceUnavailableError
 from test_framework.modes import Mode
 from test_framework.probes.result import ProbeResult

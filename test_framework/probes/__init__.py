@@ -1,5 +1,10 @@
-"""Fast, standard-library-only checks of whether each mode can run here.
+"""Can each mode run here, and which one runs: the probes and the mode selection.
 
-Nothing in this package may import a third-party module: the noxfile calls the probes before
+Hands on a ``ProbeResult`` per mode (available, absent or broken, with the reason) and the mode
+``auto`` picks. Standard library only, like everything it imports: the noxfile probes before
 any session has installed anything.
 """
+
+from __future__ import annotations
+
+__all__ = ["command", "decision", "result", "runner", "selection"]

@@ -13,8 +13,8 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
-from test_framework.compose_file import resolve_compose_file
-from test_framework.docker_host import locate_daemon
+from test_framework.engine.compose_file import resolve_compose_file
+from test_framework.engine.docker_host import locate_daemon
 from test_framework.errors import HarnessError
 from test_framework.modes import Mode
 from test_framework.probes.result import ProbeResult, StepResult
@@ -83,8 +83,8 @@ def probe_docker(settings: Settings, *, in_session: bool = False) -> ProbeResult
         # A daemon answers and the project names a compose file that is not there.
         return steps.result(False, steps.first_failure(), broken=True)
     # Imported only once a daemon answered: a probe that finds none must not pay for them.
-    from test_framework.compose import find_compose
-    from test_framework.image_inputs import choose_base_image, wheelhouse_status
+    from test_framework.engine.compose import find_compose
+    from test_framework.engine.image_inputs import choose_base_image, wheelhouse_status
 
     address = search.found.address
     steps.details["docker_host"] = address.url

@@ -32,6 +32,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlencode
 
+from test_framework.client.redaction import redact_text, register_secret
 from test_framework.errors import ConfigError
 from test_framework.modes import Mode
 from test_framework.probes.result import ProbeResult, StepResult
@@ -55,7 +56,6 @@ from test_framework.probes.wire import (
     tls_wrap,
     websocket_upgrade,
 )
-from test_framework.redaction import redact_text, register_secret
 from test_framework.service import TABLE, AuthKind, ServiceSettings
 from test_framework.settings import Settings, StagingSettings, check_url
 
@@ -370,7 +370,7 @@ def _auth_function(settings: Settings, out: list[tuple[dict[str, str], dict[str,
     import inspect
 
     from test_framework.backends.base import Endpoints
-    from test_framework.credentials import DEFAULT_USER_PREFIX, Credentials
+    from test_framework.client.credentials import DEFAULT_USER_PREFIX, Credentials
 
     reference = settings.service.auth
     module_name, _, attribute = reference.partition(":")

@@ -18,9 +18,9 @@ import pytest
 
 from test_framework.backends.base import RunContext
 from test_framework.backends.docker import DockerBackend
-from test_framework.compose import BUILD_PROJECT, StackStartError, find_compose
+from test_framework.engine.compose import BUILD_PROJECT, StackStartError, find_compose
+from test_framework.engine.labels import OWNER_PID, PROJECT, PROJECT_VALUE, RUN_ID, project_name
 from test_framework.errors import ServiceUnavailableError
-from test_framework.labels import OWNER_PID, PROJECT, PROJECT_VALUE, RUN_ID, project_name
 from test_framework.service import ServiceSettings
 from test_framework.settings import LOCAL_BASE_IMAGE, Settings
 from tests.support.docker_resources import NOTHING, REPO, child_environment, resources
@@ -65,7 +65,7 @@ def cleanup_after(docker_settings: Settings) -> Iterator[list[str]]:
     """Run ids a test started: removed even when the test fails half way."""
     run_ids: list[str] = []
     yield run_ids
-    from test_framework.cleanup import remove_run
+    from test_framework.engine.cleanup import remove_run
 
     for run_id in run_ids:
         remove_run(run_id)

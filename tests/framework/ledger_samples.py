@@ -6,7 +6,8 @@ import json
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 
-from test_framework.ledger import (
+from test_framework.ci.sharding import select_shard
+from test_framework.results.ledger import (
     CollectionError,
     Ledger,
     Outcome,
@@ -16,7 +17,6 @@ from test_framework.ledger import (
     ledger_path,
     write_ledger,
 )
-from test_framework.sharding import select_shard
 
 MC = ("mission_critical",)
 FILE = "tests/mission_critical/test_protocol.py"

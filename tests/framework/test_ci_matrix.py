@@ -13,10 +13,11 @@ from pathlib import Path
 import pytest
 from ledger_samples import ledger, record, write
 
-from test_framework import ci_matrix, gate
+from test_framework.ci import github_matrix
+from test_framework.ci.sharding import select_shard
 from test_framework.errors import ConfigError, HarnessError
-from test_framework.ledger import RunStatus
-from test_framework.sharding import select_shard
+from test_framework.results import gate
+from test_framework.results.ledger import RunStatus
 
 ROOT = Path(__file__).resolve().parents[2]
 WORKFLOW = ROOT / ".github" / "workflows" / "mission-critical.yml"
@@ -53,7 +54,7 @@ def tool(name: str) -> str:
 def test_shard_specs_name_a_count_for_all_or_per_mode(
     spec: str, expected: tuple[int, dict[str, int]]
 ) -> None:
-    assert ci_matrix.parse_shards(spec) == expected
+    assert github_matrix.parse_shards(spec) == expected
 
 
 @pytest.mark.parametrize(
@@ -67,12 +68,12 @@ def test_shard_specs_name_a_count_for_all_or_per_mode(
 )
 def test_bad_shard_specs_are_one_line_errors(spec: str, fragment: str) -> None:
     with pytest.raises(ConfigError) as info:
-        ci_matrix.parse_shards(spec)
+        github_matrix.parse_shards(spec)
     assert fragment in str(info.value)
 
 
 def test_the_matrix_has_one_cell_per_mode_and_shard() -> None:
-    matrix = ci_matrix.build(SESSIONS, 1, {"minimal": 3})
+    matrix = github_matrix.build(SESSIONS, 1, {"minimal": 3})
     cells = matrix["include"]
     assert [(c["mode"], c["shard"], c["shards"]) for c in cells] == [
         ("docker_local", 1, 1),
@@ -94,12 +95,12 @@ def test_the_matrix_has_one_cell_per_mode_and_shard() -> None:
 
 def test_a_noxfile_without_mode_sessions_gives_no_matrix() -> None:
     with pytest.raises(HarnessError, match="lists no session tagged mission_critical"):
-        ci_matrix.build(SESSIONS[-1:])
+        github_matrix.build(SESSIONS[-1:])
     broken = [{"session": "mc", "tags": ["mission_critical"], "call_spec": {}}]
     with pytest.raises(HarnessError, match="has no mode parameter"):
-        ci_matrix.build(broken)
+        github_matrix.build(broken)
     with pytest.raises(ConfigError, match="no nox session: minimal"):
-        ci_matrix.build(SESSIONS[:2], 1, {"minimal": 2})
+        github_matrix.build(SESSIONS[:2], 1, {"minimal": 2})
 
 
 def test_nox_s_ci_matrix_prints_the_matrix_of_this_noxfile() -> None:
@@ -136,12 +137,12 @@ def test_github_output_gets_the_matrix(
     output = tmp_path / "github_output"
     output.write_text("earlier=1\n")
     monkeypatch.setenv("GITHUB_OUTPUT", str(output))
-    assert ci_matrix.main(["--sessions", str(saved), "--shards", "2", "--github-output"]) == 0
+    assert github_matrix.main(["--sessions", str(saved), "--shards", "2", "--github-output"]) == 0
     printed = capsys.readouterr().out.strip()
     assert output.read_text() == f"earlier=1\nmatrix={printed}\n"
     assert len(json.loads(printed)["include"]) == 6
     monkeypatch.delenv("GITHUB_OUTPUT")
-    assert ci_matrix.main(["--sessions", str(saved), "--github-output"]) == 2
+    assert github_matrix.main(["--sessions", str(saved), "--github-output"]) == 2
     assert "GITHUB_OUTPUT is not set" in capsys.readouterr().err
 
 
@@ -170,11 +171,11 @@ def test_zizmor_finds_nothing_in_the_workflow() -> None:
 
 def test_the_workflow_runs_the_cells_ci_matrix_builds_and_gates_them_all() -> None:
     text = WORKFLOW.read_text()
-    cell_keys = set(ci_matrix.build(SESSIONS)["include"][0])
+    cell_keys = set(github_matrix.build(SESSIONS)["include"][0])
     assert set(re.findall(r"(?<![\w.])matrix\.(\w+)", text)) == cell_keys
     assert "nox -s ci_matrix -- --shards" in text
     assert 'nox -s "$SESSION" -- --shard "$SHARD"' in text
-    assert "python -m test_framework.gate ledgers --reports gate-report" in text
+    assert "python -m test_framework.results.gate ledgers --reports gate-report" in text
     assert "pattern: ledger-*" in text
     uses = re.findall(r"uses: (\S+ # \S+)", text)
     assert uses
@@ -188,7 +189,7 @@ def test_the_cells_artifacts_gated_together_give_the_verdict(
     monkeypatch.setenv("MC_REQUIRED_MODES", "minimal")
     tests = [record(f"test_{i}") for i in range(9)]
     ids = [t.nodeid for t in tests]
-    for cell in ci_matrix.build(SESSIONS, 1, {"minimal": 3})["include"]:
+    for cell in github_matrix.build(SESSIONS, 1, {"minimal": 3})["include"]:
         reports = tmp_path / "ledgers" / cell["artifact"]
         if cell["mode"] != "minimal":
             write(reports, ledger(cell["mode"], status=RunStatus.SKIPPED, reason="not here"))

@@ -16,17 +16,17 @@ from collections.abc import AsyncIterator, Iterator
 import pytest
 
 from agent_backend.testing import RunningServer, start_in_process
-from test_framework.auth import TokenClient
-from test_framework.availability import Availability
 from test_framework.backends.base import Endpoints
-from test_framework.client import Connector
-from test_framework.credentials import Credentials
+from test_framework.client.agent import Connector
+from test_framework.client.auth import TokenClient
+from test_framework.client.availability import Availability
+from test_framework.client.credentials import Credentials
+from test_framework.client.http_client import HttpClient
+from test_framework.client.pacing import Pacer
+from test_framework.client.transcript import Transcript
 from test_framework.errors import ConnectionLostError
-from test_framework.http import HttpClient
 from test_framework.modes import Mode
-from test_framework.pacing import Pacer
 from test_framework.profiles import DEFAULT_PROFILES, Profile, RetryPolicy, Timeouts
-from test_framework.transcript import Transcript
 
 PASSWORD = "client-test-password"
 

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from test_framework.compose_file import compose_file_places, resolve_compose_file
+from test_framework.engine.compose_file import compose_file_places, resolve_compose_file
 from test_framework.errors import ConfigError
 
 NAME = "docker-compose.alpine-test.yml"

@@ -116,7 +116,9 @@ def test_the_harness_wheel_requires_neither_pyjwt_nor_orjson(
 def test_the_harness_wheel_registers_its_pytest_plugin(harness_wheel: zipfile.ZipFile) -> None:
     entry_points = configparser.ConfigParser()
     entry_points.read_string(_dist_info(harness_wheel, "entry_points.txt"))
-    assert dict(entry_points["pytest11"]) == {"test_framework": "test_framework.plugin"}
+    assert dict(entry_points["pytest11"]) == {
+        "test_framework": "test_framework.pytest_plugin.hooks"
+    }
 
 
 def test_the_service_wheel_holds_agent_backend_and_its_dependencies(

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from test_framework.docker_host import candidate_addresses, parse_docker_host
+from test_framework.engine.docker_host import candidate_addresses, parse_docker_host
 from test_framework.errors import ConfigError
 from test_framework.probes.docker import probe_docker
 from test_framework.probes.result import ProbeStatus

@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 from ledger_samples import ledger, nid, record, write, write_sharded
 
-from test_framework import gate
-from test_framework.ledger import CollectionError, Outcome, RunStatus
+from test_framework.results import gate
+from test_framework.results.ledger import CollectionError, Outcome, RunStatus
 
 DOCKER_DOWN = "Docker daemon not reachable at /var/run/docker.sock"
 

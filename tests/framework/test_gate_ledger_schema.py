@@ -10,7 +10,7 @@ import jsonschema
 import pytest
 from ledger_samples import ledger, record
 
-from test_framework.ledger import (
+from test_framework.results.ledger import (
     VERSION,
     CollectionError,
     Ledger,

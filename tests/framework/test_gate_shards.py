@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from test_framework.ledger import read_ledger
+from test_framework.results.ledger import read_ledger
 from tests.support.projects import REFERENCE_PROJECT
 
 pytest_plugins = ["pytester"]

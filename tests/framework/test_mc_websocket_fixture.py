@@ -18,7 +18,7 @@ RUN_TIMEOUT_S = 180.0
 STRICT_SUITE = """
 import pytest
 
-from test_framework.client import HandshakeRefused
+from test_framework.client.agent import HandshakeRefused
 
 
 @pytest.mark.asyncio

@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from test_framework.ledger import read_ledger
+from test_framework.results.ledger import read_ledger
 from tests.support.projects import REFERENCE_PROJECT
 
 pytest_plugins = ["pytester"]

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from test_framework.pacing import Pacer, PacingTimeoutError, TokenBucket
+from test_framework.client.pacing import Pacer, PacingTimeoutError, TokenBucket
 from test_framework.profiles import Pacing
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -25,7 +25,7 @@ HOLDER = textwrap.dedent(
     """
     import asyncio, json, sys, time
     from pathlib import Path
-    from test_framework.pacing import Pacer
+    from test_framework.client.pacing import Pacer
     from test_framework.profiles import Pacing
 
     shared, out, cap, holders, hold_s = Path(sys.argv[1]), sys.argv[2], *map(float, sys.argv[3:])
@@ -51,7 +51,7 @@ TAKER = textwrap.dedent(
     """
     import asyncio, json, sys, time
     from pathlib import Path
-    from test_framework.pacing import Pacer
+    from test_framework.client.pacing import Pacer
     from test_framework.profiles import Pacing
 
     shared, out = Path(sys.argv[1]), sys.argv[2]

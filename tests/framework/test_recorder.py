@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from test_framework.ledger import Ledger, RunStatus
-from test_framework.recorder import LedgerRecorder
+from test_framework.pytest_plugin.recorder import LedgerRecorder
+from test_framework.results.ledger import Ledger, RunStatus
 
 
 def test_the_recorder_registers_as_a_plugin_because_it_hashes_by_identity(tmp_path: Path) -> None:

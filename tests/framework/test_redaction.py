@@ -7,7 +7,7 @@ import json
 import secrets
 from urllib.parse import quote
 
-from test_framework.redaction import MASK, redact, redact_text, register_secret
+from test_framework.client.redaction import MASK, redact, redact_text, register_secret
 
 JWT = "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJhbGljZSJ9.c2lnbmF0dXJlLXZhbHVl"
 

@@ -21,18 +21,18 @@ from pathlib import Path
 import pytest
 from ledger_samples import ledger, record, write
 
-from test_framework import gate, junit, report_html
-from test_framework.gate import evaluate
-from test_framework.ledger import (
+from test_framework.modes import Mode
+from test_framework.probes.runner import probe_modes
+from test_framework.results import gate, junit, report_html, verdict
+from test_framework.results.gate import evaluate
+from test_framework.results.ledger import (
     Outcome,
     ledger_path,
     skipped_ledger,
     write_ledger,
 )
-from test_framework.matrix import build_matrix, load_ledgers
-from test_framework.modes import Mode
-from test_framework.parity import compare
-from test_framework.probes.runner import probe_modes
+from test_framework.results.matrix import build_matrix, load_ledgers
+from test_framework.results.parity import compare
 from test_framework.settings import load_settings
 from tests.support.projects import REFERENCE_PROJECT
 
@@ -322,13 +322,15 @@ def test_the_report_states_the_run_id_and_start_of_every_ledger_it_shows(
     assert len(ledgers) == 3
     for loaded in ledgers:
         row = page[page.index(f"run <code>{loaded.ledger.run_id}</code>") :].split("</tr>")[0]
-        assert gate.utc(loaded.ledger.started_at) in row
+        assert verdict.utc(loaded.ledger.started_at) in row
     minimal = next(lo.ledger for lo in ledgers if lo.ledger.mode == "minimal")
     props = {
         p.get("name"): p.get("value")
         for p in ET.parse(out / "minimal" / "junit.xml").getroot().iter("property")
     }
-    assert props["runs"] == f"minimal: run {minimal.run_id} started {gate.utc(minimal.started_at)}"
+    assert (
+        props["runs"] == f"minimal: run {minimal.run_id} started {verdict.utc(minimal.started_at)}"
+    )
 
 
 def test_a_plain_pytest_run_after_the_gate_marks_the_report_stale_until_the_gate_runs_again(

@@ -7,10 +7,10 @@ from pathlib import Path
 import pytest
 from ledger_samples import frame, ledger, nid, record, write, write_transcript
 
-from test_framework import gate
-from test_framework.ledger import Outcome
-from test_framework.matrix import build_matrix, load_ledgers
-from test_framework.parity import compare, entry_token, shape_of
+from test_framework.results import gate
+from test_framework.results.ledger import Outcome
+from test_framework.results.matrix import build_matrix, load_ledgers
+from test_framework.results.parity import compare, entry_token, shape_of
 
 
 def conversation(

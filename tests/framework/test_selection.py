@@ -10,7 +10,7 @@ from test_framework.errors import ModeUnavailableError
 from test_framework.modes import ALL_MODES, Mode, parse_mode, parse_mode_list
 from test_framework.probes.minimal import probe_minimal
 from test_framework.probes.result import ProbeResult
-from test_framework.selection import select_mode
+from test_framework.probes.selection import select_mode
 from test_framework.settings import load_settings
 
 

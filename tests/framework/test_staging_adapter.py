@@ -162,7 +162,7 @@ def test_an_auth_function_makes_the_upgrades_credentials(
     tmp_path: Path, bearer_service: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     (tmp_path / "staging_auth.py").write_text(
-        "from test_framework.authenticator import AuthRequest\n"
+        "from test_framework.client.authenticator import AuthRequest\n"
         "async def auth(user_id, credentials, endpoints):\n"
         "    return AuthRequest(headers={'Authorization': 'Bearer ' + credentials.token})\n"
     )

@@ -14,9 +14,9 @@ import pytest
 
 from test_framework.backends.base import RunContext
 from test_framework.backends.staging import StagingBackend
+from test_framework.client.redaction import redact_text
 from test_framework.errors import ServiceUnavailableError
 from test_framework.probes.staging import probe_staging
-from test_framework.redaction import redact_text
 from test_framework.settings import load_settings
 from tests.support.fault_proxy import FaultProxy, Faults
 from tests.support.projects import agent_events_project

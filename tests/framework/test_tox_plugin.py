@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from test_framework.ledger import broken_ledger, ledger_path, write_ledger
+from test_framework.results.ledger import broken_ledger, ledger_path, write_ledger
 from tests.support.environment import isolated_environment
 
 ROOT = Path(__file__).resolve().parents[2]

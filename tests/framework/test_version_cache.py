@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from test_framework.compose import find_compose
-from test_framework.version_cache import MAX_ENTRIES, cache_file, remembered_version
+from test_framework.engine.compose import find_compose
+from test_framework.engine.version_cache import MAX_ENTRIES, cache_file, remembered_version
 
 
 @pytest.fixture(autouse=True)

@@ -11,20 +11,20 @@ from pathlib import Path
 
 import pytest
 
-from test_framework.auth import TokenClient
-from test_framework.authenticator import Authenticator, AuthRequest
-from test_framework.availability import Availability
 from test_framework.backends.base import Endpoints
-from test_framework.client import Connector, HandshakeRefused
-from test_framework.credentials import Credentials
+from test_framework.client.agent import Connector, HandshakeRefused
+from test_framework.client.auth import TokenClient
+from test_framework.client.authenticator import Authenticator, AuthRequest
+from test_framework.client.availability import Availability
+from test_framework.client.credentials import Credentials
+from test_framework.client.http_client import HttpClient
+from test_framework.client.pacing import Pacer
+from test_framework.client.transcript import Transcript
+from test_framework.client.websocket import McWebSocket, websocket_url
 from test_framework.errors import ConfigError, ConnectionLostError
-from test_framework.http import HttpClient
 from test_framework.modes import Mode
-from test_framework.pacing import Pacer
 from test_framework.profiles import DEFAULT_PROFILES, Profile, RetryPolicy, Timeouts
 from test_framework.service import ServiceSettings
-from test_framework.transcript import Transcript
-from test_framework.websocket import McWebSocket, websocket_url
 from tests.support.echo_service import EchoService, serve_echo
 
 TOKEN = "echo-static-token-4411"
@@ -207,7 +207,7 @@ async def test_an_auth_function_supplies_headers_and_query(
     echo: EchoService, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     (tmp_path / "team_auth.py").write_text(
-        "from test_framework.authenticator import AuthRequest\n"
+        "from test_framework.client.authenticator import AuthRequest\n"
         "async def auth(user_id, credentials, endpoints):\n"
         "    return AuthRequest(query={'token': credentials.token, 'user': user_id})\n"
         "def wrong(user_id, credentials, endpoints):\n"

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from test_framework import gate
+from test_framework.results import gate
 from test_framework.wording import counted
 
 

@@ -11,7 +11,7 @@ import re
 from collections.abc import Sequence
 from typing import Any
 
-from test_framework.client import RunResult
+from test_framework.client.agent import RunResult
 
 Event = dict[str, Any]
 

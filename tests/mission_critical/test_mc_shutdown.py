@@ -9,8 +9,8 @@ import secrets
 import pytest
 from mc_rules import assert_well_formed, tool_pairs
 
-from test_framework.auth import TokenClient
-from test_framework.http import HeldConnection, HttpClient
+from test_framework.client.auth import TokenClient
+from test_framework.client.http_client import HeldConnection, HttpClient
 
 pytestmark = [pytest.mark.mission_critical, pytest.mark.deployment_control]
 

@@ -24,8 +24,8 @@ from pathlib import Path
 
 import pytest
 
-from test_framework.labels import RUN_ID
-from test_framework.plugin import STATE
+from test_framework.engine.labels import RUN_ID
+from test_framework.pytest_plugin.hooks import STATE
 
 _finished = 0
 

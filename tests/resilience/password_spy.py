@@ -11,10 +11,11 @@ from pathlib import Path
 
 import pytest
 
-from test_framework.plugin import STATE
+from test_framework.pytest_plugin.hooks import STATE
 
 
-@pytest.hookimpl(trylast=True)  # after test_framework.plugin has decided the run's secrets
+# After test_framework.pytest_plugin.hooks has decided the run's secrets
+@pytest.hookimpl(trylast=True)
 def pytest_configure(config: pytest.Config) -> None:
     if hasattr(config, "workerinput"):
         return  # the workers received the controller's secrets

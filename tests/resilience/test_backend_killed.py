@@ -23,10 +23,10 @@ from typing import Any
 
 import pytest
 
-from test_framework.availability import Availability
 from test_framework.backends.base import Endpoints
+from test_framework.client.availability import Availability
+from test_framework.client.http_client import HttpClient
 from test_framework.errors import ConnectionLostError
-from test_framework.http import HttpClient
 from test_framework.modes import Mode
 from test_framework.profiles import DEFAULT_PROFILES, RetryPolicy
 from tests.support.docker_resources import NOTHING, child_environment, require_docker, resources

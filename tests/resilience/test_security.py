@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from test_framework.labels import (
+from test_framework.engine.labels import (
     OWNER_PID,
     PROJECT,
     PROJECT_FILTER,

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from test_framework.labels import RUN_ID
+from test_framework.engine.labels import RUN_ID
 from test_framework.probes.docker import probe_docker
 from test_framework.settings import Settings, load_settings
 

@@ -1,0 +1,9 @@
+"""Around the run: shards, the GitHub Actions matrix, and the monitor that reruns the suite.
+
+Hands each CI job its mode and shard, and the monitor's history of rounds. Standard library
+only.
+"""
+
+from __future__ import annotations
+
+__all__ = ["github_matrix", "monitor", "sharding"]

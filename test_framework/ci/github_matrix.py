@@ -1,0 +1,183 @@
+"""The GitHub Actions matrix (mode x shard), built from the nox session list.
+
+``nox -s ci_matrix -- [--shards SPEC] [--github-output]`` prints
+``{"include": [{"session", "mode", "shard", "shards", "name", "artifact"}, ...]}``: one cell
+per shard of every session tagged ``mission_critical`` in ``nox -l --json``. A workflow job
+runs a cell as ``nox -s "$SESSION" -- --shard "$SHARD/$SHARDS"`` and uploads ``reports/`` as
+the cell's artifact; a last job gates all of them (``.github/workflows/mission-critical.yml``,
+``docs/reports.md``). Standard library only.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from test_framework.errors import EXIT_USAGE, ConfigError, HarnessError
+from test_framework.modes import parse_mode
+
+TAG = "mission_critical"
+MAX_SHARDS = 64
+NOX_TIMEOUT_S = 120.0
+
+
+def parse_shards(spec: str) -> tuple[int, dict[str, int]]:
+    """``"4"`` -> every mode 4 shards; ``"minimal=4,docker_local=2"`` -> those, others 1.
+
+    Returns the default count and the per-mode counts.
+    """
+    default, per_mode = 1, {}
+    for part in (p.strip() for p in spec.split(",")):
+        if not part:
+            continue
+        name, sep, count_text = part.rpartition("=")
+        if sep:
+            mode = parse_mode(name, allow_auto=False)
+            assert mode is not None
+        try:
+            count = int(count_text)
+        except ValueError:
+            raise ConfigError(
+                f"--shards {spec!r}: {count_text!r} is not a number: give e.g. 4 or minimal=4"
+            ) from None
+        if not 1 <= count <= MAX_SHARDS:
+            raise ConfigError(f"--shards {spec!r}: {count} shards: give 1 to {MAX_SHARDS}")
+        if sep:
+            per_mode[name.strip()] = count
+        else:
+            default = count
+    return default, per_mode
+
+
+def list_sessions(noxfile: Path | None = None) -> list[dict[str, Any]]:
+    """``nox -l --json``, run with this interpreter's nox."""
+    command = [sys.executable, "-m", "nox", "-l", "--json"]
+    if noxfile is not None:
+        command += ["-f", str(noxfile)]
+    try:
+        done = subprocess.run(
+            command, capture_output=True, text=True, timeout=NOX_TIMEOUT_S, check=False
+        )
+    except subprocess.TimeoutExpired:
+        raise HarnessError(f"`nox -l --json` did not answer in {NOX_TIMEOUT_S:.0f} s") from None
+    if done.returncode != 0:
+        last = (done.stderr.strip().splitlines() or ["no output"])[-1]
+        raise HarnessError(f"`nox -l --json` failed ({done.returncode}): {last}")
+    return parse_sessions(done.stdout)
+
+
+def parse_sessions(text: str) -> list[dict[str, Any]]:
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise HarnessError(f"`nox -l --json` printed no JSON ({exc})") from None
+    if not isinstance(data, list) or not all(isinstance(s, dict) for s in data):
+        raise HarnessError("`nox -l --json` printed no list of sessions")
+    return data
+
+
+def build(
+    sessions: Sequence[Mapping[str, Any]],
+    default_shards: int = 1,
+    shards_per_mode: Mapping[str, int] | None = None,
+    tag: str = TAG,
+) -> dict[str, list[dict[str, Any]]]:
+    per_mode = dict(shards_per_mode or {})
+    include: list[dict[str, Any]] = []
+    modes_seen: list[str] = []
+    for session in sessions:
+        if tag not in session.get("tags", ()):
+            continue
+        mode = (session.get("call_spec") or {}).get("mode")
+        if not isinstance(mode, str):
+            raise HarnessError(
+                f"nox session {session.get('session')!r} is tagged {tag} but has no mode"
+                " parameter: parametrize it over the modes"
+            )
+        if mode in modes_seen:
+            raise HarnessError(f"two nox sessions tagged {tag} run mode {mode}: keep one")
+        modes_seen.append(mode)
+        count = per_mode.pop(mode, default_shards)
+        for index in range(1, count + 1):
+            include.append(
+                {
+                    "session": session["session"],
+                    "mode": mode,
+                    "shard": index,
+                    "shards": count,
+                    "name": f"{mode} {index}/{count}",
+                    "artifact": f"ledger-{mode}-{index}-of-{count}",
+                }
+            )
+    if not include:
+        raise HarnessError(f"`nox -l --json` lists no session tagged {tag}: nothing to run")
+    if per_mode:
+        raise ConfigError(
+            f"--shards names mode(s) with no nox session: {', '.join(sorted(per_mode))}"
+        )
+    return {"include": include}
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--shards",
+        default=os.environ.get("MC_SHARDS", "1"),
+        metavar="SPEC",
+        help="N for every mode, or mode=N,... (others 1); default: MC_SHARDS, else 1",
+    )
+    p.add_argument("--tag", default=TAG, help=f"the nox tag of the mode sessions ({TAG})")
+    p.add_argument("--noxfile", type=Path, help="the noxfile (default: nox's own lookup)")
+    p.add_argument(
+        "--sessions",
+        type=Path,
+        metavar="FILE",
+        help="read a saved `nox -l --json` instead of running nox",
+    )
+    p.add_argument(
+        "--github-output",
+        action="store_true",
+        help="also append matrix=<json> to the file named by GITHUB_OUTPUT",
+    )
+
+
+def run(args: argparse.Namespace) -> int:
+    default, per_mode = parse_shards(args.shards)
+    if args.sessions is not None:
+        try:
+            sessions = parse_sessions(args.sessions.read_text("utf-8"))
+        except OSError as exc:
+            raise HarnessError(f"--sessions {args.sessions}: cannot read ({exc})") from None
+    else:
+        sessions = list_sessions(args.noxfile)
+    matrix = json.dumps(build(sessions, default, per_mode, args.tag), separators=(",", ":"))
+    print(matrix)
+    if args.github_output:
+        target = os.environ.get("GITHUB_OUTPUT")
+        if not target:
+            raise ConfigError("--github-output: GITHUB_OUTPUT is not set (it is, in Actions)")
+        with open(target, "a", encoding="utf-8") as handle:
+            handle.write(f"matrix={matrix}\n")
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    p = argparse.ArgumentParser(
+        prog="python -m test_framework.ci.github_matrix",
+        description="Print the GitHub Actions matrix (mode x shard) from `nox -l --json`.",
+    )
+    add_arguments(p)
+    try:
+        return run(p.parse_args(argv))
+    except HarnessError as exc:
+        print(f"ci_matrix: error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

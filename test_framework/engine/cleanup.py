@@ -1,0 +1,202 @@
+"""Remove the Docker resources of runs: one run by id, or every run whose owning process is gone.
+
+Resources are found by this harness's labels (see ``labels``), never by name, so nothing else on
+the machine is touched. A SIGKILLed run cannot clean up after itself; the next run (and
+``python -m test_framework cleanup``) removes what it left.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import functools
+import logging
+import os
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from test_framework.engine.docker_host import locate_daemon
+from test_framework.engine.labels import PROJECT_FILTER, RUN_ID, owner_gone
+from test_framework.errors import ModeUnavailableError
+
+if TYPE_CHECKING:
+    import docker
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class CleanupReport:
+    containers: tuple[str, ...] = ()
+    networks: tuple[str, ...] = ()
+    volumes: tuple[str, ...] = ()
+    runs: tuple[str, ...] = ()
+    errors: tuple[str, ...] = field(default=())
+    images: tuple[str, ...] = ()  # superseded builds of the service image
+
+    @property
+    def removed_anything(self) -> bool:
+        return bool(self.containers or self.networks or self.volumes or self.images)
+
+    def summary(self) -> str:
+        if not self.removed_anything and not self.errors:
+            return "nothing to remove"
+        parts = [
+            f"{len(self.containers)} container(s)",
+            f"{len(self.networks)} network(s)",
+            f"{len(self.volumes)} volume(s)",
+        ]
+        text = f"removed {', '.join(parts)} of run(s) {', '.join(self.runs) or '-'}"
+        if self.images:
+            text += f", and {len(self.images)} superseded image(s)"
+        if self.errors:
+            text += f"; {len(self.errors)} failed: {'; '.join(self.errors)}"
+        return text
+
+
+Select = Callable[[Mapping[str, str]], bool]
+
+
+def remove_run(run_id: str, host: str | None = None) -> CleanupReport:
+    """Remove every container, network and volume of run ``run_id``, including the private
+    deployments derived from it, whose run ids extend it (``<run id>c<worker><n>``)."""
+    if not run_id:
+        raise ValueError("remove_run needs a run id")
+    return _cleanup(host, [], lambda labels: labels.get(RUN_ID, "").startswith(run_id))
+
+
+def remove_orphans(host: str | None = None) -> CleanupReport:
+    """Remove the resources of every run whose owning process is gone (on this host), and the
+    service images later builds superseded."""
+    return _cleanup(host, [], owner_gone, prune=True)
+
+
+def remove_everything(host: str | None = None) -> CleanupReport:
+    """Remove every resource carrying this harness's labels, including live runs' stacks."""
+    return _cleanup(host, [], lambda labels: True, prune=True)
+
+
+def _cleanup(
+    host: str | None, extra: list[str], select: Select, prune: bool = False
+) -> CleanupReport:
+    search = locate_daemon(host, timeout=2.0)
+    if search.found is None:
+        # No daemon, no containers: nothing can have been left behind on it.
+        log.info("cleanup skipped: %s", search.explain())
+        return CleanupReport()
+    try:
+        from test_framework.engine.docker_client import connect
+    except ImportError as exc:
+        raise ModeUnavailableError(
+            f"the Docker SDK is not installed ({exc}):"
+            " pip install 'mission-critical-harness[docker]'"
+        ) from None
+    client, _ = connect(host)
+    try:
+        report = remove_labelled(client, [PROJECT_FILTER, *extra], select)
+        return dataclasses.replace(report, images=prune_images(client)) if prune else report
+    finally:
+        client.close()
+
+
+def prune_images(client: docker.DockerClient) -> tuple[str, ...]:
+    """Remove this harness's dangling images: builds of the service image that a later build
+    replaced. The daemon never removes an image a container still uses."""
+    filters: dict[str, str | list[str] | bool] = {"dangling": True, "label": PROJECT_FILTER}
+    candidates = [image.id for image in client.images.list(filters=filters) if image.id]
+    if not candidates:
+        return ()
+    result = client.images.prune(filters=filters)
+    deleted = {str(entry.get("Deleted")) for entry in result.get("ImagesDeleted") or []}
+    removed = tuple(image_id for image_id in candidates if image_id in deleted)
+    log.info("removed %d superseded image(s)", len(removed))
+    return removed
+
+
+def remove_labelled(
+    client: docker.DockerClient, label_filters: list[str], select: Select
+) -> CleanupReport:
+    """Remove containers, then networks, then volumes that match every filter and ``select``."""
+    import docker.errors
+
+    filters: dict[str, str | list[str] | bool] = {"label": label_filters}
+    containers: list[str] = []
+    networks: list[str] = []
+    volumes: list[str] = []
+    runs: set[str] = set()
+    errors: list[str] = []
+
+    def attempt(kind: str, name: str, remove: Callable[[], None], into: list[str]) -> None:
+        try:
+            remove()
+        except docker.errors.NotFound:
+            log.info("%s %s already gone", kind, name)
+        except docker.errors.APIError as exc:
+            if exc.status_code == 409 and "in progress" in str(exc.explanation):
+                log.info("%s %s is being removed by someone else", kind, name)
+                return
+            errors.append(f"{kind} {name}: {exc.explanation or exc}")
+            return
+        into.append(name)
+
+    for container in client.containers.list(all=True, filters=filters):
+        labels = container.labels
+        if select(labels):
+            runs.add(labels.get(RUN_ID, "?"))
+            attempt(
+                "container",
+                container.name or container.id or "?",
+                functools.partial(container.remove, force=True, v=True),
+                containers,
+            )
+    for network in client.networks.list(filters=filters):
+        labels = network.attrs.get("Labels") or {}
+        if select(labels):
+            runs.add(labels.get(RUN_ID, "?"))
+            attempt("network", network.name or "?", network.remove, networks)
+    for volume in client.volumes.list(filters=filters):
+        labels = volume.attrs.get("Labels") or {}
+        if select(labels):
+            runs.add(labels.get(RUN_ID, "?"))
+            attempt("volume", volume.name or "?", functools.partial(volume.remove, True), volumes)
+    report = CleanupReport(
+        tuple(containers), tuple(networks), tuple(volumes), tuple(sorted(runs)), tuple(errors)
+    )
+    if report.removed_anything or report.errors:
+        log.warning("docker cleanup: %s", report.summary())
+    return report
+
+
+# ``python -m test_framework cleanup`` --------------------------------------------------------
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    which = parser.add_mutually_exclusive_group()
+    which.add_argument(
+        "--run-id",
+        metavar="ID",
+        help="remove everything of this run (and its private deployments), even if it is alive",
+    )
+    which.add_argument(
+        "--all",
+        action="store_true",
+        help="remove every resource carrying the harness's labels, including live runs'",
+    )
+
+
+def run(args: argparse.Namespace) -> int:
+    """Default: remove the stacks of runs whose owning process is gone."""
+    host = os.environ.get("DOCKER_HOST") or None
+    search = locate_daemon(host, timeout=2.0)
+    if search.found is None:
+        print(f"nothing to clean: {search.explain()}")
+        return 0
+    if args.run_id:
+        report = remove_run(args.run_id, host)
+    elif args.all:
+        report = remove_everything(host)
+    else:
+        report = remove_orphans(host)
+    print(report.summary())
+    return 1 if report.errors else 0

