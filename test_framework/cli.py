@@ -1,4 +1,4 @@
-"""``python -m test_framework``: probe, gate, cleanup and monitor.
+"""``python -m test_framework``: probe, gate, cleanup, monitor and init.
 
 Each subcommand is a ``run(args) -> int`` in its own module, imported only when chosen, so
 ``probe`` and ``gate`` stay standard-library only. A ``HarnessError`` prints as one line on
@@ -33,6 +33,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "monitor": (
         "test_framework.ci.monitor",
         "probe, run the suite and record coverage every S seconds",
+    ),
+    "init": (
+        "test_framework.scaffold.command",
+        "adopt the harness here: settings, noxfile, a first test, the CI workflow",
     ),
 }
 

@@ -1,0 +1,1 @@
+"""``python -m test_framework init``: the files that adopt the harness in a team's repository."""
