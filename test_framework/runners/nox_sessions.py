@@ -18,9 +18,11 @@ which judges the ledgers this nox run wrote (its invocation id, ``MC_INVOCATION_
 
 Run one after another (``nox -s mission_critical``) each mode session queues the gate last.
 Under ``nox --parallel N`` every session runs in a child nox of its own, where nothing can be
-queued: the gate is then selected with the modes by its tag and runs after all of them through
-``requires=``, as ``nox -t mission_critical --parallel 3``. A mode session of a parallel run
-that did not select the gate fails at once, naming that command, rather than pass ungated.
+queued: the gate is then selected with the modes by its tag, ``nox -t mission_critical
+--parallel 3``, and the scheduling process gives it ``requires=`` the modes, so it starts once,
+after all of them (nox aborts it when a mode session failed: the run fails, and ``nox -s gate``
+prints that run's table). A mode session of a parallel run that did not select the gate fails
+at once, naming that command, rather than pass ungated.
 """
 
 from __future__ import annotations
@@ -75,18 +77,25 @@ def _new_invocation() -> str:
     return time.strftime("%Y%m%d%H%M%S") + "-nox-" + secrets.token_hex(3)
 
 
-def _gate_selected(argv: Sequence[str], environ: Mapping[str, str]) -> bool:
-    """Whether this nox command line selects the gate with the modes: ``-t mission_critical``
-    and no other selection. Anything else counts as not, so a mode session fails rather than
-    pass ungated."""
-    if any(environ.get(name) for name in ("NOX_SESSION", "NOX_TAGS", "NOX_KEYWORDS")):
-        return False
-    parser = argparse.ArgumentParser(add_help=False, allow_abbrev=False)
-    parser.add_argument("-s", "-e", "--sessions", "--session", nargs="*", action="extend")
-    parser.add_argument("-t", "--tags", nargs="*", action="extend")
-    parser.add_argument("-k", "--keywords")
-    known, _ = parser.parse_known_args(list(argv))
-    return not known.sessions and known.keywords is None and TAG in (known.tags or [])
+class _CommandLine:
+    """What the nox command line asks for, as far as the gate's place in the run goes."""
+
+    def __init__(self, argv: Sequence[str], environ: Mapping[str, str]) -> None:
+        parser = argparse.ArgumentParser(add_help=False, allow_abbrev=False)
+        parser.add_argument("-s", "-e", "--sessions", "--session", nargs="*", action="extend")
+        parser.add_argument("-t", "--tags", nargs="*", action="extend")
+        parser.add_argument("-k", "--keywords")
+        parser.add_argument("-j", "--parallel", default=environ.get("NOX_PARALLEL", "1"))
+        known, _ = parser.parse_known_args(list(argv))
+        # `-t mission_critical` and no other selection; anything else counts as not, so that a
+        # mode session fails rather than pass ungated.
+        self.gate_selected = (
+            not any(environ.get(name) for name in ("NOX_SESSION", "NOX_TAGS", "NOX_KEYWORDS"))
+            and not known.sessions
+            and known.keywords is None
+            and TAG in (known.tags or [])
+        )
+        self.parallel = known.parallel not in ("1", "0")
 
 
 class _Run:
@@ -98,6 +107,7 @@ class _Run:
         self.judged: list[str] = []
         # The session that met a settings error first: it prints it, the others refer to it.
         self.settings_failed_in: list[str] = []
+        self.command_line = _CommandLine(sys.argv[1:], os.environ)
         # One id for the whole nox run: the children of a parallel run inherit it from the
         # process that scheduled them, which set it when it loaded the noxfile.
         inherited = os.environ.get(INVOCATION_ENV)
@@ -106,7 +116,7 @@ class _Run:
         else:
             self.invocation = _new_invocation()
             os.environ[INVOCATION_ENV] = self.invocation
-            if _gate_selected(sys.argv[1:], os.environ):
+            if self.command_line.gate_selected:
                 os.environ[GATE_FOLLOWS_ENV] = self.invocation
             else:
                 os.environ.pop(GATE_FOLLOWS_ENV, None)
@@ -258,12 +268,17 @@ def define_sessions(root: Path | str | None = None) -> None:
         """
         run.run_mode(session, Mode.STAGING_FALLBACK, judge=False)
 
+    # The scheduler of a parallel run starts the gate after all the modes; one after another,
+    # each mode session queues it instead, and the gate judges a mode that failed too.
+    parallel_gate = run.command_line.gate_selected and run.command_line.parallel
+    gate_requires = [f"mission_critical(mode='{mode}')" for mode in modes] if parallel_gate else []
+
     @nox.session(
         name="gate",
         venv_backend="none",
         default=False,
         tags=[TAG, GATE_TAG],
-        requires=[f"mission_critical(mode='{mode}')" for mode in modes],
+        requires=gate_requires,
     )
     def gate(session: nox.Session) -> None:
         """Judge the ledgers this nox run wrote: fails when any test failed or ran nowhere."""
