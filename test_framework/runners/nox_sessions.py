@@ -109,17 +109,17 @@ class _Run:
         self.settings_failed_in: list[str] = []
         self.command_line = _CommandLine(sys.argv[1:], os.environ)
         # One id for the whole nox run: the children of a parallel run inherit it from the
-        # process that scheduled them, which set it when it loaded the noxfile.
+        # process that scheduled them, which set it when it loaded the noxfile. One after
+        # another, the mode sessions pass it to pytest themselves, and nothing else gets it.
         inherited = os.environ.get(INVOCATION_ENV)
         if _PARALLEL_WORKER in sys.argv and inherited:
             self.invocation = inherited
-        else:
-            self.invocation = _new_invocation()
+            return
+        self.invocation = _new_invocation()
+        os.environ.pop(GATE_FOLLOWS_ENV, None)
+        if self.command_line.parallel and self.command_line.gate_selected:
             os.environ[INVOCATION_ENV] = self.invocation
-            if self.command_line.gate_selected:
-                os.environ[GATE_FOLLOWS_ENV] = self.invocation
-            else:
-                os.environ.pop(GATE_FOLLOWS_ENV, None)
+            os.environ[GATE_FOLLOWS_ENV] = self.invocation
 
     def settings(self, session: nox.Session) -> Settings:
         if self.settings_failed_in:
@@ -193,12 +193,14 @@ class _Run:
         factory_module = settings.service.factory.partition(":")[0].split(".")[0]
         if mode is Mode.MINIMAL and factory_module:
             needed.append(factory_module)
-        _ensure(session, packages, needed)
+        _ensure(session, packages, needed, "the harness")
         if mode is Mode.DOCKER_LOCAL:
-            _ensure(session, _docker_extra(session), ["docker"])
+            _ensure(session, _docker_extra(session), ["docker"], "the harness's docker extra")
 
 
-def _ensure(session: nox.Session, packages: list[str], needed: list[str]) -> None:
+def _ensure(session: nox.Session, packages: list[str], needed: list[str], what: str) -> None:
+    """Install ``packages``, and again without nox when the environment still lacks one of the
+    ``needed`` modules (``-R`` installs nothing)."""
     if not packages:
         return
     session.install(*packages)
@@ -207,7 +209,7 @@ def _ensure(session: nox.Session, packages: list[str], needed: list[str]) -> Non
         return
     session.log(
         f"{session.virtualenv.location} lacks {', '.join(missing)} (made by a run that"
-        " installed nothing, e.g. one that skipped this mode): installing it"
+        f" installed nothing, e.g. one that skipped this mode): installing {what}"
     )
     if session.venv_backend == "uv":
         session.run("uv", "pip", "install", *packages, silent=True)
