@@ -2,9 +2,10 @@
 
 ``nox -s ci_matrix -- [--shards SPEC] [--github-output]`` prints
 ``{"include": [{"session", "mode", "shard", "shards", "name", "artifact"}, ...]}``: one cell
-per shard of every session tagged ``mission_critical`` in ``nox -l --json``. A workflow job
-runs a cell as ``nox -s "$SESSION" -- --shard "$SHARD/$SHARDS"`` and uploads ``reports/`` as
-the cell's artifact; a last job gates all of them (``.github/workflows/mission-critical.yml``,
+per shard of every session tagged ``mission_critical`` in ``nox -l --json`` but the gate
+(tagged ``gate`` too). A workflow job runs a cell as
+``nox -s "$SESSION" -- --shard "$SHARD/$SHARDS"`` and uploads ``reports/`` as the cell's
+artifact; a last job gates all of them (``.github/workflows/mission-critical.yml``,
 ``docs/reports.md``). Standard library only.
 """
 
@@ -23,6 +24,9 @@ from test_framework.errors import EXIT_USAGE, ConfigError, HarnessError
 from test_framework.modes import parse_mode
 
 TAG = "mission_critical"
+# The gate session carries the mode sessions' tag too (so `nox -t mission_critical` selects it
+# with them) and this one: it judges the cells and is not one.
+GATE_TAG = "gate"
 MAX_SHARDS = 64
 NOX_TIMEOUT_S = 120.0
 
@@ -92,7 +96,8 @@ def build(
     include: list[dict[str, Any]] = []
     modes_seen: list[str] = []
     for session in sessions:
-        if tag not in session.get("tags", ()):
+        tags = session.get("tags", ())
+        if tag not in tags or GATE_TAG in tags:
             continue
         mode = (session.get("call_spec") or {}).get("mode")
         if not isinstance(mode, str):

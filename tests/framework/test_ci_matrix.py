@@ -103,6 +103,14 @@ def test_a_noxfile_without_mode_sessions_gives_no_matrix() -> None:
         github_matrix.build(SESSIONS[:2], 1, {"minimal": 2})
 
 
+def test_the_gate_tagged_with_the_modes_is_no_cell_of_the_matrix() -> None:
+    gate_session = {"session": "gate", "tags": ["mission_critical", "gate"], "call_spec": {}}
+
+    cells = github_matrix.build([*SESSIONS, gate_session])["include"]
+
+    assert [c["session"] for c in cells] == [s["session"] for s in SESSIONS[:3]]
+
+
 def test_nox_s_ci_matrix_prints_the_matrix_of_this_noxfile() -> None:
     done = subprocess.run(
         [sys.executable, "-m", "nox", "-s", "ci_matrix", "--", "--shards", "minimal=4"],

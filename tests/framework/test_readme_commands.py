@@ -110,7 +110,7 @@ def run(command: str, cwd: Path, env: dict[str, str]) -> subprocess.CompletedPro
 
 def check_output(command: str, done: subprocess.CompletedProcess[str]) -> None:
     """What each command must have done beyond exiting 0."""
-    if command.startswith(("nox -s mission_critical", 'nox -s "mission_critical(')):
+    if command.startswith(("nox -s mission_critical", 'nox -s "mission_critical(', "nox -t")):
         assert "gate: PASSED" in done.stdout + done.stderr
     elif command.startswith("nox -s staging"):
         assert "Session staging skipped" in done.stdout + done.stderr

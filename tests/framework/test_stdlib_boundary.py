@@ -66,6 +66,7 @@ STDLIB_ONLY = (
     "test_framework.results.parity",
     "test_framework.results.report_html",
     "test_framework.results.verdict",
+    "test_framework.runners",
     "test_framework.scaffold",
     "test_framework.scaffold.command",
     "test_framework.scaffold.templates",
@@ -73,6 +74,9 @@ STDLIB_ONLY = (
     "test_framework.settings",
     "test_framework.wording",
 )
+# The nox helper runs in nox's own interpreter too, which has nox and what nox depends on.
+NOX_HELPER = ("test_framework.runners.nox_sessions", "test_framework.runners.extras")
+NOX_BRINGS = ("nox", "packaging")
 # The subcommands nox runs in its own interpreter, or that answer before anything is installed.
 BEFORE_INSTALL_COMMANDS = ("probe", "gate")
 
@@ -143,21 +147,34 @@ def test_no_stdlib_only_module_imports_anything_else_even_inside_a_function() ->
     assert wrong == []
 
 
-def test_what_the_noxfile_and_the_early_commands_import_is_held_to_the_standard_library() -> None:
-    tree = ast.parse((ROOT / "noxfile.py").read_text("utf-8"))
-    imported = {m for m in harness_imports(ROOT / "noxfile.py") if m.startswith("test_framework")}
-    run_with_dash_m = {
+def dash_m_modules(path: Path) -> set[str]:
+    """The harness modules ``path`` names as strings, as ``python -m`` runs them."""
+    return {
         node.value
-        for node in ast.walk(tree)
+        for node in ast.walk(ast.parse(path.read_text("utf-8")))
         if isinstance(node, ast.Constant)
         and isinstance(node.value, str)
         and node.value.startswith("test_framework.")
     }
+
+
+def test_what_the_noxfile_and_the_early_commands_import_is_held_to_the_standard_library() -> None:
+    noxfile = ROOT / "noxfile.py"
+    imported = {m for m in harness_imports(noxfile) if m.startswith("test_framework")}
+    helper_files = [module_file(name) for name in NOX_HELPER]
+    helper_imports = {m for path in helper_files for m in harness_imports(path)}
+    run_with_dash_m = dash_m_modules(noxfile).union(*map(dash_m_modules, helper_files))
     commands = {COMMANDS[c][0] for c in BEFORE_INSTALL_COMMANDS}
 
-    assert imported
+    assert imported == {"test_framework.runners.nox_sessions"}
     assert commands
-    assert sorted((imported | run_with_dash_m | commands) - set(STDLIB_ONLY)) == []
+    outside = {
+        m
+        for m in helper_imports
+        if m.split(".")[0] not in sys.stdlib_module_names and m.split(".")[0] not in NOX_BRINGS
+    }
+    assert sorted(outside - set(STDLIB_ONLY) - set(NOX_HELPER)) == []
+    assert sorted((run_with_dash_m | commands) - set(STDLIB_ONLY)) == []
 
 
 def test_every_module_that_says_it_is_standard_library_only_is_held_to_it() -> None:

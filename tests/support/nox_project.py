@@ -150,3 +150,39 @@ class LoopbackStaging:
             except subprocess.TimeoutExpired:
                 self._process.kill()
                 self._process.wait()
+
+
+TEAM_NOXFILE = """\
+from test_framework.runners.nox_sessions import define_sessions
+
+define_sessions()
+"""
+
+
+def make_team_project(directory: Path) -> Path:
+    """A project of a team that installs the harness rather than holding it: the two-line
+    noxfile, a suite of its own in ``checks/critical``, and an ``install`` list naming the
+    harness and the reference service by path; nox's own interpreter (this one) has the harness.
+    """
+    suite = directory / "checks" / "critical"
+    suite.mkdir(parents=True)
+    (suite / "test_team.py").write_text(SUITE, "utf-8")
+    service = ROOT / "services" / "agent-backend"
+    (directory / "noxfile.py").write_text(TEAM_NOXFILE, "utf-8")
+    (directory / "pyproject.toml").write_text(
+        f"""\
+[tool.test_framework]
+suite = "checks/critical"
+install = ["-e {service}", "-e {ROOT}"]
+
+[tool.test_framework.service]
+preset = "agent-events"
+factory = "agent_backend.testing:start_in_process"
+
+[tool.pytest.ini_options]
+asyncio_mode = "auto"
+asyncio_default_fixture_loop_scope = "function"
+""",
+        "utf-8",
+    )
+    return directory

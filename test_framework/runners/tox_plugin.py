@@ -28,7 +28,6 @@ from importlib import metadata
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from packaging.requirements import Requirement
 from tox.config.loader.memory import MemoryLoader
 from tox.config.of_type import ConfigDynamicDefinition
 from tox.config.types import Command, EnvList
@@ -41,6 +40,7 @@ from test_framework.errors import HarnessError
 from test_framework.modes import ALL_MODES, Mode
 from test_framework.probes.decision import Action, clear_ledgers, decide_mode, shard_from_args
 from test_framework.results.ledger import INVOCATION_ENV
+from test_framework.runners.extras import DISTRIBUTION, extra_requirements
 from test_framework.settings import Settings, load_settings
 
 if TYPE_CHECKING:
@@ -68,7 +68,6 @@ PASS_ENV = (
     "XDG_RUNTIME_DIR",
     "XDG_CACHE_HOME",
 )
-DISTRIBUTION = "mission-critical-harness"
 
 _LOG = logging.getLogger(__name__)
 
@@ -101,17 +100,7 @@ def _settings(root: Path, environ: Mapping[str, str]) -> Settings:
 
 def _harness_extra(extra: str) -> list[str]:
     """The requirements the harness's ``extra`` adds, as deps lines."""
-    lines = []
-    for text in metadata.requires(DISTRIBUTION) or ():
-        requirement = Requirement(text)
-        marker = requirement.marker
-        if marker is None or not marker.evaluate({"extra": extra}):
-            continue
-        if marker.evaluate({"extra": ""}):
-            continue  # a requirement of every install, not of this extra
-        requirement.marker = None
-        lines.append(str(requirement))
-    return lines
+    return extra_requirements(metadata.requires(DISTRIBUTION) or (), extra)
 
 
 def _mode_commands(settings: Settings, mode: Mode, pos_args: Iterable[str]) -> list[Command]:
