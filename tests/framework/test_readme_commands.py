@@ -87,7 +87,11 @@ def user_environment(no_daemon: Path) -> dict[str, str]:
     env = {
         key: value
         for key, value in os.environ.items()
-        if not key.startswith(("PYTEST_", "TEST_", "MC_", "STAGING_", "COV_", "NOX", "HYPOTHESIS"))
+        # nox's uv-backed session sets UV_PYTHON and UV_PROJECT_ENVIRONMENT to its own
+        # environment, which would send the README's `uv pip install` there instead of .venv.
+        if not key.startswith(
+            ("PYTEST_", "TEST_", "MC_", "STAGING_", "COV_", "NOX", "HYPOTHESIS", "UV_")
+        )
         and key
         not in ("USE_STAGING_FALLBACK", "FORCE_DOCKER_UNAVAILABLE", "VIRTUAL_ENV", "PYTHONPATH")
     }
