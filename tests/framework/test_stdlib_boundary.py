@@ -55,6 +55,7 @@ STDLIB_ONLY = (
     "test_framework.probes.runner",
     "test_framework.probes.selection",
     "test_framework.probes.staging",
+    "test_framework.probes.staging_walk",
     "test_framework.probes.wire",
     "test_framework.profiles",
     "test_framework.results",
