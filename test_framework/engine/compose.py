@@ -5,6 +5,7 @@ Standard library only (the Docker probe uses ``find_compose``).
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import json
 import logging
@@ -21,6 +22,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from test_framework.engine.step_clock import StepClock
 from test_framework.engine.version_cache import remembered_version
 from test_framework.errors import ConfigError, ModeUnavailableError, ServiceUnavailableError
 
@@ -176,6 +178,16 @@ class StackStartError(ServiceUnavailableError):
 
 
 @dataclass
+class StartingStack:
+    """A ``compose up --detach`` running in a thread: ``finished`` is set when Compose exits."""
+
+    args: tuple[str, ...] | list[str]
+    finished: threading.Event = field(default_factory=threading.Event)
+    code: int = -1
+    output: str = ""
+
+
+@dataclass
 class ComposeStack:
     """One Compose project: ``up --build --wait``, published ports, logs, ``down``."""
 
@@ -210,29 +222,42 @@ class ComposeStack:
                 " check `docker info` and the daemon log"
             ) from None
 
-    def up(self, timeout_s: float, services: Sequence[str] = (), build: bool = True) -> float:
-        """Build the images, start the stack and wait until every service is healthy; returns
-        seconds. Progress lines with the elapsed time go to ``progress`` while Compose works.
+    def build(self, deadline: float, services: Sequence[str] = ()) -> None:
+        """Build the images (cached layers make an unchanged build quick).
 
         The build runs under the fixed project ``BUILD_PROJECT``: Compose labels an image it
         builds with the project's name, so building under each run's project would make a new
         image for every run (and leave the previous one dangling) even when nothing changed.
         """
+        self.progress(f"docker_local: building the images of {self.file}")
+        code, output = self._stream(
+            [*self._argv_for(BUILD_PROJECT, "--progress", "plain", "build", *services)],
+            deadline,
+            "building",
+        )
+        if code != 0:
+            why = _last_error(output) or f"compose exited with status {code}"
+            raise StackStartError(
+                f"building the images of {self.file.name} failed ({why}): see the build"
+                " output in the report",
+                logs=f"$ compose build\n{output}",
+            )
+
+    def up(
+        self,
+        timeout_s: float,
+        services: Sequence[str] = (),
+        build: bool = True,
+        clock: StepClock | None = None,
+    ) -> float:
+        """Build the images, start the stack and wait (``up --wait``) until every service is
+        healthy by its own healthcheck; returns seconds. Progress lines with the elapsed time
+        go to ``progress`` while Compose works."""
         started = time.monotonic()
         if build:
-            self.progress(f"docker_local: building the images of {self.file}")
-            code, output = self._stream(
-                [*self._argv_for(BUILD_PROJECT, "--progress", "plain", "build", *services)],
-                started + timeout_s,
-                "building",
-            )
-            if code != 0:
-                why = _last_error(output) or f"compose exited with status {code}"
-                raise StackStartError(
-                    f"building the images of {self.file.name} failed ({why}): see the build"
-                    " output in the report",
-                    logs=f"$ compose build\n{output}",
-                )
+            self.build(started + timeout_s, services)
+            if clock is not None:
+                clock.done("build")
         remaining = max(int(timeout_s - (time.monotonic() - started)), 1)
         args = ["--progress", "plain", "up", "--detach", "--no-build", "--wait"]
         args += ["--wait-timeout", str(remaining), *services]
@@ -242,17 +267,45 @@ class ComposeStack:
             self._argv(*args), time.monotonic() + remaining + 15, "starting"
         )
         elapsed = time.monotonic() - started
+        if clock is not None:
+            clock.done("up --wait")
         # Trust, but check: a wrapper may have hidden a failure, and a container that exits
         # right after starting can slip through `--wait`.
         problems = self.not_healthy() if code == 0 else []
+        if clock is not None:
+            clock.done("ps check")
         if code == 0 and not problems:
             self.progress(f"docker_local: {self.project} healthy after {elapsed:.1f} s")
             return elapsed
+        raise self.start_failed(f"within {timeout_s:g} s", args, output, problems, code)
+
+    def start_detached(self, deadline: float, services: Sequence[str] = ()) -> StartingStack:
+        """``up --detach --no-build`` in a thread, without ``--wait``: the caller decides when
+        the service is ready (``backends.docker`` polls its published port meanwhile)."""
+        args = ["--progress", "plain", "up", "--detach", "--no-build", *services]
+        self.progress(f"docker_local: starting {self.project}")
+        starting = StartingStack(args)
+
+        def run() -> None:
+            try:
+                starting.code, starting.output = self._stream(
+                    self._argv(*args), deadline, "starting"
+                )
+            finally:
+                starting.finished.set()
+
+        threading.Thread(target=run, name=f"compose-up-{self.project}", daemon=True).start()
+        return starting
+
+    def start_failed(
+        self, within: str, args: Sequence[str], output: str, problems: Sequence[str], code: int
+    ) -> StackStartError:
+        """The error for a start that failed, with Compose's output and the service logs."""
         logs = self.logs(tail=200)
         why = "; ".join(problems) or _last_error(output)
         why = why or f"compose exited with status {code}"
-        raise StackStartError(
-            f"{self.project} did not become healthy within {timeout_s:g} s ({why}):"
+        return StackStartError(
+            f"{self.project} did not become healthy {within} ({why}):"
             " see the service logs in the report, and `docker compose logs`",
             logs=f"$ compose {' '.join(args)}\n{output}\n--- service logs ---\n{logs}",
         )
@@ -284,7 +337,8 @@ class ComposeStack:
                         f"docker_local: {what} {self.project}: {now - started:.0f} s  {last}"
                     )
                     next_note = now + 5
-                time.sleep(0.1)
+                with contextlib.suppress(subprocess.TimeoutExpired):
+                    process.wait(min(next_note, deadline) - now)
         finally:
             # On a timeout or Ctrl-C, compose (in its own session) must not go on without us.
             if process.poll() is None:

@@ -41,6 +41,7 @@ STDLIB_ONLY = (
     "test_framework.engine.docker_host",
     "test_framework.engine.image_inputs",
     "test_framework.engine.labels",
+    "test_framework.engine.step_clock",
     "test_framework.engine.version_cache",
     "test_framework.errors",
     "test_framework.given",
