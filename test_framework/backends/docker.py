@@ -255,25 +255,59 @@ class DockerBackend:
         build: bool = True,
         check_service: bool = False,
     ) -> tuple[float, Published]:
-        """Build, then ``compose up --detach`` without ``--wait``; meanwhile look up the
+        """Build, and ``compose up --detach`` without ``--wait``; meanwhile look up the
         service's published port through the daemon and poll it tightly until it answers (see
-        ``answers``). Ready is the service answering through the port, whatever the interval
-        of the container's own healthcheck. Returns the seconds and the port."""
+        ``answers``). Ready is the service answering through the port, from the image the build
+        left, whatever the interval of the container's own healthcheck. Returns the seconds and
+        the port.
+
+        When the service's image is already there, the start does not wait for the build: the
+        container starts from the image as it is while the build runs, and is kept only if the
+        build left the image unchanged (the usual case: cached layers); otherwise the service
+        is started again from the new image before the start returns."""
         docker = self.settings.docker
         service = self.settings.service
         started = time.monotonic()
         deadline = started + docker.start_timeout_s
+        image = stack.check_service(service.compose_service) if check_service else ""
         if check_service:
-            # Beside the build: `compose config` takes a Compose start-up of its own. Its
-            # verdict still comes before anything starts.
-            checked = _InThread(lambda: stack.check_service(service.compose_service))
-        try:
-            if build:
-                stack.build(deadline)
-        finally:
-            if check_service:
-                checked.result()  # an unreadable file explains a failed build best
-        clock.done("build and service check" if build else "service check")
+            clock.done("service check")
+        building: _InThread | None = None
+        if build and image and _image_id(client, image):
+            building = _InThread(lambda: stack.build(deadline))
+        elif build:
+            stack.build(deadline)
+            clock.done("build")
+        while True:
+            try:
+                published = self._until_answering(stack, client, deadline)
+            except StackStartError:
+                if building is None:
+                    raise
+                building.result()  # a failed build explains a failed start best
+                building = None
+                clock.done("start from the previous image failed; build")
+                self.progress(f"docker_local: starting {self.project} again from the new build")
+                continue
+            clock.done("up --detach, port and first answer")
+            if building is None:
+                break
+            building.result()
+            building = None
+            clock.done("build, beside the start")
+            container = self._service_container(client)
+            running = str(container.attrs.get("Image", "")) if container is not None else ""
+            if running == _image_id(client, image):
+                break
+            self.progress(f"docker_local: the build changed {image}: starting the service again")
+        seconds = time.monotonic() - started
+        self.progress(f"docker_local: {self.project} answering after {seconds:.1f} s")
+        return seconds, published
+
+    def _until_answering(self, stack: ComposeStack, client: Any, deadline: float) -> Published:
+        """``compose up --detach``, then the port polled until the service answers."""
+        docker = self.settings.docker
+        service = self.settings.service
         starting = stack.start_detached(deadline + 15)
         published: Published | None = None
         last = "no container yet"
@@ -301,15 +335,11 @@ class DockerBackend:
                     starting.code,
                 )
             time.sleep(POLL_S)
-        clock.done("up --detach, port and first answer")
         # Compose exits as soon as the containers have started: by now, or very nearly.
         starting.finished.wait(max(deadline + 15 - time.monotonic(), 0))
         if starting.code != 0:
             raise stack.start_failed("", starting.args, starting.output, [], starting.code)
-        clock.done("compose exit")
-        seconds = time.monotonic() - started
-        self.progress(f"docker_local: {self.project} answering after {seconds:.1f} s")
-        return seconds, published
+        return published
 
     def _service_container(self, client: Any) -> Any | None:
         containers = client.containers.list(
@@ -503,6 +533,18 @@ class _InThread:
         self._thread.join()
         if self._error is not None:
             raise self._error
+
+
+def _image_id(client: Any, image: str) -> str:
+    """The id ``image`` (a name and tag) points to now, or "" when there is no such image."""
+    import docker.errors
+
+    if not image:
+        return ""
+    try:
+        return str(client.images.get(image).id)
+    except docker.errors.ImageNotFound:
+        return ""
 
 
 def answers(http_url: str, service: ServiceSettings) -> tuple[bool, str]:

@@ -348,18 +348,20 @@ class ComposeStack:
                 process.stdout.close()
         return process.returncode, "".join(tail)
 
-    def check_service(self, service: str) -> None:
-        """Refuse an unreadable compose file, or one without ``service``, before any build."""
-        done = self.run("config", "--services", timeout=30)
+    def check_service(self, service: str) -> str:
+        """Refuse an unreadable compose file, or one without ``service``, before anything
+        starts; returns the image ``service`` runs ("" when the file names none)."""
+        done = self.run("config", "--format", "json", timeout=30)
         if done.returncode != 0:
             why = _last_error(done.stderr) or f"compose exited with status {done.returncode}"
             raise ConfigError(f"{self.file}: compose cannot read it ({why}): fix the file")
-        services = done.stdout.split()
+        services = json.loads(done.stdout).get("services") or {}
         if service not in services:
             raise ConfigError(
                 f"{self.file} has no service {service!r} (it has: {', '.join(services) or 'none'}):"
                 " set compose_service in [tool.test_framework.service]"
             )
+        return str(services[service].get("image") or "")
 
     def not_healthy(self) -> list[str]:
         """Every container of the stack that is not running, or running but not healthy."""
