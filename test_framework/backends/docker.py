@@ -278,9 +278,10 @@ class DockerBackend:
         elif build:
             stack.build(deadline)
             clock.done("build")
+        recreate = False
         while True:
             try:
-                published = self._until_answering(stack, client, deadline)
+                published = self._until_answering(stack, client, deadline, recreate)
             except StackStartError:
                 if building is None:
                     raise
@@ -288,6 +289,7 @@ class DockerBackend:
                 building = None
                 clock.done("start from the previous image failed; build")
                 self.progress(f"docker_local: starting {self.project} again from the new build")
+                recreate = True
                 continue
             clock.done("up --detach, port and first answer")
             if building is None:
@@ -300,15 +302,21 @@ class DockerBackend:
             if running == _image_id(client, image):
                 break
             self.progress(f"docker_local: the build changed {image}: starting the service again")
+            recreate = True
         seconds = time.monotonic() - started
         self.progress(f"docker_local: {self.project} answering after {seconds:.1f} s")
         return seconds, published
 
-    def _until_answering(self, stack: ComposeStack, client: Any, deadline: float) -> Published:
-        """``compose up --detach``, then the port polled until the service answers."""
+    def _until_answering(
+        self, stack: ComposeStack, client: Any, deadline: float, recreate: bool = False
+    ) -> Published:
+        """``compose up --detach``, then the port polled until the service answers.
+        ``recreate``: a new container replaces the one there, which must not be asked."""
         docker = self.settings.docker
         service = self.settings.service
-        starting = stack.start_detached(deadline + 15)
+        old = self._service_container(client) if recreate else None
+        replaced = str(old.id) if old is not None else ""
+        starting = stack.start_detached(deadline + 15, recreate=recreate)
         published: Published | None = None
         last = "no container yet"
         while True:
@@ -316,7 +324,7 @@ class DockerBackend:
             if exited and starting.code != 0:
                 raise stack.start_failed("", starting.args, starting.output, [], starting.code)
             if published is None:
-                published, last = self._published_port(client, stack)
+                published, last = self._published_port(client, stack, replaced)
             if published is not None:
                 ok, last = answers(f"http://127.0.0.1:{published.port}", service)
                 if ok:
@@ -353,9 +361,11 @@ class DockerBackend:
         )
         return containers[0] if containers else None
 
-    def _published_port(self, client: Any, stack: ComposeStack) -> tuple[Published | None, str]:
+    def _published_port(
+        self, client: Any, stack: ComposeStack, replaced: str = ""
+    ) -> tuple[Published | None, str]:
         """The service container's loopback host port for ``container_port``, once Docker has
-        published it; else None and why not."""
+        published it; else None and why not. ``replaced``: a container id being replaced."""
         import docker.errors
 
         service = self.settings.service
@@ -365,6 +375,8 @@ class DockerBackend:
             return None, "the container went away"
         if container is None:
             return None, "no container yet"
+        if container.id == replaced:
+            return None, f"{container.name} is still the one being replaced"
         ports = container.attrs.get("NetworkSettings", {}).get("Ports") or {}
         bindings = ports.get(f"{service.container_port}/tcp") or []
         if not bindings:

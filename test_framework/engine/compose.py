@@ -279,10 +279,14 @@ class ComposeStack:
             return elapsed
         raise self.start_failed(f"within {timeout_s:g} s", args, output, problems, code)
 
-    def start_detached(self, deadline: float, services: Sequence[str] = ()) -> StartingStack:
+    def start_detached(
+        self, deadline: float, services: Sequence[str] = (), recreate: bool = False
+    ) -> StartingStack:
         """``up --detach --no-build`` in a thread, without ``--wait``: the caller decides when
-        the service is ready (``backends.docker`` polls its published port meanwhile)."""
-        args = ["--progress", "plain", "up", "--detach", "--no-build", *services]
+        the service is ready (``backends.docker`` polls its published port meanwhile).
+        ``recreate``: new containers even where the configuration did not change."""
+        args = ["--progress", "plain", "up", "--detach", "--no-build"]
+        args += ["--force-recreate", *services] if recreate else [*services]
         self.progress(f"docker_local: starting {self.project}")
         starting = StartingStack(args)
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import os
+import secrets
 import subprocess
 import urllib.request
 from collections.abc import Iterator
@@ -14,6 +16,9 @@ import pytest
 
 from test_framework.backends.docker import DockerBackend
 from test_framework.engine.cleanup import remove_run
+from test_framework.engine.compose import BUILD_PROJECT
+from test_framework.engine.docker_host import locate_daemon
+from test_framework.engine.image_inputs import choose_base_image
 from test_framework.settings import Settings
 from tests.docker.test_docker_stack import new_run, quiet
 from tests.support.docker_resources import NOTHING, REPO, resources
@@ -100,3 +105,61 @@ def test_a_team_relying_on_the_container_healthcheck_gets_a_healthy_container(
         assert health(endpoints.http_url) == 200
     finally:
         backend.stop()
+
+
+def test_a_build_that_changes_the_image_restarts_the_service_from_the_new_image(
+    docker_settings: Settings, tmp_path: Path, run_ids: list[str]
+) -> None:
+    # The service's image name carries a stale image (the current build plus one label) when
+    # the start begins: the container started from it beside the build must be replaced.
+    name = f"mission-critical/agent-backend:t{secrets.token_hex(4)}"
+    path = compose_file(tmp_path, "1s", late=False)
+    path.write_text(
+        path.read_text().replace("mission-critical/agent-backend:${MC_IMAGE_TAG:-local}", name)
+    )
+    settings = settings_for(docker_settings, path)
+    run = new_run(tmp_path)
+    run_ids.append(run.run_id)
+    backend = DockerBackend(settings, run, progress=quiet)
+    found = locate_daemon(settings.docker.host, 5).found
+    assert found is not None
+    base = choose_base_image(found.address, settings.docker.base_image, 5).image
+    environment = {**os.environ, **backend._compose_stack(path, None, base_image=base).env}
+    stale = ""
+    try:
+        subprocess.run(
+            ["docker", "compose", "-p", BUILD_PROJECT, "-f", str(path), "build"],
+            env=environment,
+            capture_output=True,
+            check=True,
+            timeout=600,
+        )
+        subprocess.run(
+            ["docker", "build", "--quiet", "--tag", name, "-"],
+            input=f"FROM {name}\nLABEL stale=yes\n",
+            text=True,
+            capture_output=True,
+            check=True,
+            timeout=300,
+        )
+        stale = image_id(name)
+        endpoints = backend.start()
+        try:
+            assert health(endpoints.http_url) == 200
+            assert endpoints.details["image_id"] == image_id(name) != stale
+        finally:
+            backend.stop()
+    finally:
+        rm = ["docker", "image", "rm", name, *([stale] if stale else [])]
+        subprocess.run(rm, capture_output=True, check=False)
+
+
+def image_id(name: str) -> str:
+    done = subprocess.run(
+        ["docker", "image", "inspect", "--format", "{{.Id}}", name],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=30,
+    )
+    return done.stdout.strip()
