@@ -32,9 +32,9 @@ from test_framework.engine.compose import (
     Progress,
     Published,
     StackStartError,
-    find_compose,
     print_progress,
 )
+from test_framework.engine.compose_command import find_compose
 from test_framework.engine.compose_file import resolve_compose_file
 from test_framework.engine.daemon_address import DaemonAddress
 from test_framework.engine.docker_client import connect

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from test_framework.engine.compose import find_compose
+from test_framework.engine.compose_command import find_compose
 from test_framework.errors import ModeUnavailableError
 
 V2 = "Docker Compose version v2.40.3"

@@ -35,6 +35,7 @@ STDLIB_ONLY = (
     "test_framework.client.transcript",
     "test_framework.engine",
     "test_framework.engine.compose",
+    "test_framework.engine.compose_command",
     "test_framework.engine.compose_file",
     "test_framework.engine.daemon_address",
     "test_framework.engine.docker_api",

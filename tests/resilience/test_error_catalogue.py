@@ -24,7 +24,7 @@ import trustme
 
 from test_framework.backends.base import Endpoints, RunContext
 from test_framework.backends.inprocess import InProcessBackend
-from test_framework.engine.compose import find_compose
+from test_framework.engine.compose_command import find_compose
 from test_framework.errors import HarnessError
 from test_framework.settings import DEFAULT_BASE_IMAGE, load_settings
 from tests.support.environment import isolated_environment
