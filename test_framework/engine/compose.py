@@ -62,7 +62,7 @@ class StartingStack:
 
 @dataclass
 class ComposeStack:
-    """One Compose project: ``up --build --wait``, published ports, logs, ``down``."""
+    """One Compose project: build, ``up`` (with or without ``--wait``), ports, logs, ``down``."""
 
     command: ComposeCommand
     file: Path
