@@ -331,6 +331,10 @@ def stack_figures(
             "MC_BASE_IMAGE": base_image,
             "AGENT_JWT_SECRET": secrets.token_urlsafe(32),
             "AGENT_TEST_PASSWORD": secrets.token_urlsafe(18),
+            # Its own image tag: `up --build` under each run's project labels the image with
+            # that project, so sharing the tag would hand the harness a changed image each
+            # round (which it would rightly start again from its own build).
+            "MC_IMAGE_TAG": "pytest-docker",
         }
         with environ(variables):
             began = time.perf_counter()

@@ -74,7 +74,7 @@ class ComposeStack:
         return self._argv_for(self.project, *args)
 
     def _argv_for(self, project: str, *args: str) -> list[str]:
-        return [*self.command.argv, "--project-name", project, "--file", str(self.file), *args]
+        return [*self.command.run_argv, "--project-name", project, "--file", str(self.file), *args]
 
     def _environment(self) -> dict[str, str]:
         return {**os.environ, **self.env}
