@@ -9,9 +9,12 @@ ratios and differences. Sections:
 
 - probe: ``python -m test_framework probe --json`` (its own ``elapsed_ms``: settings, every
   probe, the choice, in a fresh process) and the whole process, with (a) no daemon and no
-  staging, (b) the daemon up, (c) staging blackholed; beside ``docker info`` and the SDK's ping.
+  staging, (b) the daemon up, (c) staging blackholed; beside ``docker info`` (run side by side,
+  target: the whole process at most 2.0x) and the SDK's ping.
 - stack: ``DockerBackend`` start to healthy and stop, beside pytest-docker's fixture code
-  (``docker compose up --build --wait``, ``port``, poll ``/health``; ``down -v``), image cached.
+  (``docker compose up --build --wait``, ``port``, poll ``/health``; ``down -v``), image cached,
+  on the project's compose file (1 s healthcheck interval) and on the same file with a 10 s
+  interval; targets: start at most 0.6x pytest-docker's, teardown at most 1.0x.
 - suite: tests/mission_critical, ``-n 2``, ``-m "not deployment_control"`` (the tests every mode
   runs) in minimal, docker_local, staging through nginx + TLS, and minimal's test functions
   against an already-running ``python -m agent_backend`` with the plugin only passing the URL
@@ -70,6 +73,7 @@ SUITE = "tests/mission_critical"
 LIKE_FOR_LIKE = ["-m", "not deployment_control"]
 NO_DAEMON = "unix:///nonexistent"
 BLACKHOLE_TIMEOUT_S = 0.5
+PROBE_RATIO_TARGET = 2.0
 NOX_MINIMAL = "mission_critical(mode='minimal')"
 
 
@@ -171,6 +175,29 @@ def probe_samples(env: Mapping[str, str], reps: int) -> tuple[list[float], list[
     return inside, whole
 
 
+def probe_beside_docker_info(
+    env: Mapping[str, str], reps: int
+) -> tuple[list[float], list[float], list[float]]:
+    """(in-process, whole-process, ``docker info``) seconds, the probe and ``docker info`` run
+    side by side in each repetition, alternating which goes first."""
+    inside: list[float] = []
+    whole: list[float] = []
+    info: list[float] = []
+
+    def probe() -> None:
+        seconds, done = timed([PY, "-m", "test_framework", "probe", "--json"], env)
+        inside.append(float(json.loads(done.stdout)["elapsed_ms"]) / 1000)
+        whole.append(seconds)
+
+    def docker_info() -> None:
+        info.append(timed(["docker", "info"], env)[0])
+
+    for index in range(reps):
+        for measure in (probe, docker_info) if index % 2 == 0 else (docker_info, probe):
+            measure()
+    return inside, whole, info
+
+
 def command_samples(argv: Sequence[str], env: Mapping[str, str], reps: int) -> list[float]:
     return [timed(argv, env)[0] for _ in range(reps)]
 
@@ -191,7 +218,7 @@ def bench_probe(reps: int) -> list[Figure]:
         figures.append(Figure(section, "(b) daemon up", "not measured: no daemon answers"))
     for name, env, target in cases:
         progress(f"probe {name}")
-        inside, whole = probe_samples(env, reps)
+        inside, whole, info = probe_beside_docker_info(env, reps)
         figures.append(
             Figure(
                 section,
@@ -202,8 +229,17 @@ def bench_probe(reps: int) -> list[Figure]:
             )
         )
         figures.append(Figure(section, f"{name}: probe whole process", with_range(whole, "ms")))
-        info = command_samples(["docker", "info"], env, reps)
         figures.append(Figure(section, f"{name}: beside `docker info`", with_range(info, "ms")))
+        ratios = paired_ratios(whole, info)
+        figures.append(
+            Figure(
+                section,
+                f"{name}: probe whole process / `docker info`",
+                ratio_text(ratios),
+                f"<= {PROBE_RATIO_TARGET:g}x",
+                median(ratios) <= PROBE_RATIO_TARGET,
+            )
+        )
         pings = command_samples(ping, env, reps)
         figures.append(
             Figure(section, f"{name}: beside `docker.from_env().ping()`", with_range(pings, "ms"))
