@@ -55,6 +55,9 @@ class ServiceSettings:
     token_via: str = "header"  # "header" (Authorization: Bearer) or "query" (?token=)
     ready_message: str = ""  # "" = the open socket is ready; else the first message's type
     protocol_ping: bool = False  # the service answers {"type": "ping"} with {"type": "pong"}
+    # docker_local: also wait for the container's own healthcheck (`compose up --wait`), not
+    # only for the harness's poll of the published port.
+    wait_for_compose_healthcheck: bool = False
 
     @property
     def auth_kind(self) -> AuthKind:

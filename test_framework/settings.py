@@ -7,7 +7,6 @@ Standard library only: the noxfile loads settings before anything is installed.
 from __future__ import annotations
 
 import os
-import tempfile
 import tomllib
 import types
 from collections.abc import Callable, Mapping
@@ -293,6 +292,8 @@ def _parsed(parse: Callable[[str], _T], given: Given) -> _T:
 
 def writable_report_dir(settings: Settings) -> Path:
     """The report folder, created; refused in one line when it cannot be."""
+    import tempfile  # not at module level: the probe reads settings and never needs it
+
     folder = settings.report_dir
     try:
         folder.mkdir(parents=True, exist_ok=True)

@@ -14,9 +14,11 @@ import dataclasses
 import json
 import logging
 import os
+import threading
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -28,17 +30,24 @@ from test_framework.engine.cleanup import prune_images, remove_labelled, remove_
 from test_framework.engine.compose import (
     ComposeStack,
     Progress,
+    Published,
     StackStartError,
-    find_compose,
     print_progress,
 )
+from test_framework.engine.compose_command import find_compose
 from test_framework.engine.compose_file import resolve_compose_file
 from test_framework.engine.daemon_address import DaemonAddress
 from test_framework.engine.docker_client import connect
 from test_framework.engine.image_inputs import choose_base_image, wheelhouse_status
 from test_framework.engine.labels import PROJECT_FILTER, RUN_ID, compose_variables, owner_gone
 from test_framework.engine.labels import project_name as _project_name
-from test_framework.errors import HarnessError, ModeUnavailableError, ServiceUnavailableError
+from test_framework.engine.step_clock import StepClock
+from test_framework.errors import (
+    ConfigError,
+    HarnessError,
+    ModeUnavailableError,
+    ServiceUnavailableError,
+)
 from test_framework.interrupts import sigterm_as_interrupt
 from test_framework.service import NO_COMPOSE_FILE, ServiceSettings
 from test_framework.settings import Settings
@@ -48,6 +57,9 @@ log = logging.getLogger(__name__)
 STATE_FILE = "docker-stack.json"
 LOCK_FILE = "docker-stack.lock"
 CHECKOUT_DIR = "docker-checked-out"
+# How often the start polls the daemon for the port and the port for an answer: a refused
+# connection on loopback costs well under a millisecond.
+POLL_S = 0.02
 
 
 @dataclass(frozen=True)
@@ -121,11 +133,20 @@ class DockerBackend:
     def restart(self) -> Endpoints:
         """Start the service container again and return its endpoints (the host port changes)."""
         stack = self._require_stack()
-        service = self.settings.service.compose_service
-        stack.up(self.settings.docker.start_timeout_s, services=[service], build=False)
+        service = self.settings.service
         previous = self._read()
         details = dict(previous.endpoints["details"]) if previous and previous.endpoints else {}
-        endpoints = self._reach(stack, details)
+        if service.wait_for_compose_healthcheck:
+            name = service.compose_service
+            stack.up(self.settings.docker.start_timeout_s, services=[name], build=False)
+            endpoints = self._reach(stack, details)
+        else:
+            client, _ = connect(self.settings.docker.host, self.settings.probe_timeout_s)
+            try:
+                _, published = self._start_until_answering(stack, client, StepClock(), build=False)
+            finally:
+                client.close()
+            endpoints = self._reach(stack, details, answering=published)
         with self._lock():
             self._write(StackRecord("up", self.project, str(stack.file), "", _to_json(endpoints)))
         self._endpoints = endpoints
@@ -146,12 +167,15 @@ class DockerBackend:
         service = self.settings.service
         if not service.compose_file:
             raise ModeUnavailableError(NO_COMPOSE_FILE)
+        clock = StepClock()
         client, address = connect(docker.host, self.settings.probe_timeout_s)
+        clock.done("daemon")
         try:
             orphans = remove_labelled(client, [PROJECT_FILTER], owner_gone)
             orphans = dataclasses.replace(orphans, images=prune_images(client))
             if orphans.removed_anything:
                 self.progress(f"docker_local: leftovers of earlier runs: {orphans.summary()}")
+            clock.done("leftover sweep")
             compose_file = resolve_compose_file(service.compose_file, self.settings.root)
             choice = choose_base_image(address, docker.base_image, self.settings.probe_timeout_s)
             if not choice.ok:
@@ -162,12 +186,20 @@ class DockerBackend:
             wheels_ok, wheels_detail = wheelhouse_status(compose_file)
             if not wheels_ok:
                 raise ModeUnavailableError(wheels_detail)
+            clock.done("image and wheelhouse checks")
             stack = self._compose_stack(compose_file, address, base_image=choice.image)
-            stack.check_service(service.compose_service)
             self._stack = stack
             self._write(StackRecord("starting", self.project, str(compose_file)))
             try:
-                seconds = stack.up(docker.start_timeout_s)
+                if service.wait_for_compose_healthcheck:
+                    stack.check_service(service.compose_service)
+                    clock.done("service check")
+                    seconds = stack.up(docker.start_timeout_s, clock=clock)
+                    published: Published | None = None
+                else:
+                    seconds, published = self._start_until_answering(
+                        stack, client, clock, check_service=True
+                    )
             except StackStartError as exc:
                 path = self._save_logs(exc.logs)
                 self._down_quietly(stack)
@@ -183,7 +215,8 @@ class DockerBackend:
                 "start_s": f"{seconds:.1f}",
                 **self._container_facts(client, service.compose_service),
             }
-            endpoints = self._reach(stack, details)
+            clock.done("container facts")
+            endpoints = self._reach(stack, details, clock, published)
         except HarnessError as exc:
             record = self._read()
             if record is None or record.status != "failed":
@@ -192,20 +225,182 @@ class DockerBackend:
         finally:
             client.close()
         self._write(StackRecord("up", self.project, str(compose_file), "", _to_json(endpoints)))
+        log.info("%s started in %s", self.project, clock.summary())
         return endpoints
 
-    def _reach(self, stack: ComposeStack, details: dict[str, str]) -> Endpoints:
-        """Endpoints on the published loopback port, once ``/health`` answers through it."""
+    def _reach(
+        self,
+        stack: ComposeStack,
+        details: dict[str, str],
+        clock: StepClock | None = None,
+        answering: Published | None = None,
+    ) -> Endpoints:
+        """Endpoints on the published loopback port, once ``/health`` answers through it
+        (``answering``: a port already seen answering moments ago)."""
+        clock = clock or StepClock()
         service = self.settings.service
+        if answering is not None:
+            return _endpoints_at(answering.port, service, details, clock)
         published = stack.published(service.compose_service, service.container_port)
-        http_url = f"http://127.0.0.1:{published.port}"
-        _wait_for_health(http_url, service, timeout_s=30.0)
-        return Endpoints(
-            ws_url=f"ws://127.0.0.1:{published.port}{service.ws_path}",
-            http_url=http_url,
-            auth_url=http_url + service.auth_path,
-            details={**details, "port": str(published.port)},
+        clock.done("port lookup")
+        _wait_for_health(f"http://127.0.0.1:{published.port}", service, timeout_s=30.0)
+        clock.done("health through the port")
+        return _endpoints_at(published.port, service, details, clock)
+
+    def _start_until_answering(
+        self,
+        stack: ComposeStack,
+        client: Any,
+        clock: StepClock,
+        build: bool = True,
+        check_service: bool = False,
+    ) -> tuple[float, Published]:
+        """Build, and ``compose up --detach`` without ``--wait``; meanwhile look up the
+        service's published port through the daemon and poll it tightly until it answers (see
+        ``answers``). Ready is the service answering through the port, from the image the build
+        left, whatever the interval of the container's own healthcheck. Returns the seconds and
+        the port.
+
+        When the service's image is already there, the start does not wait for the build: the
+        container starts from the image as it is while the build runs, and is kept only if the
+        build left the image unchanged (the usual case: cached layers); otherwise the service
+        is started again from the new image before the start returns."""
+        docker = self.settings.docker
+        service = self.settings.service
+        started = time.monotonic()
+        deadline = started + docker.start_timeout_s
+        image = stack.check_service(service.compose_service) if check_service else ""
+        if check_service:
+            clock.done("service check")
+        building: _InThread | None = None
+        if build and image and _image_id(client, image):
+            building = _InThread(lambda: stack.build(deadline))
+        elif build:
+            stack.build(deadline)
+            clock.done("build")
+        recreate = False
+        while True:
+            try:
+                published = self._until_answering(stack, client, deadline, recreate)
+            except StackStartError:
+                if building is None:
+                    raise
+                building.result()  # a failed build explains a failed start best
+                building = None
+                clock.done("start from the previous image failed; build")
+                self.progress(f"docker_local: starting {self.project} again from the new build")
+                recreate = True
+                continue
+            clock.done("up --detach, port and first answer")
+            if building is None:
+                break
+            building.result()
+            building = None
+            clock.done("build, beside the start")
+            container = self._service_container(client)
+            running = str(container.attrs.get("Image", "")) if container is not None else ""
+            if running == _image_id(client, image):
+                break
+            self.progress(f"docker_local: the build changed {image}: starting the service again")
+            recreate = True
+        seconds = time.monotonic() - started
+        self.progress(f"docker_local: {self.project} answering after {seconds:.1f} s")
+        return seconds, published
+
+    def _until_answering(
+        self, stack: ComposeStack, client: Any, deadline: float, recreate: bool = False
+    ) -> Published:
+        """``compose up --detach``, then the port polled until the service answers.
+        ``recreate``: a new container replaces the one there, which must not be asked."""
+        docker = self.settings.docker
+        service = self.settings.service
+        old = self._service_container(client) if recreate else None
+        replaced = str(old.id) if old is not None else ""
+        starting = stack.start_detached(deadline + 15, recreate=recreate)
+        published: Published | None = None
+        last = "no container yet"
+        while True:
+            exited = starting.finished.is_set()
+            if exited and starting.code != 0:
+                raise stack.start_failed("", starting.args, starting.output, [], starting.code)
+            if published is None:
+                published, last = self._published_port(client, stack, replaced)
+            if published is not None:
+                ok, last = answers(f"http://127.0.0.1:{published.port}", service)
+                if ok:
+                    break
+            if exited:
+                # Compose is done; a container that stopped will not come to answer.
+                problem = self._stopped(client)
+                if problem:
+                    raise stack.start_failed("", starting.args, starting.output, [problem], 1)
+            if time.monotonic() > deadline:
+                raise stack.start_failed(
+                    f"within {docker.start_timeout_s:g} s",
+                    starting.args,
+                    starting.output,
+                    [f"{service.compose_service} did not answer: {last}"],
+                    starting.code,
+                )
+            time.sleep(POLL_S)
+        # Compose exits as soon as the containers have started: by now, or very nearly.
+        starting.finished.wait(max(deadline + 15 - time.monotonic(), 0))
+        if starting.code != 0:
+            raise stack.start_failed("", starting.args, starting.output, [], starting.code)
+        return published
+
+    def _service_container(self, client: Any) -> Any | None:
+        containers = client.containers.list(
+            all=True,
+            filters={
+                "label": [
+                    f"com.docker.compose.project={self.project}",
+                    f"com.docker.compose.service={self.settings.service.compose_service}",
+                ]
+            },
         )
+        return containers[0] if containers else None
+
+    def _published_port(
+        self, client: Any, stack: ComposeStack, replaced: str = ""
+    ) -> tuple[Published | None, str]:
+        """The service container's loopback host port for ``container_port``, once Docker has
+        published it; else None and why not. ``replaced``: a container id being replaced."""
+        import docker.errors
+
+        service = self.settings.service
+        try:
+            container = self._service_container(client)
+        except docker.errors.NotFound:  # removed between the list and its inspection
+            return None, "the container went away"
+        if container is None:
+            return None, "no container yet"
+        if container.id == replaced:
+            return None, f"{container.name} is still the one being replaced"
+        ports = container.attrs.get("NetworkSettings", {}).get("Ports") or {}
+        bindings = ports.get(f"{service.container_port}/tcp") or []
+        if not bindings:
+            return None, f"{container.name} has not published {service.container_port} yet"
+        for binding in bindings:
+            host = str(binding.get("HostIp", "")).strip("[]")
+            if host in ("127.0.0.1", "::1"):
+                return Published(host, int(binding["HostPort"])), "published"
+        host = str(bindings[0].get("HostIp", ""))
+        raise ConfigError(
+            f"{stack.file.name}: service {service.compose_service!r} publishes"
+            f" {service.container_port} on {host or '0.0.0.0'}, not loopback:"
+            f" use ports: ['127.0.0.1::{service.container_port}']"
+        )
+
+    def _stopped(self, client: Any) -> str:
+        """Why the service container is not running, or "" while it runs."""
+        container = self._service_container(client)
+        if container is None:
+            return f"no {self.settings.service.compose_service} container was created"
+        state = container.attrs.get("State", {})
+        if state.get("Status") == "running":
+            return ""
+        return f"{container.name} is {state.get('Status')} (exit code {state.get('ExitCode')})"
 
     def _container_facts(self, client: Any, service: str) -> dict[str, str]:
         containers = client.containers.list(
@@ -332,29 +527,78 @@ def cleanup_run(run_id: str) -> None:
         log.warning("run %s left docker resources behind: %s", run_id, report.summary())
 
 
+class _InThread:
+    """Runs ``work`` in a thread at once; ``result()`` waits and raises what it raised."""
+
+    def __init__(self, work: Callable[[], None]) -> None:
+        self._error: BaseException | None = None
+        self._thread = threading.Thread(target=self._run, args=(work,), daemon=True)
+        self._thread.start()
+
+    def _run(self, work: Callable[[], None]) -> None:
+        try:
+            work()
+        except BaseException as exc:  # noqa: BLE001 - raised again by result()
+            self._error = exc
+
+    def result(self) -> None:
+        self._thread.join()
+        if self._error is not None:
+            raise self._error
+
+
+def _image_id(client: Any, image: str) -> str:
+    """The id ``image`` (a name and tag) points to now, or "" when there is no such image."""
+    import docker.errors
+
+    if not image:
+        return ""
+    try:
+        return str(client.images.get(image).id)
+    except docker.errors.ImageNotFound:
+        return ""
+
+
+def answers(http_url: str, service: ServiceSettings) -> tuple[bool, str]:
+    """One look: ``health_path`` answers 200, or, without one, the WebSocket path answers HTTP
+    at all (a plain GET there is refused with a 4xx, which proves the service is serving)."""
+    url = http_url + (service.health_path or service.ws_path)
+    try:
+        with urllib.request.urlopen(url, timeout=2) as reply:
+            if reply.status == 200 or not service.health_path:
+                return True, f"status {reply.status}"
+            return False, f"status {reply.status}"
+    except urllib.error.HTTPError as exc:
+        return not service.health_path, f"status {exc.code}"
+    except (urllib.error.URLError, OSError) as exc:
+        return False, str(exc)
+
+
 def _wait_for_health(http_url: str, service: ServiceSettings, timeout_s: float) -> None:
-    """The container is healthy inside; wait until the published port forwards to it too:
-    ``health_path`` answers 200, or, without one, the WebSocket path answers HTTP at all (a
-    plain GET there is refused with a 4xx, which proves the service is serving)."""
+    """Wait until the published port forwards to the service: see ``answers``."""
     url = http_url + (service.health_path or service.ws_path)
     expected = "200" if service.health_path else "any HTTP answer"
     deadline = time.monotonic() + timeout_s
     last = ""
     while time.monotonic() < deadline:
-        try:
-            with urllib.request.urlopen(url, timeout=2) as reply:
-                if reply.status == 200 or not service.health_path:
-                    return
-                last = f"status {reply.status}"
-        except urllib.error.HTTPError as exc:
-            if not service.health_path:
-                return
-            last = f"status {exc.code}"
-        except (urllib.error.URLError, OSError) as exc:
-            last = str(exc)
-        time.sleep(0.1)
+        ok, last = answers(http_url, service)
+        if ok:
+            return
+        time.sleep(POLL_S)
     raise ServiceUnavailableError(
         f"{url} did not give {expected} within {timeout_s:g} s ({last}): check the published port"
+    )
+
+
+def _endpoints_at(
+    port: int, service: ServiceSettings, details: dict[str, str], clock: StepClock
+) -> Endpoints:
+    http_url = f"http://127.0.0.1:{port}"
+    return Endpoints(
+        ws_url=f"ws://127.0.0.1:{port}{service.ws_path}",
+        http_url=http_url,
+        auth_url=http_url + service.auth_path,
+        details={**details, "port": str(port), "start_steps": clock.summary()},
     )
 
 

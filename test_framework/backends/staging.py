@@ -18,7 +18,8 @@ from test_framework.client.credentials import DEFAULT_USER_PREFIX, Credentials
 from test_framework.errors import ServiceUnavailableError
 from test_framework.modes import Mode
 from test_framework.probes.result import ProbeResult
-from test_framework.probes.staging import TRANSIENT_FAILURES, probe_staging
+from test_framework.probes.staging import probe_staging
+from test_framework.probes.staging_walk import TRANSIENT_FAILURES
 from test_framework.settings import Settings
 
 log = logging.getLogger(__name__)

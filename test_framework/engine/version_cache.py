@@ -14,13 +14,9 @@ and a debug line says why. Standard library only (the probe runs before anything
 from __future__ import annotations
 
 import json
-import logging
 import os
-import tempfile
 from collections.abc import Callable
 from pathlib import Path
-
-log = logging.getLogger(__name__)
 
 MAX_ENTRIES = 32
 
@@ -61,10 +57,10 @@ def _load(path: Path) -> dict[str, str]:
     except FileNotFoundError:
         return {}
     except (OSError, ValueError) as exc:
-        log.debug("version cache %s not read (%s): asking the binary", path, exc)
+        _debug("version cache %s not read (%s): asking the binary", path, exc)
         return {}
     if not isinstance(data, dict):
-        log.debug("version cache %s is not an object: asking the binary", path)
+        _debug("version cache %s is not an object: asking the binary", path)
         return {}
     return {str(k): v for k, v in data.items() if isinstance(v, str)}
 
@@ -73,14 +69,24 @@ def _store(path: Path, known: dict[str, str]) -> None:
     # A temporary file renamed into place: a reader never sees half a file.
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
+        import tempfile  # only when a version is remembered anew
+
         handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=".versions-")
     except OSError as exc:
-        log.debug("version cache %s not written (%s)", path, exc)
+        _debug("version cache %s not written (%s)", path, exc)
         return
     try:
         with os.fdopen(handle, "w", encoding="utf-8") as stream:
             json.dump(known, stream)
         os.replace(temporary, path)
     except OSError as exc:
-        log.debug("version cache %s not written (%s)", path, exc)
+        _debug("version cache %s not written (%s)", path, exc)
         Path(temporary).unlink(missing_ok=True)
+
+
+def _debug(message: str, *args: object) -> None:
+    # logging is imported only here: the probe reads the cache on every run and must not pay
+    # for it when nothing goes wrong.
+    import logging
+
+    logging.getLogger(__name__).debug(message, *args)

@@ -83,7 +83,7 @@ def probe_docker(settings: Settings, *, in_session: bool = False) -> ProbeResult
         # A daemon answers and the project names a compose file that is not there.
         return steps.result(False, steps.first_failure(), broken=True)
     # Imported only once a daemon answered: a probe that finds none must not pay for them.
-    from test_framework.engine.compose import find_compose
+    from test_framework.engine.compose_command import find_compose
     from test_framework.engine.image_inputs import choose_base_image, wheelhouse_status
 
     address = search.found.address

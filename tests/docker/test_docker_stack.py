@@ -18,7 +18,8 @@ import pytest
 
 from test_framework.backends.base import RunContext
 from test_framework.backends.docker import DockerBackend
-from test_framework.engine.compose import BUILD_PROJECT, StackStartError, find_compose
+from test_framework.engine.compose import BUILD_PROJECT, StackStartError
+from test_framework.engine.compose_command import find_compose
 from test_framework.engine.labels import OWNER_PID, PROJECT, PROJECT_VALUE, RUN_ID, project_name
 from test_framework.errors import ServiceUnavailableError
 from test_framework.service import ServiceSettings

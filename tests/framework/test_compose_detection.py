@@ -11,7 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from test_framework.engine.compose import find_compose
+from test_framework.engine.compose import ComposeStack
+from test_framework.engine.compose_command import find_compose
 from test_framework.errors import ModeUnavailableError
 
 V2 = "Docker Compose version v2.40.3"
@@ -66,6 +67,16 @@ def test_the_plugin_binary_in_the_cli_plugins_folder_answers_for_the_docker_cli(
     compose_script(tmp_path / "docker-config" / "cli-plugins", V2)
     found = find_compose(path=str(bin_dir), beside=tmp_path / "venv")
     assert found.argv == (str(docker), "compose")
+
+
+def test_a_stack_runs_the_plugin_binary_itself_not_through_the_docker_cli(tmp_path: Path) -> None:
+    bin_dir = tmp_path / "bin"
+    docker = docker_cli(bin_dir, V2)
+    plugin = compose_script(tmp_path / "docker-config" / "cli-plugins", V2)
+    found = find_compose(path=str(bin_dir), beside=tmp_path / "venv")
+    assert found.argv == (str(docker), "compose")
+    assert found.run_argv == (str(plugin),)
+    assert ComposeStack(found, tmp_path / "c.yml", "p")._argv("ps")[0] == str(plugin)
 
 
 def test_a_v2_docker_compose_on_path_is_used_when_the_cli_has_no_plugin(tmp_path: Path) -> None:

@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from test_framework.engine.compose import ComposeCommand, ComposeStack, StackStartError
+from test_framework.engine.compose import ComposeStack, StackStartError
+from test_framework.engine.compose_command import ComposeCommand
 from test_framework.errors import ConfigError, ServiceUnavailableError
 
 FAKE = r"""#!/bin/sh

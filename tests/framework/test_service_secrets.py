@@ -9,7 +9,7 @@ import pytest
 
 from test_framework.backends.base import RunContext
 from test_framework.backends.docker import DockerBackend
-from test_framework.engine.compose import find_compose
+from test_framework.engine.compose_command import find_compose
 from test_framework.errors import HarnessError
 from test_framework.service import ServiceSettings
 from test_framework.settings import Settings

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from test_framework.engine.compose import find_compose
+from test_framework.engine.compose_command import find_compose
 from test_framework.engine.version_cache import MAX_ENTRIES, cache_file, remembered_version
 
 

@@ -24,7 +24,7 @@ import trustme
 
 from test_framework.backends.base import Endpoints, RunContext
 from test_framework.backends.inprocess import InProcessBackend
-from test_framework.engine.compose import find_compose
+from test_framework.engine.compose_command import find_compose
 from test_framework.errors import HarnessError
 from test_framework.settings import DEFAULT_BASE_IMAGE, load_settings
 from tests.support.environment import isolated_environment
@@ -163,7 +163,8 @@ CASES: tuple[Case, ...] = (
         "probe",
         "error: <project>/pyproject.toml: unknown key(s) compose in [tool.test_framework.service]:"
         " use preset, factory, compose_file, compose_service, container_port, ws_path,"
-        " health_path, auth, auth_path, token_via, ready_message, protocol_ping",
+        " health_path, auth, auth_path, token_via, ready_message, protocol_ping,"
+        " wait_for_compose_healthcheck",
         HARNESS_USAGE,
         pyproject=PYPROJECT + '[tool.test_framework.service]\ncompose = "x.yml"\n',
     ),
