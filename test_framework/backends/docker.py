@@ -86,7 +86,7 @@ class DockerBackend:
         with self._lock():
             record = self._read()
             if record is not None and record.status == "up" and record.endpoints:
-                endpoints = _endpoints_from(record.endpoints)
+                endpoints = Endpoints.from_json(record.endpoints)
                 log.info("attached to %s started by another worker", record.project)
             elif record is not None and record.status == "failed":
                 raise ServiceUnavailableError(record.reason)
@@ -127,9 +127,16 @@ class DockerBackend:
         details = dict(previous.endpoints["details"]) if previous and previous.endpoints else {}
         endpoints = self._reach(stack, details)
         with self._lock():
-            self._write(StackRecord("up", self.project, str(stack.file), "", _to_json(endpoints)))
+            self._write(StackRecord("up", self.project, str(stack.file), "", endpoints.to_json()))
         self._endpoints = endpoints
         return endpoints
+
+    def end_run(self) -> None:
+        """The controller's safety net at the very end of a run: remove whatever is left of it."""
+        run_id = self.run.run_id
+        report = remove_run(run_id, os.environ.get("DOCKER_HOST") or None)
+        if report.removed_anything or report.errors:
+            log.warning("run %s left docker resources behind: %s", run_id, report.summary())
 
     def service_logs(self, tail: int = 200) -> str:
         """The service's recent logs, for the report of a failed test."""
@@ -191,7 +198,7 @@ class DockerBackend:
             raise
         finally:
             client.close()
-        self._write(StackRecord("up", self.project, str(compose_file), "", _to_json(endpoints)))
+        self._write(StackRecord("up", self.project, str(compose_file), "", endpoints.to_json()))
         return endpoints
 
     def _reach(self, stack: ComposeStack, details: dict[str, str]) -> Endpoints:
@@ -325,13 +332,6 @@ class DockerBackend:
         scratch.replace(path)
 
 
-def cleanup_run(run_id: str) -> None:
-    """The controller's safety net at the very end of a run: remove whatever is left of it."""
-    report = remove_run(run_id, os.environ.get("DOCKER_HOST") or None)
-    if report.removed_anything or report.errors:
-        log.warning("run %s left docker resources behind: %s", run_id, report.summary())
-
-
 def _wait_for_health(http_url: str, service: ServiceSettings, timeout_s: float) -> None:
     """The container is healthy inside; wait until the published port forwards to it too:
     ``health_path`` answers 200, or, without one, the WebSocket path answers HTTP at all (a
@@ -356,24 +356,6 @@ def _wait_for_health(http_url: str, service: ServiceSettings, timeout_s: float) 
     raise ServiceUnavailableError(
         f"{url} did not give {expected} within {timeout_s:g} s ({last}): check the published port"
     )
-
-
-def _endpoints_from(data: dict[str, Any]) -> Endpoints:
-    return Endpoints(
-        ws_url=data["ws_url"],
-        http_url=data["http_url"],
-        auth_url=data["auth_url"],
-        details=dict(data.get("details", {})),
-    )
-
-
-def _to_json(endpoints: Endpoints) -> dict[str, Any]:
-    return {
-        "ws_url": endpoints.ws_url,
-        "http_url": endpoints.http_url,
-        "auth_url": endpoints.auth_url,
-        "details": dict(endpoints.details),
-    }
 
 
 def _safe(name: str) -> str:
