@@ -19,7 +19,6 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
-from ledger_samples import ledger, record, write
 
 from test_framework.modes import Mode
 from test_framework.probes.runner import probe_modes
@@ -34,6 +33,7 @@ from test_framework.results.ledger import (
 from test_framework.results.matrix import build_matrix, load_ledgers
 from test_framework.results.parity import compare
 from test_framework.settings import load_settings
+from tests.support.ledger_samples import ledger, record, write
 from tests.support.projects import REFERENCE_PROJECT
 
 pytest_plugins = ["pytester"]

@@ -6,10 +6,10 @@ from dataclasses import replace
 from pathlib import Path
 
 import pytest
-from ledger_samples import ledger, nid, record, write, write_sharded
 
 from test_framework.results import gate
 from test_framework.results.ledger import CollectionError, Outcome, RunStatus
+from tests.support.ledger_samples import ledger, nid, record, write, write_sharded
 
 DOCKER_DOWN = "Docker daemon not reachable at /var/run/docker.sock"
 

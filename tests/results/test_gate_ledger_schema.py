@@ -8,7 +8,6 @@ from typing import Any
 
 import jsonschema
 import pytest
-from ledger_samples import ledger, record
 
 from test_framework.results.ledger import (
     VERSION,
@@ -19,6 +18,7 @@ from test_framework.results.ledger import (
     read_ledger,
     skipped_ledger,
 )
+from tests.support.ledger_samples import ledger, record
 from tests.support.projects import REFERENCE_PROJECT
 
 pytest_plugins = ["pytester"]
