@@ -8,6 +8,8 @@ from typing import Any
 
 import pytest
 
+from tests.support.projects import harness_project
+
 pytest_plugins = ["pytester"]
 
 FAKE_SERVICE = '''
@@ -53,13 +55,8 @@ factory = "fakesvc:start"
 
 @pytest.fixture
 def project(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> pytest.Pytester:
-    for name in ("TEST_MODE", "MC_REQUIRED_MODES", "MC_REPORT_DIR", "STAGING_WEBSOCKET_URL"):
-        monkeypatch.delenv(name, raising=False)
+    harness_project(pytester, monkeypatch, PYPROJECT)
     pytester.makepyfile(fakesvc=FAKE_SERVICE)
-    pytester.makefile(".toml", pyproject=PYPROJECT)
-    pytester.makeini(
-        "[pytest]\naddopts = -p no:cacheprovider\nasyncio_default_fixture_loop_scope = function\n"
-    )
     monkeypatch.setenv("PYTHONPATH", str(pytester.path))
     return pytester
 
