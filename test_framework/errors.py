@@ -34,3 +34,11 @@ class ConnectionLostError(HarnessError):
     The plugin reruns a test that fails with this (as the profile's retry policy allows) and
     marks it as retried; an assertion failure is never rerun.
     """
+
+
+class BackendUnavailableError(ConnectionLostError):
+    """The fast failure of a deployment already known to be down (``client.availability``).
+
+    Never rerun: a rerun would only fail fast again, after the retry delay, for every remaining
+    test.
+    """

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol, runtime_checkable
 
 
 @dataclass(frozen=True)
@@ -18,6 +18,27 @@ class Endpoints:
     # Facts for the report: image ids, container names, the in-process factory...
     details: dict[str, str] = field(default_factory=dict)
 
+    def to_json(self) -> dict[str, Any]:
+        """The form the ledger's ``deployment`` and the workers' shared records hold."""
+        return {
+            "ws_url": self.ws_url,
+            "http_url": self.http_url,
+            "auth_url": self.auth_url,
+            "ca_bundle": str(self.ca_bundle) if self.ca_bundle else None,
+            "details": dict(self.details),
+        }
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> Endpoints:
+        ca_bundle = data.get("ca_bundle")
+        return cls(
+            ws_url=data["ws_url"],
+            http_url=data["http_url"],
+            auth_url=data["auth_url"],
+            ca_bundle=Path(ca_bundle) if ca_bundle else None,
+            details=dict(data.get("details", {})),
+        )
+
 
 class Backend(Protocol):
     """A deployment of the service under test for one run of the suite."""
@@ -27,10 +48,29 @@ class Backend(Protocol):
         ...
 
     def stop(self) -> None:
-        """Stop what ``start`` started. Safe to call twice, and after a failed start."""
+        """Stop what ``start`` started. Safe to call twice, and after a failed start.
+
+        Every pytest-xdist worker calls it at its session's end, whether it started the
+        deployment or not: one the workers share goes when the last of them is out.
+        """
+        ...
+
+    def end_run(self) -> None:
+        """The controller's last word on the run, once the workers have stopped: remove
+        whatever of the run is left (e.g. the share of a worker that was killed)."""
         ...
 
 
+@runtime_checkable
+class LoggingBackend(Backend, Protocol):
+    """A deployment whose service logs the harness can read, for a failed test's report."""
+
+    def service_logs(self, tail: int = 200) -> str:
+        """The service's last ``tail`` log lines."""
+        ...
+
+
+@runtime_checkable
 class ControllableBackend(Backend, Protocol):
     """A deployment the harness controls, for tests marked ``deployment_control``."""
 

@@ -98,7 +98,7 @@ class DockerBackend:
         with self._lock():
             record = self._read()
             if record is not None and record.status == "up" and record.endpoints:
-                endpoints = _endpoints_from(record.endpoints)
+                endpoints = Endpoints.from_json(record.endpoints)
                 log.info("attached to %s started by another worker", record.project)
             elif record is not None and record.status == "failed":
                 raise ServiceUnavailableError(record.reason)
@@ -148,9 +148,16 @@ class DockerBackend:
                 client.close()
             endpoints = self._reach(stack, details, answering=published)
         with self._lock():
-            self._write(StackRecord("up", self.project, str(stack.file), "", _to_json(endpoints)))
+            self._write(StackRecord("up", self.project, str(stack.file), "", endpoints.to_json()))
         self._endpoints = endpoints
         return endpoints
+
+    def end_run(self) -> None:
+        """The controller's safety net at the very end of a run: remove whatever is left of it."""
+        run_id = self.run.run_id
+        report = remove_run(run_id, os.environ.get("DOCKER_HOST") or None)
+        if report.removed_anything or report.errors:
+            log.warning("run %s left docker resources behind: %s", run_id, report.summary())
 
     def service_logs(self, tail: int = 200) -> str:
         """The service's recent logs, for the report of a failed test."""
@@ -224,7 +231,7 @@ class DockerBackend:
             raise
         finally:
             client.close()
-        self._write(StackRecord("up", self.project, str(compose_file), "", _to_json(endpoints)))
+        self._write(StackRecord("up", self.project, str(compose_file), "", endpoints.to_json()))
         log.info("%s started in %s", self.project, clock.summary())
         return endpoints
 
@@ -520,13 +527,6 @@ class DockerBackend:
         scratch.replace(path)
 
 
-def cleanup_run(run_id: str) -> None:
-    """The controller's safety net at the very end of a run: remove whatever is left of it."""
-    report = remove_run(run_id, os.environ.get("DOCKER_HOST") or None)
-    if report.removed_anything or report.errors:
-        log.warning("run %s left docker resources behind: %s", run_id, report.summary())
-
-
 class _InThread:
     """Runs ``work`` in a thread at once; ``result()`` waits and raises what it raised."""
 
@@ -600,24 +600,6 @@ def _endpoints_at(
         auth_url=http_url + service.auth_path,
         details={**details, "port": str(port), "start_steps": clock.summary()},
     )
-
-
-def _endpoints_from(data: dict[str, Any]) -> Endpoints:
-    return Endpoints(
-        ws_url=data["ws_url"],
-        http_url=data["http_url"],
-        auth_url=data["auth_url"],
-        details=dict(data.get("details", {})),
-    )
-
-
-def _to_json(endpoints: Endpoints) -> dict[str, Any]:
-    return {
-        "ws_url": endpoints.ws_url,
-        "http_url": endpoints.http_url,
-        "auth_url": endpoints.auth_url,
-        "details": dict(endpoints.details),
-    }
 
 
 def _safe(name: str) -> str:

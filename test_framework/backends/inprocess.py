@@ -146,6 +146,9 @@ class InProcessBackend:
             self._loop = None
             self._thread = None
 
+    def end_run(self) -> None:
+        """Nothing outlives a worker: its ``stop`` took the service down."""
+
     def terminate(self) -> None:
         """Graceful shutdown (the service's SIGTERM behaviour), waiting until it is done."""
         if self._service is not None:

@@ -87,6 +87,9 @@ class StagingBackend:
         """Nothing to stop: the deployment is not ours."""
         self._endpoints = None
 
+    def end_run(self) -> None:
+        """Nothing to remove: the deployment is not ours."""
+
     def credentials(self) -> Credentials:
         """``STAGING_TEST_USER`` as the user id prefix, the password, the ready token."""
         return staging_credentials(self.settings)

@@ -16,7 +16,7 @@ import time
 from dataclasses import dataclass, replace
 from urllib.parse import urlsplit
 
-from test_framework.errors import ConnectionLostError
+from test_framework.errors import BackendUnavailableError
 
 log = logging.getLogger(__name__)
 
@@ -46,7 +46,7 @@ class Availability:
         self._lock = threading.Lock()
 
     def check(self, url: str) -> None:
-        """Raise ``ConnectionLostError`` at once when ``url``'s deployment is known to be down
+        """Raise ``BackendUnavailableError`` at once when ``url``'s deployment is known to be down
         (once per cool-down, the caller is let through to try again)."""
         key = deployment_key(url)
         now = time.time()
@@ -57,7 +57,7 @@ class Availability:
                 self._outages[key] = replace(outage, retry_after=now + self.cooldown_s)
                 return
         if outage is not None:
-            raise ConnectionLostError(outage.message())
+            raise BackendUnavailableError(outage.message())
 
     def mark_down(self, url: str, cause: str) -> Outage:
         key = deployment_key(url)

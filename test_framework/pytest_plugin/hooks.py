@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import re
 import secrets
 import shutil
 import time
@@ -21,12 +22,18 @@ from typing import Any
 
 import pytest
 
-from test_framework.backends.base import Backend, Endpoints, RunContext
+from test_framework.backends.base import (
+    Backend,
+    ControllableBackend,
+    Endpoints,
+    LoggingBackend,
+    RunContext,
+)
 from test_framework.backends.factory import make_backend
 from test_framework.backends.staging import staging_credentials
 from test_framework.client.credentials import DEFAULT_USER_PREFIX, Credentials
 from test_framework.client.redaction import register_secret
-from test_framework.errors import HarnessError
+from test_framework.errors import BackendUnavailableError, ConnectionLostError, HarnessError
 from test_framework.interrupts import how_interrupted, sigterm_as_interrupt
 from test_framework.modes import ALL_MODES, Mode
 from test_framework.profiles import Profile
@@ -52,11 +59,10 @@ NOT_ACTIVE = (
     " staging_fallback), or set TEST_MODE; `nox -s mission_critical` does this for you"
 )
 WORKER_PIDS = "worker-pids"
-# Exceptions that mean "the connection failed", which the profile's retry policy may rerun.
-RERUN_ON = ["ConnectionLostError"]
-# ...except the fast failure of a deployment already known to be down (availability.py): a rerun
-# would only fail fast again, after the retry delay, for every remaining test.
-NO_RERUN_ON = ["backend unavailable since"]
+# The failures the profile's retry policy may rerun ("the connection failed")...
+RERUN_ON: tuple[type[BaseException], ...] = (ConnectionLostError,)
+# ...except these (the fast failure of a deployment already known to be down).
+NO_RERUN_ON: tuple[type[BaseException], ...] = (BackendUnavailableError,)
 
 
 @dataclass
@@ -344,9 +350,26 @@ def _configure_reruns(config: pytest.Config, profile: Profile) -> None:
         option.reruns_delay = profile.retry.delay_s
         option.reruns_delay_backoff_factor = profile.retry.backoff
         if not getattr(option, "only_rerun", None):
-            option.only_rerun = list(RERUN_ON)
+            option.only_rerun = [_names_pattern(RERUN_ON, but_not=NO_RERUN_ON)]
         if not getattr(option, "rerun_except", None):
-            option.rerun_except = list(NO_RERUN_ON)
+            option.rerun_except = [_names_pattern(NO_RERUN_ON)]
+
+
+def _names_pattern(
+    classes: tuple[type[BaseException], ...], but_not: tuple[type[BaseException], ...] = ()
+) -> str:
+    """A regex matching a failure of one of ``classes`` or their subclasses (but not of
+    ``but_not``'s). pytest-rerunfailures matches its filters against a failure's text, ``Name:
+    message`` (older versions ``module.Name: message``), not its type: the class names are what
+    tells the types apart there."""
+    names: set[str] = set()
+    pending = list(classes)
+    while pending:
+        cls = pending.pop()
+        if not issubclass(cls, but_not):
+            names.add(cls.__name__)
+        pending.extend(cls.__subclasses__())
+    return r"\b(?:" + "|".join(sorted(map(re.escape, names))) + "): "
 
 
 @pytest.hookimpl(optionalhook=True)
@@ -415,12 +438,12 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     state = session.config.stash.get(STATE, None)
     if state is None:
         return
+    if state.backend is None and hasattr(session.config, "workerinput"):
+        # Every worker checks out of the deployment, even one that never used it, so that one
+        # the workers share goes when the last of them is out.
+        state.backend = make_backend(state.mode, state.settings, state.run)
     if state.backend is not None:
         state.backend.stop()
-    elif state.mode is Mode.DOCKER_LOCAL and hasattr(session.config, "workerinput"):
-        # Every worker checks out of the shared stack, even one that never used it, so the
-        # last one out knows it is last.
-        make_backend(state.mode, state.settings, state.run).stop()
     if state.recorder is not None:
         _close_run(state, int(exitstatus), complete=exitstatus != pytest.ExitCode.INTERRUPTED)
 
@@ -437,10 +460,7 @@ def _close_run(state: HarnessState, exit_status: int, *, complete: bool) -> None
         collected_count=collected.get("count"),
         collected_sha256=collected.get("sha256"),
     )
-    if state.mode is Mode.DOCKER_LOCAL:
-        from test_framework.backends.docker import cleanup_run
-
-        cleanup_run(state.run.run_id)
+    (state.backend or make_backend(state.mode, state.settings, state.run)).end_run()
     shutil.rmtree(state.run.shared_dir, ignore_errors=True)
 
 
@@ -470,10 +490,9 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
     backend = state.backend if state is not None else None
     # A fast failure on a known outage adds nothing to the logs the first failure carried, and
     # each fetch costs a Compose call while the rest of the suite is failing fast.
-    known_outage = call.excinfo is not None and NO_RERUN_ON[0] in str(call.excinfo.value)
-    if known_outage:
+    if call.excinfo is not None and isinstance(call.excinfo.value, NO_RERUN_ON):
         return
-    if report.failed and backend is not None and hasattr(backend, "service_logs"):
+    if report.failed and isinstance(backend, LoggingBackend):
         from test_framework.client.redaction import redact_text
 
         report.sections.append(("service logs", redact_text(backend.service_logs(tail=100))))
@@ -498,20 +517,10 @@ def _read_deployment(state: HarnessState) -> dict[str, Any]:
     """What the workers recorded of the deployment they used (URLs carry no secrets)."""
     deployment: dict[str, Any] = {}
     if state.endpoints is not None:
-        deployment = _endpoints_json(state.endpoints)
+        deployment = state.endpoints.to_json()
     for path in sorted(state.run.shared_dir.glob("endpoints-*.json")):
         deployment = json.loads(path.read_text("utf-8"))
     return deployment
-
-
-def _endpoints_json(endpoints: Endpoints) -> dict[str, Any]:
-    return {
-        "ws_url": endpoints.ws_url,
-        "http_url": endpoints.http_url,
-        "auth_url": endpoints.auth_url,
-        "ca_bundle": str(endpoints.ca_bundle) if endpoints.ca_bundle else None,
-        "details": dict(endpoints.details),
-    }
 
 
 # Fixtures -----------------------------------------------------------------------------------
@@ -583,7 +592,7 @@ def mc_endpoints(request: pytest.FixtureRequest) -> Endpoints:
             pytest.fail(failure or "the backend started without endpoints", pytrace=False)
         os.environ["TEST_WEBSOCKET_URL"] = state.endpoints.ws_url
         record = state.run.shared_dir / f"endpoints-{state.run.worker_id}.json"
-        record.write_text(json.dumps(_endpoints_json(state.endpoints)), "utf-8")
+        record.write_text(json.dumps(state.endpoints.to_json()), "utf-8")
     return state.endpoints
 
 
@@ -591,7 +600,7 @@ def mc_endpoints(request: pytest.FixtureRequest) -> Endpoints:
 class DeploymentControl:
     """A private deployment a ``deployment_control`` test may terminate and restart."""
 
-    backend: Any
+    backend: ControllableBackend
     endpoints: Endpoints
 
     def terminate(self) -> None:
@@ -616,7 +625,7 @@ def mc_control(request: pytest.FixtureRequest) -> Iterator[DeploymentControl]:
     )
     private.shared_dir.mkdir(parents=True, exist_ok=True)
     backend = make_backend(state.mode, state.settings, private)
-    if not (hasattr(backend, "terminate") and hasattr(backend, "restart")):
+    if not isinstance(backend, ControllableBackend):
         pytest.skip(f"the {state.mode} backend offers no control of its deployment")
     try:
         endpoints = backend.start()

@@ -19,6 +19,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.support.environment import run_captured
+
 ROOT = Path(__file__).resolve().parents[2]
 README = ROOT / "README.md"
 COMMAND_TIMEOUT_S = 900.0  # generous: the machine is shared; this only proves "does not hang"
@@ -101,15 +103,7 @@ def user_environment(no_daemon: Path) -> dict[str, str]:
 
 
 def run(command: str, cwd: Path, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        ["bash", "-c", command],
-        cwd=cwd,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=COMMAND_TIMEOUT_S,
-        check=False,
-    )
+    return run_captured(["bash", "-c", command], cwd=cwd, env=env, timeout=COMMAND_TIMEOUT_S)
 
 
 def check_output(command: str, done: subprocess.CompletedProcess[str]) -> None:

@@ -7,12 +7,12 @@ from pathlib import Path
 
 import pytest
 
-from test_framework.backends.base import RunContext
 from test_framework.backends.docker import DockerBackend
 from test_framework.engine.compose_command import find_compose
 from test_framework.errors import HarnessError
 from test_framework.service import ServiceSettings
 from test_framework.settings import Settings
+from tests.support.runs import run_context
 
 COMPOSE = """\
 services:
@@ -32,10 +32,9 @@ def test_compose_gets_the_runs_password_secret_and_token_as_mc_variables(tmp_pat
         pytest.skip(f"Docker Compose v2 is not installed: {exc}")
     compose_file = tmp_path / "compose.yml"
     compose_file.write_text(COMPOSE)
-    run = RunContext(
-        run_id="secrets",
-        owner_pid=0,
-        shared_dir=tmp_path,
+    run = run_context(
+        tmp_path,
+        "secrets",
         test_password="run-password-0001",
         jwt_secret="run-jwt-secret-of-at-least-32-bytes!",
         test_token="run-static-token-0001",

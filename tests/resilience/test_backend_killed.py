@@ -14,7 +14,6 @@ import http.server
 import json
 import subprocess
 import sys
-import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
@@ -29,6 +28,7 @@ from test_framework.client.http_client import HttpClient
 from test_framework.errors import ConnectionLostError
 from test_framework.modes import Mode
 from test_framework.profiles import DEFAULT_PROFILES, RetryPolicy
+from tests.support.background import serving
 from tests.support.docker_resources import NOTHING, child_environment, require_docker, resources
 from tests.support.requirements import require_nginx
 from tests.support.staging_deployment import StagingDeployment, StagingEnvironment
@@ -166,13 +166,8 @@ class _Gateway(http.server.BaseHTTPRequestHandler):
 @pytest.fixture
 def gateway() -> Iterator[str]:
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Gateway)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
+    with serving(server, "gateway"):
         yield f"http://127.0.0.1:{server.server_address[1]}"
-    finally:
-        server.shutdown()
-        server.server_close()
 
 
 async def test_a_proxys_502_or_504_is_no_answer_but_the_services_503_is_one(gateway: str) -> None:

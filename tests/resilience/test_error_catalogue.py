@@ -22,14 +22,15 @@ import jwt
 import pytest
 import trustme
 
-from test_framework.backends.base import Endpoints, RunContext
+from test_framework.backends.base import Endpoints
 from test_framework.backends.inprocess import InProcessBackend
 from test_framework.engine.compose_command import find_compose
 from test_framework.errors import HarnessError
 from test_framework.settings import DEFAULT_BASE_IMAGE, load_settings
-from tests.support.environment import isolated_environment
+from tests.support.environment import isolated_environment, run_captured
 from tests.support.fake_docker_daemon import DaemonScript, fake_daemon_unix
 from tests.support.fake_staging import Behaviour, FakeStaging
+from tests.support.runs import run_context
 
 ROOT = Path(__file__).resolve().parents[2]
 DOCS = ROOT / "docs" / "errors.md"
@@ -714,13 +715,11 @@ def closed_port() -> int:
 @pytest.fixture(scope="module")
 def backend(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Endpoints]:
     """The real agent_backend, in-process on plain ws://127.0.0.1:<port>."""
-    run = RunContext(
-        run_id="catalogue",
-        owner_pid=0,
-        shared_dir=tmp_path_factory.mktemp("shared"),
+    run = run_context(
+        tmp_path_factory.mktemp("shared"),
+        "catalogue",
         test_password=PASSWORD,
         jwt_secret=JWT_SECRET,
-        test_token="catalogue-static-token",
     )
     service = InProcessBackend(load_settings(ROOT, environ={}), run)
     try:
@@ -792,15 +791,7 @@ def run_case(
         (project / name).write_text(text, "utf-8")
     env = isolated_environment({k: v.format(**subst) for k, v in case.env.items()})
     args = dataclasses.replace(case, args=tuple(a.format(**subst) for a in case.args))
-    return subprocess.run(
-        command(args, project),
-        cwd=project,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=RUN_TIMEOUT_S,
-        check=False,
-    )
+    return run_captured(command(args, project), cwd=project, env=env, timeout=RUN_TIMEOUT_S)
 
 
 @pytest.mark.parametrize("case", CASES, ids=[c.name.replace(" ", "-") for c in CASES])

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+import subprocess
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -25,3 +26,19 @@ def isolated_environment(extra: Mapping[str, str] | None = None) -> dict[str, st
     env["PYTHONPATH"] = str(ROOT)
     env.update(extra or {})
     return env
+
+
+def run_captured(
+    argv: Sequence[str], *, cwd: Path, env: Mapping[str, str], timeout: float
+) -> subprocess.CompletedProcess[str]:
+    """``argv`` run to its end, its output captured as text; its exit status is the caller's
+    to judge."""
+    return subprocess.run(
+        list(argv),
+        cwd=cwd,
+        env=dict(env),
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )

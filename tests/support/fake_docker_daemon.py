@@ -10,13 +10,14 @@ import http.server
 import json
 import re
 import socketserver
-import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
+
+from tests.support.background import serving
 
 
 @dataclass
@@ -108,14 +109,10 @@ def fake_daemon_unix(path: Path, script: DaemonScript | None = None) -> Iterator
     script = script or DaemonScript()
     server = _UnixServer(str(path), _Handler)
     server.script = script  # type: ignore[attr-defined]
-    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05})
-    thread.start()
     try:
-        yield script
+        with serving(server, "fake-docker-daemon"):
+            yield script
     finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(5)
         path.unlink(missing_ok=True)
 
 
@@ -124,14 +121,8 @@ def fake_daemon_tcp(script: DaemonScript | None = None) -> Iterator[tuple[int, D
     script = script or DaemonScript()
     server = _TcpServer(("127.0.0.1", 0), _Handler)
     server.script = script  # type: ignore[attr-defined]
-    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05})
-    thread.start()
-    try:
+    with serving(server, "fake-docker-daemon"):
         yield server.server_address[1], script
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(5)
 
 
 def dead_socket(path: Path) -> Path:

@@ -9,6 +9,7 @@ probe must name gets a real server that fails exactly that way, on 127.0.0.1, po
 from __future__ import annotations
 
 import base64
+import contextlib
 import hashlib
 import json
 import ssl
@@ -16,9 +17,10 @@ import struct
 import threading
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from types import TracebackType
 
 import trustme
+
+from tests.support.background import Background, serving
 
 
 @dataclass(frozen=True)
@@ -120,14 +122,14 @@ _WS_GUID = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
 _OP_TEXT, _OP_CLOSE, _OP_PING, _OP_PONG = 0x1, 0x8, 0x9, 0xA
 
 
-class FakeStaging:
+class FakeStaging(Background["FakeStaging"]):
     """``with FakeStaging(Behaviour(health_status=404)) as fake: fake.ws_url``."""
 
     def __init__(self, behaviour: Behaviour, certificate: trustme.LeafCert | None = None) -> None:
         self.behaviour = behaviour
         self.certificate = certificate
         self._server: _Server | None = None
-        self._thread: threading.Thread | None = None
+        self._serving = contextlib.ExitStack()
 
     @property
     def port(self) -> int:
@@ -139,7 +141,7 @@ class FakeStaging:
         scheme = "wss" if self.certificate is not None else "ws"
         return f"{scheme}://localhost:{self.port}/ws"
 
-    def __enter__(self) -> FakeStaging:
+    def start(self) -> FakeStaging:
         server = _Server(("127.0.0.1", 0), _Handler)
         server.behaviour = self.behaviour
         server.released = threading.Event()
@@ -148,21 +150,10 @@ class FakeStaging:
             self.certificate.configure_cert(context)
             server.socket = context.wrap_socket(server.socket, server_side=True)
         self._server = server
-        self._thread = threading.Thread(
-            target=server.serve_forever, kwargs={"poll_interval": 0.05}, name="fake-staging"
-        )
-        self._thread.start()
+        self._serving.enter_context(serving(server, "fake-staging"))
         return self
 
-    def __exit__(
-        self,
-        kind: type[BaseException] | None,
-        error: BaseException | None,
-        trace: TracebackType | None,
-    ) -> None:
-        assert self._server is not None
-        assert self._thread is not None
-        self._server.released.set()
-        self._server.shutdown()
-        self._server.server_close()
-        self._thread.join(10)
+    def stop(self) -> None:
+        if self._server is not None:
+            self._server.released.set()
+        self._serving.close()

@@ -30,7 +30,8 @@ import sys
 import threading
 import time
 from dataclasses import dataclass, field
-from types import TracebackType
+
+from tests.support.background import Background
 
 # Loop turns from an accepted socket to its writer: the accept task, then connection_made.
 SETTLE_TURNS = 3
@@ -66,7 +67,7 @@ class Stats:
                 setattr(self, name, getattr(self, name) + value)
 
 
-class FaultProxy:
+class FaultProxy(Background["FaultProxy"]):
     """``with FaultProxy(("127.0.0.1", port), Faults(latency_s=0.2)) as proxy: proxy.port``."""
 
     def __init__(
@@ -111,17 +112,6 @@ class FaultProxy:
             self._loop.call_soon_threadsafe(self._stopping.set)
             self._thread.join(10)
         self._loop = None
-
-    def __enter__(self) -> FaultProxy:
-        return self.start()
-
-    def __exit__(
-        self,
-        kind: type[BaseException] | None,
-        error: BaseException | None,
-        trace: TracebackType | None,
-    ) -> None:
-        self.stop()
 
     # -- the proxy's own thread ----------------------------------------------------------------
 

@@ -23,7 +23,8 @@ import time
 import urllib.error
 import urllib.request
 from pathlib import Path
-from types import TracebackType
+
+from tests.support.background import Background
 
 ROOT = Path(__file__).resolve().parents[2]
 COPIED = ("noxfile.py", "pyproject.toml", "README.md", "test_framework", "services")
@@ -95,7 +96,7 @@ def _free_port() -> int:
         return port
 
 
-class LoopbackStaging:
+class LoopbackStaging(Background["LoopbackStaging"]):
     """``agent_backend`` on ``ws://127.0.0.1:<port>/ws``, started and stopped by ``with``."""
 
     def __init__(self, log: Path) -> None:
@@ -111,7 +112,7 @@ class LoopbackStaging:
             "STAGING_TEST_PASSWORD": self.password,
         }
 
-    def __enter__(self) -> LoopbackStaging:
+    def start(self) -> LoopbackStaging:
         self.port = _free_port()
         env = {
             **os.environ,
@@ -134,15 +135,10 @@ class LoopbackStaging:
                 if self._process.poll() is not None:
                     break
                 time.sleep(0.1)
-        self.__exit__(None, None, None)
+        self.stop()
         raise RuntimeError(f"agent_backend did not start: see {self.log}")
 
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
+    def stop(self) -> None:
         if self._process is not None:
             self._process.terminate()
             try:

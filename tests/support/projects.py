@@ -1,8 +1,11 @@
-"""Small project folders for tests that load settings: a pyproject.toml and nothing else."""
+"""Small project folders: a pyproject.toml for tests that load settings, and pytester projects
+that run the harness."""
 
 from __future__ import annotations
 
 from pathlib import Path
+
+import pytest
 
 # docs/protocol.md's adapter, as this repository's own pyproject.toml has it, without the
 # service's factory and compose file (a test names those when it needs them).
@@ -21,3 +24,21 @@ REFERENCE_PROJECT = (
     + AGENT_EVENTS
     + 'factory = "agent_backend.testing:start_in_process"\n'
 )
+
+
+def harness_project(
+    pytester: pytest.Pytester,
+    monkeypatch: pytest.MonkeyPatch,
+    pyproject: str = REFERENCE_PROJECT,
+    ini: str = "",
+) -> pytest.Pytester:
+    """``pytester``'s folder as a project using the harness, with ``pyproject`` and ``ini``
+    added to the pytest ini; no mode, report or staging setting of this process reaches it."""
+    for name in ("TEST_MODE", "MC_REQUIRED_MODES", "MC_REPORT_DIR", "STAGING_WEBSOCKET_URL"):
+        monkeypatch.delenv(name, raising=False)
+    pytester.makefile(".toml", pyproject=pyproject)
+    pytester.makeini(
+        "[pytest]\naddopts = -p no:cacheprovider\nasyncio_default_fixture_loop_scope = function\n"
+        + ini
+    )
+    return pytester

@@ -36,9 +36,10 @@ import urllib.error
 import urllib.request
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from types import TracebackType
 
 import trustme
+
+from tests.support.background import Background
 
 NGINX_CANDIDATES = ("/usr/sbin/nginx", "/usr/local/sbin/nginx", "/usr/local/nginx/sbin/nginx")
 START_TIMEOUT_S = 20.0
@@ -139,7 +140,7 @@ class _Process:
     log: Path
 
 
-class StagingDeployment:
+class StagingDeployment(Background[StagingEnvironment]):
     """Start with ``start()`` (or ``with``); ``stop()`` stops what was started."""
 
     def __init__(
@@ -151,17 +152,6 @@ class StagingDeployment:
         self.jwt_secret = secrets.token_urlsafe(32)
         self.environment: StagingEnvironment | None = None
         self._processes: list[_Process] = []
-
-    def __enter__(self) -> StagingEnvironment:
-        return self.start()
-
-    def __exit__(
-        self,
-        kind: type[BaseException] | None,
-        error: BaseException | None,
-        trace: TracebackType | None,
-    ) -> None:
-        self.stop()
 
     def start(self) -> StagingEnvironment:
         nginx = find_nginx()

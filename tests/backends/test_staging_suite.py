@@ -16,6 +16,7 @@ from typing import Any
 
 import pytest
 
+from tests.support.environment import run_captured
 from tests.support.fault_proxy import FaultProxy, Faults
 from tests.support.requirements import require_nginx
 from tests.support.staging_deployment import StagingDeployment, StagingEnvironment
@@ -51,14 +52,8 @@ def run_suite(
     full_env = {**inherited, **environment.variables(), "MC_REPORT_DIR": str(reports), **env}
     argv = [sys.executable, "-m", "pytest", *paths, "--mc-mode", "staging_fallback"]
     started = time.monotonic()
-    completed = subprocess.run(
-        [*argv, "-p", "no:cacheprovider", "-q", *args],
-        cwd=ROOT,
-        env=full_env,
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        check=False,
+    completed = run_captured(
+        [*argv, "-p", "no:cacheprovider", "-q", *args], cwd=ROOT, env=full_env, timeout=timeout
     )
     return completed, time.monotonic() - started
 

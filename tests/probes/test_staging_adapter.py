@@ -9,11 +9,11 @@ from pathlib import Path
 
 import pytest
 
-from test_framework.backends.base import RunContext
 from test_framework.backends.inprocess import InProcessBackend
 from test_framework.probes.result import ProbeResult, ProbeStatus
 from test_framework.probes.staging import NO_BEARER_TOKEN, probe_staging
 from test_framework.settings import Settings, load_settings
+from tests.support.runs import run_context
 
 TOKEN = "echo-staging-token-8832"
 
@@ -34,14 +34,7 @@ def steps(result: ProbeResult) -> dict[str, str]:
 
 def serve(tmp_path: Path, factory: str) -> Iterator[str]:
     """The echo service, in-process, started by the harness's own backend; yields its ws URL."""
-    run = RunContext(
-        run_id="adapter",
-        owner_pid=0,
-        shared_dir=tmp_path,
-        test_password="unused-password",
-        jwt_secret="unused-jwt-secret-of-32-bytes-long!!",
-        test_token=TOKEN,
-    )
+    run = run_context(tmp_path, "adapter", test_token=TOKEN)
     root = project(tmp_path, f'factory = "tests.support.echo_service:{factory}"\n')
     backend = InProcessBackend(load_settings(root, environ={}), run)
     try:

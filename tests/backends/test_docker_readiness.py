@@ -8,12 +8,12 @@ from pathlib import Path
 
 import pytest
 
-from test_framework.backends.base import RunContext
 from test_framework.backends.docker import _wait_for_health
 from test_framework.backends.inprocess import InProcessBackend
 from test_framework.errors import ServiceUnavailableError
 from test_framework.service import ServiceSettings
 from test_framework.settings import load_settings
+from tests.support.runs import run_context
 
 
 @pytest.fixture
@@ -21,14 +21,7 @@ def http_url(tmp_path: Path) -> Iterator[str]:
     (tmp_path / "pyproject.toml").write_text(
         '[tool.test_framework.service]\nfactory = "tests.support.echo_service:start_open"\n'
     )
-    run = RunContext(
-        run_id="readiness",
-        owner_pid=0,
-        shared_dir=tmp_path,
-        test_password="unused-password",
-        jwt_secret="unused-jwt-secret-of-32-bytes-long!!",
-        test_token="unused-static-token",
-    )
+    run = run_context(tmp_path, "readiness")
     backend = InProcessBackend(load_settings(tmp_path, environ={}), run)
     try:
         yield backend.start().http_url

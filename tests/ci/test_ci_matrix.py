@@ -11,13 +11,13 @@ import sys
 from pathlib import Path
 
 import pytest
-from ledger_samples import ledger, record, write
 
 from test_framework.ci import github_matrix
 from test_framework.ci.sharding import select_shard
 from test_framework.errors import ConfigError, HarnessError
 from test_framework.results import gate
 from test_framework.results.ledger import RunStatus
+from tests.support.ledger_samples import ledger, record, write
 
 ROOT = Path(__file__).resolve().parents[2]
 WORKFLOW = ROOT / ".github" / "workflows" / "mission-critical.yml"

@@ -8,6 +8,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+from tests.support.environment import run_captured
+
 ROOT = Path(__file__).resolve().parents[2]
 
 
@@ -18,14 +20,8 @@ def nox(
         k: v for k, v in os.environ.items() if not k.startswith(("STAGING_", "MC_", "TEST_MODE"))
     }
     full_env.update(env or {})
-    return subprocess.run(
-        [sys.executable, "-m", "nox", "--no-color", *args],
-        cwd=ROOT,
-        env=full_env,
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        check=False,
+    return run_captured(
+        [sys.executable, "-m", "nox", "--no-color", *args], cwd=ROOT, env=full_env, timeout=timeout
     )
 
 

@@ -98,13 +98,20 @@ def write(report_dir: Path, led: Ledger) -> Path:
     return path
 
 
-def write_sharded(report_dir: Path, mode: str, tests: Sequence[TestRecord], count: int) -> None:
+def sharded(mode: str, tests: Sequence[TestRecord], count: int) -> list[Ledger]:
     """What ``count`` shard processes of one mode write: each its part, all the whole set."""
     ids = [t.nodeid for t in tests]
+    ledgers = []
     for index in range(1, count + 1):
         mine = set(select_shard(ids, index, count))
         part = [t for t in tests if t.nodeid in mine]
-        write(report_dir, ledger(mode, part, shard=(index, count), collected=ids))
+        ledgers.append(ledger(mode, part, shard=(index, count), collected=ids))
+    return ledgers
+
+
+def write_sharded(report_dir: Path, mode: str, tests: Sequence[TestRecord], count: int) -> None:
+    for led in sharded(mode, tests, count):
+        write(report_dir, led)
 
 
 def write_transcript(

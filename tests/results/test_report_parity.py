@@ -5,12 +5,12 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from ledger_samples import frame, ledger, nid, record, write, write_transcript
 
 from test_framework.results import gate
 from test_framework.results.ledger import Outcome
 from test_framework.results.matrix import build_matrix, load_ledgers
 from test_framework.results.parity import compare, entry_token, shape_of
+from tests.support.ledger_samples import frame, ledger, nid, record, write, write_transcript
 
 
 def conversation(

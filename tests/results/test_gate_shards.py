@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from test_framework.results.ledger import read_ledger
-from tests.support.projects import REFERENCE_PROJECT
+from tests.support.projects import harness_project
 
 pytest_plugins = ["pytester"]
 
@@ -43,12 +43,7 @@ SHARDS = 4
 
 @pytest.fixture
 def project(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> pytest.Pytester:
-    for name in ("TEST_MODE", "MC_REQUIRED_MODES", "MC_REPORT_DIR", "STAGING_WEBSOCKET_URL"):
-        monkeypatch.delenv(name, raising=False)
-    pytester.makefile(".toml", pyproject=REFERENCE_PROJECT)
-    pytester.makeini(
-        "[pytest]\naddopts = -p no:cacheprovider\nasyncio_default_fixture_loop_scope = function\n"
-    )
+    harness_project(pytester, monkeypatch)
     pytester.makepyfile(test_suite=SUITE)
     return pytester
 

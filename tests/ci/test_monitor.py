@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from test_framework.results.ledger import read_ledger
-from tests.support.projects import REFERENCE_PROJECT
+from tests.support.projects import harness_project
 
 pytest_plugins = ["pytester"]
 
@@ -67,13 +67,8 @@ def test_slow():
 
 @pytest.fixture
 def project(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> pytest.Pytester:
-    for name in ("TEST_MODE", "MC_REQUIRED_MODES", "MC_REPORT_DIR", "STAGING_WEBSOCKET_URL"):
-        monkeypatch.delenv(name, raising=False)
+    harness_project(pytester, monkeypatch)
     monkeypatch.setenv("FORCE_DOCKER_UNAVAILABLE", "true")
-    pytester.makefile(".toml", pyproject=REFERENCE_PROJECT)
-    pytester.makeini(
-        "[pytest]\naddopts = -p no:cacheprovider\nasyncio_default_fixture_loop_scope = function\n"
-    )
     (pytester.path / "suite").mkdir()
     return pytester
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import stat
 import subprocess
 import sys
@@ -12,7 +11,6 @@ from pathlib import Path
 
 import pytest
 
-from test_framework.backends.base import RunContext
 from test_framework.backends.staging import StagingBackend
 from test_framework.client.redaction import redact_text
 from test_framework.errors import ServiceUnavailableError
@@ -21,20 +19,10 @@ from test_framework.settings import load_settings
 from tests.support.fault_proxy import FaultProxy, Faults
 from tests.support.projects import agent_events_project
 from tests.support.requirements import require_nginx
+from tests.support.runs import run_context
 from tests.support.staging_deployment import StagingDeployment, StagingEnvironment
 
 ROOT = Path(__file__).resolve().parents[2]
-
-
-def run_context(tmp_path: Path) -> RunContext:
-    return RunContext(
-        run_id="staging-tests",
-        owner_pid=os.getpid(),
-        shared_dir=tmp_path,
-        test_password="unused-here",
-        jwt_secret="unused-here",
-        test_token="unused-here",
-    )
 
 
 def cli(*argv: str) -> subprocess.CompletedProcess[str]:
@@ -110,7 +98,7 @@ def test_the_staging_backend_hands_back_the_endpoints_without_secrets(
     tmp_path: Path, deployment: StagingEnvironment
 ) -> None:
     settings = load_settings(agent_events_project(tmp_path), environ=deployment.variables())
-    backend = StagingBackend(settings, run_context(tmp_path))
+    backend = StagingBackend(settings, run_context(tmp_path, "staging-tests"))
     endpoints = backend.start()
     assert endpoints.ws_url == deployment.ws_url
     assert endpoints.http_url == f"https://localhost:{deployment.https_port}"
@@ -129,7 +117,8 @@ def test_the_staging_backend_credentials_are_redacted_everywhere(
 ) -> None:
     env = {**deployment.variables(), "STAGING_AUTH_TOKEN": "ready-token-for-tests"}
     credentials = StagingBackend(
-        load_settings(agent_events_project(tmp_path), environ=env), run_context(tmp_path)
+        load_settings(agent_events_project(tmp_path), environ=env),
+        run_context(tmp_path, "staging-tests"),
     )
     ready = credentials.credentials()
     assert ready.user_prefix == deployment.user
@@ -144,7 +133,8 @@ def test_the_staging_backend_refuses_to_start_and_names_the_failing_step(
 ) -> None:
     wrong = {**deployment.variables(), "STAGING_TEST_PASSWORD": "not-the-password"}
     backend = StagingBackend(
-        load_settings(agent_events_project(tmp_path), environ=wrong), run_context(tmp_path)
+        load_settings(agent_events_project(tmp_path), environ=wrong),
+        run_context(tmp_path, "staging-tests"),
     )
     with pytest.raises(ServiceUnavailableError, match="is not usable: token failed after"):
         backend.start()
@@ -157,7 +147,8 @@ def test_the_staging_backend_tries_again_when_the_network_failed_its_probe(
     with FaultProxy(("127.0.0.1", deployment.https_port), Faults(drop_first=3)) as proxy:
         env = {**deployment.through(proxy.port).variables(), "MC_RETRY_DELAY_S": "0.05"}
         endpoints = StagingBackend(
-            load_settings(agent_events_project(tmp_path), environ=env), run_context(tmp_path)
+            load_settings(agent_events_project(tmp_path), environ=env),
+            run_context(tmp_path, "staging-tests"),
         )
         assert endpoints.start().details["probe_attempts"] == "2"
     assert proxy.stats.dropped == 3

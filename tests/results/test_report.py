@@ -19,7 +19,6 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
-from ledger_samples import ledger, record, write
 
 from test_framework.modes import Mode
 from test_framework.probes.runner import probe_modes
@@ -34,7 +33,8 @@ from test_framework.results.ledger import (
 from test_framework.results.matrix import build_matrix, load_ledgers
 from test_framework.results.parity import compare
 from test_framework.settings import load_settings
-from tests.support.projects import REFERENCE_PROJECT
+from tests.support.ledger_samples import ledger, record, write
+from tests.support.projects import harness_project
 
 pytest_plugins = ["pytester"]
 
@@ -66,14 +66,8 @@ def test_needs_a_tls_deployment():
 def reports(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> tuple[Path, int, str]:
     """A real minimal run plus the ledgers the noxfile writes for the modes it skipped; then
     the gate with ``--reports``. Returns the folder, the gate's status and its output."""
-    for name in ("TEST_MODE", "MC_REQUIRED_MODES", "MC_REPORT_DIR", "STAGING_WEBSOCKET_URL"):
-        monkeypatch.delenv(name, raising=False)
+    harness_project(pytester, monkeypatch, ini="asyncio_mode = auto\n")
     monkeypatch.setenv("FORCE_DOCKER_UNAVAILABLE", "true")
-    pytester.makefile(".toml", pyproject=REFERENCE_PROJECT)
-    pytester.makeini(
-        "[pytest]\naddopts = -p no:cacheprovider\nasyncio_mode = auto\n"
-        "asyncio_default_fixture_loop_scope = function\n"
-    )
     pytester.makepyfile(test_suite=SUITE)
     pytester.runpytest_subprocess("--mc-mode", "minimal")
     out = pytester.path / "out"

@@ -8,7 +8,6 @@ from typing import Any
 
 import jsonschema
 import pytest
-from ledger_samples import ledger, record
 
 from test_framework.results.ledger import (
     VERSION,
@@ -19,7 +18,8 @@ from test_framework.results.ledger import (
     read_ledger,
     skipped_ledger,
 )
-from tests.support.projects import REFERENCE_PROJECT
+from tests.support.ledger_samples import ledger, record
+from tests.support.projects import harness_project
 
 pytest_plugins = ["pytester"]
 
@@ -60,13 +60,7 @@ def problems(validator: jsonschema.Draft202012Validator, data: Any) -> list[str]
 
 @pytest.fixture
 def project(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> pytest.Pytester:
-    for name in ("TEST_MODE", "MC_REQUIRED_MODES", "MC_REPORT_DIR", "STAGING_WEBSOCKET_URL"):
-        monkeypatch.delenv(name, raising=False)
-    pytester.makefile(".toml", pyproject=REFERENCE_PROJECT)
-    pytester.makeini(
-        "[pytest]\naddopts = -p no:cacheprovider\nasyncio_default_fixture_loop_scope = function\n"
-    )
-    return pytester
+    return harness_project(pytester, monkeypatch)
 
 
 def test_the_schema_is_versioned_like_the_ledger(validator: jsonschema.Validator) -> None:

@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from tests.framework.test_noxfile import nox
+from tests.runners.test_noxfile import nox
 from tests.support.fake_staging import Behaviour, FakeStaging
 
 

@@ -8,6 +8,8 @@ from typing import Any
 
 import pytest
 
+from tests.support.projects import harness_project
+
 pytest_plugins = ["pytester"]
 
 FAKE_SERVICE = '''
@@ -53,13 +55,8 @@ factory = "fakesvc:start"
 
 @pytest.fixture
 def project(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> pytest.Pytester:
-    for name in ("TEST_MODE", "MC_REQUIRED_MODES", "MC_REPORT_DIR", "STAGING_WEBSOCKET_URL"):
-        monkeypatch.delenv(name, raising=False)
+    harness_project(pytester, monkeypatch, PYPROJECT)
     pytester.makepyfile(fakesvc=FAKE_SERVICE)
-    pytester.makefile(".toml", pyproject=PYPROJECT)
-    pytester.makeini(
-        "[pytest]\naddopts = -p no:cacheprovider\nasyncio_default_fixture_loop_scope = function\n"
-    )
     monkeypatch.setenv("PYTHONPATH", str(pytester.path))
     return pytester
 
@@ -183,6 +180,28 @@ def test_a_lost_connection_is_rerun_and_marked_retried_but_an_assertion_is_not(
     assert tests["test_asserts"]["attempts"] == 1
     assert (project.path / "asserted").read_text() == "x"
     result.stdout.fnmatch_lines(["retried (2 attempts, 0 connection retries): *test_drops_once"])
+
+
+def test_the_fast_failure_of_a_deployment_known_to_be_down_is_not_rerun(
+    project: pytest.Pytester,
+) -> None:
+    project.makepyfile(
+        test_outage="""
+        from pathlib import Path
+        from test_framework.client.availability import Availability
+
+        def test_fails_fast():
+            Path("attempts").open("a").write("x")
+            availability = Availability()
+            availability.mark_down("ws://127.0.0.1:9/ws", "connection refused")
+            availability.check("ws://127.0.0.1:9/ws")
+        """
+    )
+    result = project.runpytest_subprocess("--mc-mode", "minimal")
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(["*BackendUnavailableError: backend unavailable since*"])
+    assert (project.path / "attempts").read_text() == "x"
+    assert by_name(ledger(project))["test_fails_fast"]["attempts"] == 1
 
 
 def test_connections_the_client_retried_mark_the_test_retried_in_the_ledger(

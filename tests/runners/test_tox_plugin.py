@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 
 from test_framework.results.ledger import broken_ledger, ledger_path, write_ledger
-from tests.support.environment import isolated_environment
+from tests.support.environment import isolated_environment, run_captured
 
 ROOT = Path(__file__).resolve().parents[2]
 TOX_TIMEOUT_S = 300.0
@@ -124,14 +124,8 @@ def project(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def tox(project: Path, *args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
     full_env = isolated_environment({"FORCE_DOCKER_UNAVAILABLE": "true", "NO_COLOR": "1", **env})
     full_env.pop("PYTHONPATH")  # as for a user: the plugin comes from the installed harness
-    return subprocess.run(
-        [sys.executable, "-m", "tox", *args],
-        cwd=project,
-        env=full_env,
-        capture_output=True,
-        text=True,
-        timeout=TOX_TIMEOUT_S,
-        check=False,
+    return run_captured(
+        [sys.executable, "-m", "tox", *args], cwd=project, env=full_env, timeout=TOX_TIMEOUT_S
     )
 
 

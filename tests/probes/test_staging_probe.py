@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 import trustme
 
-from test_framework.backends.base import Endpoints, RunContext
+from test_framework.backends.base import Endpoints
 from test_framework.backends.inprocess import InProcessBackend
 from test_framework.errors import ConfigError
 from test_framework.probes.result import ProbeResult, ProbeStatus
@@ -23,6 +23,7 @@ from tests.support.fake_staging import Behaviour, FakeStaging
 from tests.support.fault_proxy import FaultProxy, Faults
 from tests.support.projects import agent_events_project
 from tests.support.requirements import require_nginx
+from tests.support.runs import run_context
 from tests.support.staging_deployment import StagingDeployment, StagingEnvironment
 
 PASSWORD = "probe-test-password-0451"
@@ -57,14 +58,7 @@ def failed_step(result: ProbeResult) -> str:
 def backend(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Endpoints]:
     """The real agent_backend, in-process on plain ws://127.0.0.1:<port>."""
     root = Path(__file__).resolve().parents[2]
-    run = RunContext(
-        run_id="probe-tests",
-        owner_pid=0,
-        shared_dir=tmp_path_factory.mktemp("shared"),
-        test_password=PASSWORD,
-        jwt_secret="probe-tests-jwt-secret-of-32-bytes!!",
-        test_token="probe-tests-static-token",
-    )
+    run = run_context(tmp_path_factory.mktemp("shared"), "probe-tests", test_password=PASSWORD)
     service = InProcessBackend(load_settings(root, environ={}), run)
     try:
         yield service.start()
