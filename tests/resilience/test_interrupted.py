@@ -141,7 +141,10 @@ def assert_incomplete_for_the_gate(tmp_path: Path, mode: str) -> None:
 
 def interrupted_while_probing_staging(tmp_path: Path, mode: str) -> tuple[int, int, float, str]:
     """A run whose staging probe hangs on a blackhole, Ctrl-C'd while it does: the child's
-    pid, its exit status, the seconds from the signal to its exit, and its output."""
+    pid, its exit status, the seconds from the signal to its exit, and its output.
+
+    Docker is forced absent: the signal must land in the staging probe, not in the docker
+    probe's first ``compose version`` child, which the process group's Ctrl-C also reaches."""
     with FaultProxy(("127.0.0.1", 9), Faults(blackhole=True)) as proxy:
         child = start_run(
             tmp_path,
@@ -149,6 +152,7 @@ def interrupted_while_probing_staging(tmp_path: Path, mode: str) -> tuple[int, i
             STAGING_WEBSOCKET_URL=f"wss://localhost:{proxy.port}/ws",
             STAGING_AUTH_TOKEN="unused-because-the-probe-never-gets-that-far",
             STAGING_FALLBACK_TIMEOUT="120",
+            FORCE_DOCKER_UNAVAILABLE="true",
         )
         output = Output(child)
         wait_until(lambda: proxy.stats.blackholed >= 1, child, output)
