@@ -24,6 +24,15 @@ class ModeUnavailableError(HarnessError):
     """A mode that was asked for cannot run here."""
 
 
+class ModeBrokenError(ModeUnavailableError):
+    """A mode that was configured answers its probe but fails a step: a failure, never a skip."""
+
+    def __init__(self, message: str, modes: tuple[str, ...]) -> None:
+        super().__init__(message)
+        # The broken modes, by name: each gets an error ledger, so the gate fails on them.
+        self.modes = modes
+
+
 class ServiceUnavailableError(HarnessError):
     """The service under test cannot be reached or did not become healthy."""
 

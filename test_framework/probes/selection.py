@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from test_framework.errors import ModeUnavailableError
+from test_framework.errors import ModeBrokenError, ModeUnavailableError
 from test_framework.modes import Mode
 from test_framework.probes.result import ProbeResult
 
@@ -20,6 +20,11 @@ def select_mode(requested: Mode | None, probes: Mapping[Mode, ProbeResult]) -> S
     """``requested`` None means auto: the first available mode in order of preference."""
     if requested is not None:
         result = probes[requested]
+        if result.broken:
+            raise ModeBrokenError(
+                f"mode {requested} is {result.verdict} (fix that, or stop configuring it)",
+                (requested.value,),
+            )
         if not result.available:
             raise ModeUnavailableError(
                 f"mode {requested} cannot run here: {result.reason}"
@@ -28,11 +33,12 @@ def select_mode(requested: Mode | None, probes: Mapping[Mode, ProbeResult]) -> S
         return Selection(requested, f"{requested} requested: {result.reason}")
     # Choosing another mode over a deployment someone configured would turn its failure into
     # a green run elsewhere.
-    broken = [f"{mode} is {result.verdict}" for mode, result in probes.items() if result.broken]
+    broken = {mode: result for mode, result in probes.items() if result.broken}
     if broken:
-        raise ModeUnavailableError(
-            "; ".join(broken) + " (fix it or stop configuring it; --mc-mode / TEST_MODE"
-            " chooses one mode)"
+        raise ModeBrokenError(
+            "; ".join(f"{mode} is {result.verdict}" for mode, result in broken.items())
+            + " (fix it or stop configuring it; --mc-mode / TEST_MODE chooses one mode)",
+            tuple(mode.value for mode in broken),
         )
     passed_over: list[str] = []
     for mode, result in probes.items():

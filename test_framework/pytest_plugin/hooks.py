@@ -33,7 +33,12 @@ from test_framework.backends.factory import make_backend
 from test_framework.backends.staging import staging_credentials
 from test_framework.client.credentials import DEFAULT_USER_PREFIX, Credentials
 from test_framework.client.redaction import register_secret
-from test_framework.errors import BackendUnavailableError, ConnectionLostError, HarnessError
+from test_framework.errors import (
+    BackendUnavailableError,
+    ConnectionLostError,
+    HarnessError,
+    ModeBrokenError,
+)
 from test_framework.interrupts import how_interrupted, sigterm_as_interrupt
 from test_framework.modes import ALL_MODES, Mode
 from test_framework.profiles import Profile
@@ -41,6 +46,7 @@ from test_framework.pytest_plugin.recorder import LedgerRecorder
 from test_framework.results.ledger import (
     Ledger,
     RunStatus,
+    broken_ledger,
     collected_digest,
     invocation_from_environment,
     ledger_path,
@@ -292,8 +298,13 @@ def _state_from_workerinput(config: pytest.Config, workerinput: dict[str, Any]) 
 
 
 def _write_unavailable_ledger(config: pytest.Config, error: HarnessError) -> None:
-    """A run that cannot start still leaves a ledger, so the gate can say why."""
-    _write_early_ledger(config, lambda mode: skipped_ledger(mode, str(error)))
+    """A run that cannot start still leaves a ledger, so the gate can say why: an error for
+    each broken mode (under ``auto`` too), a skip for a mode that is merely absent."""
+    if isinstance(error, ModeBrokenError):
+        broken = tuple(Mode(name) for name in error.modes)
+        _write_early_ledger(config, lambda mode: broken_ledger(mode, str(error)), broken)
+    else:
+        _write_early_ledger(config, lambda mode: skipped_ledger(mode, str(error)))
 
 
 def _write_interrupted_ledger(config: pytest.Config, how: str) -> None:

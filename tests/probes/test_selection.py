@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from test_framework.errors import ModeUnavailableError
+from test_framework.errors import ModeBrokenError, ModeUnavailableError
 from test_framework.modes import ALL_MODES, Mode, parse_mode, parse_mode_list
 from test_framework.probes.minimal import probe_minimal
 from test_framework.probes.result import ProbeResult
@@ -61,13 +61,23 @@ def test_auto_refuses_to_run_another_mode_while_a_configured_one_is_broken() -> 
     probes[Mode.STAGING_FALLBACK] = ProbeResult(
         Mode.STAGING_FALLBACK, False, "ping failed after 3 ms: wrong nonce", 3.0, broken=True
     )
-    with pytest.raises(ModeUnavailableError) as raised:
+    with pytest.raises(ModeBrokenError) as raised:
         select_mode(None, probes)
+    assert raised.value.modes == ("staging_fallback",)
     assert str(raised.value).startswith(
         "staging_fallback is configured but unhealthy: ping failed after 3 ms: wrong nonce"
     )
     # Asked for by name, another mode runs: the broken one is not this run's business.
     assert select_mode(Mode.MINIMAL, probes).mode is Mode.MINIMAL
+
+
+def test_a_requested_mode_that_is_broken_is_a_broken_mode_error_not_an_absent_one() -> None:
+    probes = results(Mode.MINIMAL)
+    probes[Mode.STAGING_FALLBACK] = ProbeResult(
+        Mode.STAGING_FALLBACK, False, "ping failed after 3 ms: wrong nonce", 3.0, broken=True
+    )
+    with pytest.raises(ModeBrokenError, match="staging_fallback is configured but unhealthy"):
+        select_mode(Mode.STAGING_FALLBACK, probes)
 
 
 def test_mode_names_parse_and_auto_means_none() -> None:

@@ -186,8 +186,9 @@ def test_a_misspelt_factory_fails_the_run_naming_it(tmp_path: Path) -> None:
     result = run(project, "--mc-mode", "minimal", "-q")
     assert result.returncode == pytest.ExitCode.USAGE_ERROR
     assert (
-        "mode minimal cannot run here: tests.support.echo_service has no top-level 'strat'"
-        in result.stderr
+        "mode minimal is configured but unhealthy: tests.support.echo_service has no top-level"
+        " 'strat'" in result.stderr
     )
     ledger = json.loads((project / "out" / "minimal" / "ledger.json").read_text())
     assert "has no top-level 'strat'" in ledger["reason"]
+    assert ledger["status"] == "error"

@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 
+from tests.support.fake_staging import Behaviour, FakeStaging
 from tests.support.projects import harness_project
 
 pytest_plugins = ["pytester"]
@@ -250,6 +251,27 @@ def test_a_requested_mode_that_cannot_run_is_a_usage_error_and_leaves_a_ledger(
     data = ledger(project, "docker_local")
     assert data["status"] == "skipped"
     assert "forced" in data["reason"]
+
+
+@pytest.mark.parametrize("mode_option", ["staging_fallback", "auto"])
+def test_a_configured_deployment_that_is_broken_leaves_an_error_ledger_never_a_skip(
+    project: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, mode_option: str
+) -> None:
+    project.makepyfile(test_any="def test_any():\n    pass\n")
+    monkeypatch.setenv("FORCE_DOCKER_UNAVAILABLE", "true")
+    monkeypatch.setenv("STAGING_TEST_USER", "someone")
+    monkeypatch.setenv("STAGING_TEST_PASSWORD", "plugin-broken-password")
+    # The upgrade refused with 401: broken whatever the service's protocol.
+    with FakeStaging(Behaviour(websocket="refuse")) as fake:
+        monkeypatch.setenv("STAGING_WEBSOCKET_URL", fake.ws_url)
+        result = project.runpytest_subprocess("--mc-mode", mode_option)
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(
+        ["*staging_fallback is configured but unhealthy: websocket failed after*"]
+    )
+    data = ledger(project, "staging_fallback")
+    assert data["status"] == "error"
+    assert "401" in data["reason"]
 
 
 def test_an_unknown_mode_is_a_one_line_usage_error(project: pytest.Pytester) -> None:

@@ -91,6 +91,13 @@ def _unavailable(mode: str, why: str) -> str:
     return _UNAVAILABLE.format(mode=mode, why=why)
 
 
+def _broken(mode: str, why: str) -> str:
+    """A mode that was configured, asked for by name and failing a step."""
+    return (
+        f"ERROR: mode {mode} is configured but unhealthy: {why} (fix that, or stop configuring it)"
+    )
+
+
 CASES: tuple[Case, ...] = (
     # -- modes ------------------------------------------------------------------------------
     Case(
@@ -447,7 +454,7 @@ CASES: tuple[Case, ...] = (
     Case(
         "staging without credentials",
         "pytest",
-        _unavailable(
+        _broken(
             "staging_fallback",
             "no credentials: set STAGING_TEST_USER and STAGING_TEST_PASSWORD, or"
             " STAGING_AUTH_TOKEN",
@@ -460,7 +467,7 @@ CASES: tuple[Case, ...] = (
     Case(
         "bearer staging without STAGING_AUTH_TOKEN",
         "pytest",
-        _unavailable(
+        _broken(
             "staging_fallback",
             "no credentials: auth = 'bearer' in [tool.test_framework.service] needs"
             " STAGING_AUTH_TOKEN",
@@ -473,7 +480,7 @@ CASES: tuple[Case, ...] = (
     Case(
         "unresolvable staging host",
         "pytest",
-        _unavailable(
+        _broken(
             "staging_fallback",
             "dns failed after <n> ms: cannot resolve 'mc-catalogue-no-such-host.invalid':"
             " Name or service not known",
@@ -486,7 +493,7 @@ CASES: tuple[Case, ...] = (
     Case(
         "nothing listening at the staging URL",
         "pytest",
-        _unavailable(
+        _broken(
             "staging_fallback",
             "tcp failed after <n> ms: connection to 127.0.0.1:<port> refused: nothing is"
             " listening there",
@@ -499,7 +506,7 @@ CASES: tuple[Case, ...] = (
     Case(
         "TLS name mismatch",
         "pytest",
-        _unavailable(
+        _broken(
             "staging_fallback",
             "tls failed after <n> ms: certificate verification failed: Hostname mismatch,"
             " certificate is not valid for 'localhost'; trusted: STAGING_CA_BUNDLE=<ca>",
@@ -512,7 +519,7 @@ CASES: tuple[Case, ...] = (
     Case(
         "wrong staging password",
         "pytest",
-        _unavailable(
+        _broken(
             "staging_fallback",
             "token failed after <n> ms: GET http://127.0.0.1:<port>/auth/token refused"
             " STAGING_TEST_USER='catalogue': 401 Unauthorized {\"error\":"
@@ -526,7 +533,7 @@ CASES: tuple[Case, ...] = (
     Case(
         "expired staging token",
         "pytest",
-        _unavailable(
+        _broken(
             "staging_fallback",
             "websocket failed after <n> ms: the upgrade was refused: 401 Unauthorized"
             ' {"error": "invalid_token"}: the token is expired or not from this deployment:'
@@ -552,7 +559,7 @@ CASES: tuple[Case, ...] = (
     Case(
         "malformed DOCKER_HOST",
         "pytest",
-        _unavailable(
+        _broken(
             "docker_local",
             "DOCKER_HOST='ftp://nowhere' is not supported here: use unix:///path/to/docker.sock"
             " or tcp://host:port (ssh:// and npipe:// daemons need a local socket forward)",
@@ -564,7 +571,7 @@ CASES: tuple[Case, ...] = (
     Case(
         "compose file missing",
         "pytest",
-        _unavailable(
+        _broken(
             "docker_local",
             "compose file 'docker/absent.yml' not found; looked in: <project>/docker/absent.yml,"
             " <project>/absent.yml: set compose_file in [tool.test_framework.service] to where"
@@ -606,7 +613,7 @@ CASES: tuple[Case, ...] = (
     Case(
         "service factory that is not module:callable",
         "pytest",
-        _unavailable(
+        _broken(
             "minimal",
             "service factory 'agent_backend.testing' is not 'module:callable': set factory in"
             " [tool.test_framework.service]",
@@ -629,7 +636,7 @@ CASES: tuple[Case, ...] = (
     Case(
         "misspelt service factory",
         "pytest",
-        _unavailable(
+        _broken(
             "minimal",
             "agent_backend.testing has no top-level 'start_in_proces': define async def"
             " start(*, host: str, port: int, **kwargs) -> service there, or fix the name in"
@@ -643,7 +650,7 @@ CASES: tuple[Case, ...] = (
     Case(
         "service factory not of the documented signature",
         "pytest",
-        _unavailable(
+        _broken(
             "minimal",
             "factory agent_backend.config:generated_secret takes no host or port keyword"
             " argument: it must be callable as async def start(*, host: str, port: int,"
