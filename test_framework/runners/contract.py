@@ -37,8 +37,9 @@ from test_framework.settings import Settings, check_url, load_settings, writable
 PRESET = "agent-events"
 assert PRESET in PRESETS
 FLAGS = "--factory MODULE:CALLABLE, --compose-file FILE or --url WS_URL"
-# The test modules import PyJWT (tokens are made and inspected on the client side).
-EXTRA_MODULES = {"contract": "jwt", "docker": "docker"}
+# extra -> (the module it installs, what it is). The suite imports PyJWT: it makes and inspects
+# tokens on the client side.
+EXTRA_MODULES = {"contract": ("jwt", "PyJWT"), "docker": ("docker", "the Docker SDK")}
 # Staging gives no control of the deployment: these tests need minimal or docker_local.
 DEPLOYMENT_CONTROL = "deployment_control"
 
@@ -142,11 +143,11 @@ def _require_extras(modes: Sequence[Mode]) -> None:
     a test that cannot import PyJWT would fail as an error, not say what to install."""
     extras = ["contract"] + (["docker"] if Mode.DOCKER_LOCAL in modes else [])
     for extra in extras:
-        module = EXTRA_MODULES[extra]
+        module, what = EXTRA_MODULES[extra]
         if importlib.util.find_spec(module) is None:
             raise ConfigError(
-                f"the contract suite needs {module!r}, which {sys.executable} cannot import:"
-                f' pip install "{DISTRIBUTION}[{",".join(extras)}]"'
+                f"the contract run needs {what} (the harness's {extra!r} extra), which"
+                f' {sys.executable} cannot import: pip install "{DISTRIBUTION}[{",".join(extras)}]"'
             )
 
 
