@@ -11,6 +11,8 @@ from pathlib import Path
 
 from tests.support.environment import isolated_environment, run_captured
 from tests.support.fake_staging import Behaviour, FakeStaging
+from tests.support.requirements import require_nginx
+from tests.support.staging_deployment import StagingDeployment
 
 EXTRA = 'pip install "mission-critical-harness[contract]"'
 
@@ -61,6 +63,29 @@ def test_a_url_whose_deployment_answers_the_wrong_nonce_fails_naming_the_step(
     )
     assert ledger["status"] == "error"
     assert ledger["probes"][0]["status"] == "broken"
+
+
+def test_a_url_alone_leaves_out_the_deployment_control_tests_saying_so_and_the_gate_passes(
+    tmp_path: Path,
+) -> None:
+    """The reference service behind nginx terminating TLS, reached by its wss:// URL."""
+    require_nginx()
+    with StagingDeployment(tmp_path / "staging") as deployment:
+        variables = deployment.variables()
+        url = variables.pop("STAGING_WEBSOCKET_URL")
+        run = contract(tmp_path, "--url", url, env=variables)
+    output = run.stdout + run.stderr
+    assert run.returncode == 0, output
+    assert "probe staging_fallback: available" in output
+    assert "the deployment_control tests are left out" in output
+    assert "gate: PASSED" in output
+    ledger = json.loads(
+        (tmp_path / "reports" / "contract" / "staging_fallback" / "ledger.json").read_text()
+    )
+    names = {Path(test["nodeid"].partition("::")[0]).name for test in ledger["tests"]}
+    assert "test_mc_handshake.py" in names
+    assert "test_mc_shutdown.py" not in names
+    assert {test["outcome"] for test in ledger["tests"]} == {"passed"}
 
 
 def test_a_compose_file_without_a_docker_daemon_is_skipped_with_the_reason_and_never_green(
