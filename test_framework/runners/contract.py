@@ -134,7 +134,11 @@ def _asked_modes(args: argparse.Namespace) -> list[Mode]:
     if not modes:
         raise ConfigError(f"say what to test: give {FLAGS} (one or more)")
     if args.compose_file is not None and not args.compose_file.is_file():
-        raise ConfigError(f"--compose-file {str(args.compose_file)!r} is not a file")
+        raise ConfigError(
+            f"--compose-file {str(args.compose_file)!r} is not a file: give your Compose file"
+        )
+    if not 0 < args.container_port < 65536:
+        raise ConfigError(f"--container-port {args.container_port} is not a port: give 1 to 65535")
     return modes
 
 
@@ -201,7 +205,7 @@ def _run_mode(
     print(decision.probe_line, flush=True)
     if decision.action is not Action.RUN:
         # Its ledger says why; the gate fails the run for a broken or required mode.
-        print(f"{mode}: {decision.message}", flush=True)
+        print(decision.message, flush=True)
         return
     command = [sys.executable, "-m", "pytest", str(suite), "--mc-mode", mode.value]
     command += ["-c", str(settings.pyproject), "--rootdir", str(settings.root)]

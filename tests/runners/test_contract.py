@@ -103,7 +103,7 @@ def test_a_compose_file_without_a_docker_daemon_is_skipped_with_the_reason_and_n
     assert run.returncode == 1, output
     assert "probe docker_local: absent" in output
     assert "Docker daemon not reachable" in output
-    assert "docker_local: docker_local cannot run here:" in output
+    assert "\ndocker_local cannot run here: Docker daemon not reachable" in output
     assert "gate: FAILED" in output
 
 
