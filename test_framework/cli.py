@@ -1,4 +1,4 @@
-"""``python -m test_framework``: probe, gate, cleanup, monitor and init.
+"""``python -m test_framework``: probe, gate, cleanup, monitor, init and contract.
 
 Each subcommand is a ``run(args) -> int`` in its own module, imported only when chosen, so
 ``probe`` and ``gate`` stay standard-library only. A ``HarnessError`` prints as one line on
@@ -37,6 +37,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "init": (
         "test_framework.scaffold.command",
         "adopt the harness here: settings, noxfile, a first test, the CI workflow",
+    ),
+    "contract": (
+        "test_framework.runners.contract",
+        "run the shipped docs/protocol.md suite against your own service, then the gate",
     ),
 }
 

@@ -113,6 +113,68 @@ def test_the_harness_wheel_requires_neither_pyjwt_nor_orjson(
     assert requires["docker"] != ""
 
 
+def test_the_harness_wheel_holds_every_module_of_test_framework(
+    harness_wheel: zipfile.ZipFile,
+) -> None:
+    """The package list in pyproject.toml is written out: a package left out of it is caught."""
+    source = {path.relative_to(ROOT).as_posix() for path in (ROOT / "test_framework").rglob("*.py")}
+    assert source - set(harness_wheel.namelist()) == set()
+
+
+def test_the_harness_wheel_ships_the_contract_suite_as_test_framework_contract(
+    harness_wheel: zipfile.ZipFile,
+) -> None:
+    suite = {path.name for path in (ROOT / "tests" / "mission_critical").glob("*.py")}
+    shipped = {
+        name.removeprefix("test_framework/contract/")
+        for name in harness_wheel.namelist()
+        if name.startswith("test_framework/contract/")
+    }
+    assert "mc_rules.py" in suite
+    # As in the repository, no __init__.py: pytest imports the modules by their own names, so
+    # `from mc_rules import ...` works installed too.
+    assert shipped == suite
+    # The rest of tests/ stays out.
+    assert not [name for name in harness_wheel.namelist() if name.startswith("tests/")]
+
+
+def test_pyjwt_which_the_contract_suite_imports_is_the_contract_extra(
+    harness_wheel: zipfile.ZipFile,
+) -> None:
+    metadata = HeaderParser().parsestr(_dist_info(harness_wheel, "METADATA"))
+    pyjwt = [
+        line
+        for line in metadata.get_all("Requires-Dist") or []
+        if _normalized(line).startswith("pyjwt")
+    ]
+    assert any(re.search(r"extra\s*==\s*['\"]contract['\"]", line) for line in pyjwt), pyjwt
+    assert "contract" in (metadata.get_all("Provides-Extra") or [])
+
+
+def test_the_contract_command_finds_the_suite_in_an_installed_wheel(
+    harness_wheel: zipfile.ZipFile, tmp_path: Path
+) -> None:
+    """A pure wheel installed is its files unpacked into site-packages."""
+    site = tmp_path / "site-packages"
+    harness_wheel.extractall(site)
+    found = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "import sys; sys.path.insert(0, sys.argv[1]);"
+            " from test_framework.runners.contract import suite_folder; print(suite_folder())",
+            str(site),
+        ],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert found.returncode == 0, found.stderr
+    assert found.stdout.strip() == str(site / "test_framework" / "contract")
+
+
 def test_the_harness_wheel_registers_its_pytest_plugin(harness_wheel: zipfile.ZipFile) -> None:
     entry_points = configparser.ConfigParser()
     entry_points.read_string(_dist_info(harness_wheel, "entry_points.txt"))
