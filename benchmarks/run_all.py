@@ -220,6 +220,10 @@ def command_samples(argv: Sequence[str], env: Mapping[str, str], reps: int) -> l
 def bench_probe(reps: int) -> list[Figure]:
     section = "mode decision"
     figures: list[Figure] = []
+    # An installed harness has its bytecode (pip compiles it; a first run writes it), but this
+    # checkout's may be missing where PYTHONDONTWRITEBYTECODE is set, and every probe process
+    # would then compile each module it imports (~20 ms). Untimed.
+    timed([PY, "-m", "compileall", "-q", "test_framework"], clean_env())
     ping = [PY, "-c", "import docker; docker.from_env().ping()"]
     interpreter = command_samples([PY, "-c", "pass"], clean_env(), reps)
     figures.append(Figure(section, "reference: `python -c pass`", with_range(interpreter, "ms")))
