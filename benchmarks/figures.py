@@ -31,10 +31,11 @@ class Figure:
         return {True: "met", False: "NOT met", None: ""}[self.met]
 
 
-def median(samples: Sequence[float]) -> float:
-    """The median of at least ``MIN_REPETITIONS`` samples; fewer is a benchmark bug."""
-    if len(samples) < MIN_REPETITIONS:
-        raise ValueError(f"{len(samples)} samples: a figure needs at least {MIN_REPETITIONS}")
+def median(samples: Sequence[float], least: int = MIN_REPETITIONS) -> float:
+    """The median of at least ``least`` samples (``MIN_REPETITIONS`` unless a figure whose run
+    takes minutes says fewer); fewer is a benchmark bug."""
+    if len(samples) < max(least, 1):
+        raise ValueError(f"{len(samples)} samples: a figure needs at least {least}")
     return statistics.median(samples)
 
 
@@ -42,12 +43,13 @@ def spread(samples: Sequence[float]) -> tuple[float, float]:
     return min(samples), max(samples)
 
 
-def with_range(samples: Sequence[float], unit: str = "s") -> str:
+def with_range(samples: Sequence[float], unit: str = "s", least: int = MIN_REPETITIONS) -> str:
     """``median (min-max)`` in seconds or milliseconds, the median over all samples."""
     low, high = spread(samples)
+    middle = median(samples, least)
     if unit == "ms":
-        return f"{median(samples) * 1000:.1f} ms ({low * 1000:.1f}-{high * 1000:.1f})"
-    return f"{median(samples):.2f} s ({low:.2f}-{high:.2f})"
+        return f"{middle * 1000:.1f} ms ({low * 1000:.1f}-{high * 1000:.1f})"
+    return f"{middle:.2f} s ({low:.2f}-{high:.2f})"
 
 
 def paired_ratios(numerators: Sequence[float], denominators: Sequence[float]) -> list[float]:
@@ -73,9 +75,9 @@ def paired_difference(later: Sequence[float], earlier: Sequence[float]) -> float
     return median(paired_differences(later, earlier))
 
 
-def ratio_text(ratios: Sequence[float]) -> str:
+def ratio_text(ratios: Sequence[float], least: int = MIN_REPETITIONS) -> str:
     """``1.19x (1.05-1.31)``: the median pair's ratio and the extremes."""
-    return f"{median(ratios):.2f}x ({min(ratios):.2f}-{max(ratios):.2f})"
+    return f"{median(ratios, least):.2f}x ({min(ratios):.2f}-{max(ratios):.2f})"
 
 
 def difference_text(differences: Sequence[float]) -> str:
@@ -117,6 +119,54 @@ def parse_pytest_summary(output: str) -> PytestSummary:
             return PytestSummary(counts, float(found["seconds"]))
     tail = output.strip().splitlines()[-1:] or ["(no output)"]
     raise ValueError(f"no pytest summary line in the output; last line: {tail[0]}")
+
+
+_GATE_HEADER = re.compile(r"^mode\s+run\s+passed\b")
+_GATE_VERDICT = re.compile(r"^gate: (PASSED|FAILED\b.*)$")
+
+
+@dataclass(frozen=True)
+class GateOutcome:
+    """What a main job's gate printed: its verdict and its table, mode -> the row's cells
+    after the mode (run, passed, failed, errors, skipped, not collected)."""
+
+    verdict: str
+    table: dict[str, tuple[str, ...]]
+
+    def problem(self, returncode: int, modes: Sequence[str]) -> str | None:
+        """Why this run cannot be timed against another main job's run, or None: it exited
+        non-zero, its gate did not pass, or one of ``modes`` did not run."""
+        if returncode != 0:
+            return f"exit {returncode}, gate: {self.verdict}"
+        if self.verdict != "PASSED":
+            return f"gate: {self.verdict}"
+        absent = [mode for mode in modes if self.table.get(mode, ("missing",))[0] != "ran"]
+        if absent:
+            return "did not run: " + ", ".join(absent)
+        return None
+
+
+def parse_gate_output(output: str) -> GateOutcome:
+    """The gate's table and its ``gate: PASSED`` / ``gate: FAILED (...)`` line in a nox run's
+    output.
+
+    Raises ValueError when the output has no verdict line (the gate never ran, or crashed).
+    """
+    lines = [line.strip() for line in output.splitlines()]
+    verdicts = [found[1] for line in lines if (found := _GATE_VERDICT.match(line))]
+    if not verdicts:
+        tail = lines[-1:] or ["(no output)"]
+        raise ValueError(f"no gate verdict in the output; last line: {tail[0]}")
+    table: dict[str, tuple[str, ...]] = {}
+    header = next((i for i, line in enumerate(lines) if _GATE_HEADER.match(line)), None)
+    if header is not None:
+        # The header, a rule of dashes, then one row a mode until the blank line.
+        for line in lines[header + 2 :]:
+            if not line:
+                break
+            mode, *cells = line.split()
+            table[mode] = tuple(cells)
+    return GateOutcome(verdicts[-1], table)
 
 
 def render_table(figures: Sequence[Figure]) -> str:

@@ -1,8 +1,10 @@
 """Every benchmark in one run, printed as one table (``nox -s bench``).
 
-    python benchmarks/run_all.py [--reps 5] [--only probe,stack,suite,nox,load] [--markdown FILE]
+    python benchmarks/run_all.py [--reps N] [--only probe,stack,suite,nox,mainjob,load]
+                                 [--markdown FILE]
 
-Each figure is the median of ``--reps`` repetitions (at least 5). Whatever is compared is
+Each figure is the median of ``--reps`` repetitions (at least 5, the default; the main job,
+which takes minutes a run, 2 by default and at least 1). Whatever is compared is
 measured side by side in the same repetition, alternating which goes first, so a change in the
 shared machine's load hits both sides; ratios and differences are medians of the per-repetition
 ratios and differences. Sections:
@@ -21,6 +23,11 @@ ratios and differences. Sections:
   through (the harness-overhead baseline; see docs/performance.md).
 - nox: ``nox -R -s "mission_critical(mode='minimal')"`` beside the same session's pytest called
   directly with the same arguments.
+- mainjob: the main job with all three modes available (the daemon, the loopback TLS staging
+  deployment of tests/support/staging_deployment.py, minimal): ``nox -R -s mission_critical``
+  (one mode after another) beside ``nox -R -t mission_critical --parallel 3``, after an untimed
+  ``--install-only`` run; target: parallel at most 0.7x sequential, each pair comparable only
+  when both runs' gates passed with the same table and every mode ran.
 - load: benchmarks/backend_load.py --connections 1000 --rounds REPS, and
   benchmarks/backend_path.py (the server's CPU per run in process, steadier).
 
@@ -57,10 +64,12 @@ sys.path.insert(0, str(ROOT))
 from benchmarks.figures import (  # noqa: E402
     MIN_REPETITIONS,
     Figure,
+    GateOutcome,
     difference_text,
     median,
     paired_differences,
     paired_ratios,
+    parse_gate_output,
     parse_pytest_summary,
     ratio_text,
     render_table,
@@ -68,13 +77,19 @@ from benchmarks.figures import (  # noqa: E402
 )
 
 PY = sys.executable
-SECTIONS = ("probe", "stack", "suite", "nox", "load")
+SECTIONS = ("probe", "stack", "suite", "nox", "mainjob", "load")
+# A section's repetitions when --reps is not given, and the fewest it takes: a main job's run
+# takes minutes, the others' seconds.
+DEFAULT_REPS = {"mainjob": 2}
+LEAST_REPS = {"mainjob": 1}
 SUITE = "tests/mission_critical"
 LIKE_FOR_LIKE = ["-m", "not deployment_control"]
 NO_DAEMON = "unix:///nonexistent"
 BLACKHOLE_TIMEOUT_S = 0.5
 PROBE_RATIO_TARGET = 2.0
 NOX_MINIMAL = "mission_critical(mode='minimal')"
+MAIN_JOB_MODES = ("docker_local", "staging_fallback", "minimal")
+MAIN_JOB_RATIO_TARGET = 0.7
 
 
 def clean_env(**extra: str) -> dict[str, str]:
@@ -205,6 +220,10 @@ def command_samples(argv: Sequence[str], env: Mapping[str, str], reps: int) -> l
 def bench_probe(reps: int) -> list[Figure]:
     section = "mode decision"
     figures: list[Figure] = []
+    # An installed harness has its bytecode (pip compiles it; a first run writes it), but this
+    # checkout's may be missing where PYTHONDONTWRITEBYTECODE is set, and every probe process
+    # would then compile each module it imports (~20 ms). Untimed.
+    timed([PY, "-m", "compileall", "-q", "test_framework"], clean_env())
     ping = [PY, "-c", "import docker; docker.from_env().ping()"]
     interpreter = command_samples([PY, "-c", "pass"], clean_env(), reps)
     figures.append(Figure(section, "reference: `python -c pass`", with_range(interpreter, "ms")))
@@ -647,6 +666,129 @@ def bench_nox(reps: int, scratch: Path) -> list[Figure]:
     ]
 
 
+# -- the main job ----------------------------------------------------------------------------
+
+
+@dataclass
+class MainJobRuns:
+    """Wall times of one way of running the main job, and each run's gate outcome."""
+
+    name: str
+    argv: list[str]
+    env: dict[str, str]
+    seconds: list[float] = field(default_factory=list)
+    outcomes: list[GateOutcome] = field(default_factory=list)
+    problems: list[str] = field(default_factory=list)
+
+    def run(self, scratch: Path) -> None:
+        slug = "".join(c if c.isalnum() else "_" for c in self.name).strip("_")
+        reports = scratch / f"{slug}-{len(self.seconds)}"
+        seconds, done = timed(self.argv, {**self.env, "MC_REPORT_DIR": str(reports)})
+        self.seconds.append(seconds)
+        output = done.stdout + done.stderr
+        try:
+            outcome = parse_gate_output(output)
+        except ValueError as exc:
+            problem: str | None = f"exit {done.returncode}: {exc}"
+        else:
+            self.outcomes.append(outcome)
+            problem = outcome.problem(done.returncode, MAIN_JOB_MODES)
+        if problem is not None:
+            self.problems.append(problem)
+            (scratch / f"{reports.name}.log").write_text(output)
+
+    def value(self) -> str:
+        text = with_range(self.seconds, least=1)
+        verdicts = sorted({outcome.verdict for outcome in self.outcomes})
+        text += f"; gate: {', '.join(verdicts) or 'none'}"
+        if self.problems:
+            text += f"; {len(self.problems)} run(s) FAILED: {self.problems[0][:160]}"
+        return text
+
+
+@contextlib.contextmanager
+def staging_deployment(directory: Path) -> Iterator[dict[str, str] | str]:
+    """The loopback TLS deployment through its own command line: its ``STAGING_*`` variables,
+    or why it did not start."""
+    command = [PY, "-m", "tests.support.staging_deployment"]
+    try:
+        _, done = timed([*command, "up", "--dir", str(directory)], clean_env())
+        if done.returncode != 0:
+            yield f"staging deployment did not start: {done.stderr.strip()[-300:]}"
+            return
+        variables = {}
+        for line in (directory / "env").read_text().splitlines():
+            key, _, value = line.partition("=")
+            variables[key] = value
+        yield variables
+    finally:
+        timed([*command, "down", "--dir", str(directory)], clean_env())
+
+
+def bench_mainjob(reps: int, scratch: Path) -> list[Figure]:
+    section = "main job"
+    name = "three modes: `--parallel 3` / one after another"
+    from tests.support.staging_deployment import find_nginx
+
+    absent = [] if daemon_answers() else ["no daemon answers"]
+    absent += [] if find_nginx() is not None else ["nginx not installed"]
+    if absent:
+        return [Figure(section, name, f"not measured: {'; '.join(absent)}")]
+    with staging_deployment(scratch / "mainjob-staging") as variables:
+        if isinstance(variables, str):
+            return [Figure(section, name, f"not measured: {variables}")]
+        env = clean_env(**variables)
+        env.pop("VIRTUAL_ENV", None)
+        nox = [PY, "-m", "nox", "--no-color"]
+        progress("main job: creating or updating the mode sessions' environments (untimed)")
+        _, prepared = timed([*nox, "-s", "mission_critical", "--install-only"], env)
+        if prepared.returncode != 0:
+            return [Figure(section, name, f"not measured: {prepared.stderr[-300:]}")]
+        sequential = MainJobRuns(
+            "`nox -R -s mission_critical`", [*nox, "-R", "-s", "mission_critical"], env
+        )
+        parallel = MainJobRuns(
+            "`nox -R -t mission_critical --parallel 3`",
+            [*nox, "-R", "-t", "mission_critical", "--parallel", "3"],
+            env,
+        )
+        for index in range(reps):
+            order = (sequential, parallel) if index % 2 == 0 else (parallel, sequential)
+            for runs in order:
+                progress(f"main job round {index + 1}/{reps}: {runs.name}")
+                runs.run(scratch)
+    figures = [
+        Figure(section, sequential.name, sequential.value()),
+        Figure(section, parallel.name, parallel.value()),
+    ]
+    target = f"<= {MAIN_JOB_RATIO_TARGET:g}x"
+    broken = [runs.name for runs in (sequential, parallel) if runs.problems]
+    tables = {
+        repr(sorted(outcome.table.items()))
+        for runs in (sequential, parallel)
+        for outcome in runs.outcomes
+    }
+    if broken:
+        why = f"not comparable: runs failed in {', '.join(broken)}"
+        figures.append(Figure(section, name, why, target, False))
+    elif len(tables) != 1:
+        figures.append(
+            Figure(section, name, "not comparable: the gates' tables differ", target, False)
+        )
+    else:
+        ratios = paired_ratios(parallel.seconds, sequential.seconds)
+        figures.append(
+            Figure(
+                section,
+                name,
+                ratio_text(ratios, least=1) + "; gate: PASSED in both, same table",
+                target,
+                median(ratios, least=1) <= MAIN_JOB_RATIO_TARGET,
+            )
+        )
+    return figures
+
+
 # -- backend load ----------------------------------------------------------------------------
 
 
@@ -728,7 +870,12 @@ def header(command: str, load_before: float) -> list[str]:
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--reps", type=int, default=MIN_REPETITIONS)
+    parser.add_argument(
+        "--reps",
+        type=int,
+        default=None,
+        help=f"repetitions of every section chosen (default {MIN_REPETITIONS}; mainjob 2)",
+    )
     parser.add_argument(
         "--only", default=",".join(SECTIONS), help=f"comma-separated: {', '.join(SECTIONS)}"
     )
@@ -736,11 +883,21 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     wanted = [name.strip() for name in args.only.split(",") if name.strip()]
     unknown = set(wanted) - set(SECTIONS)
-    if unknown or args.reps < MIN_REPETITIONS:
+    too_few = [
+        f"{name} at least {LEAST_REPS.get(name, MIN_REPETITIONS)}"
+        for name in wanted
+        if args.reps is not None and args.reps < LEAST_REPS.get(name, MIN_REPETITIONS)
+    ]
+    if unknown or too_few:
         parser.error(
-            f"--only takes {', '.join(SECTIONS)}; --reps at least {MIN_REPETITIONS}"
+            f"--only takes {', '.join(SECTIONS)}; --reps: {', '.join(too_few) or 'fine'}"
             f" (got {args.only!r}, {args.reps})"
         )
+
+    def reps(section: str) -> int:
+        chosen: int = args.reps or DEFAULT_REPS.get(section, MIN_REPETITIONS)
+        return chosen
+
     command = " ".join(["python benchmarks/run_all.py", *(argv or sys.argv[1:])])
     load_before = os.getloadavg()[0]
     began = time.perf_counter()
@@ -749,15 +906,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         with daemon_kept_up():
             if "probe" in wanted:
-                figures += bench_probe(max(args.reps, 7))
+                figures += bench_probe(max(reps("probe"), 7))
             if "stack" in wanted:
-                figures += bench_stack(args.reps, scratch)
+                figures += bench_stack(reps("stack"), scratch)
             if "suite" in wanted:
-                figures += bench_suite(args.reps, scratch)
+                figures += bench_suite(reps("suite"), scratch)
             if "nox" in wanted:
-                figures += bench_nox(args.reps, scratch)
+                figures += bench_nox(reps("nox"), scratch)
+            if "mainjob" in wanted:
+                figures += bench_mainjob(reps("mainjob"), scratch)
         if "load" in wanted:
-            figures += bench_load(args.reps)
+            figures += bench_load(reps("load"))
     finally:
         # Failed suite runs leave <name>.log here, a failed stack start its log under stack/.
         kept = any(scratch.glob("*.log")) or any((scratch / "stack").rglob("*.log"))

@@ -26,7 +26,7 @@ from typing import Any
 import filelock
 
 from test_framework.backends.base import Endpoints, RunContext
-from test_framework.engine.cleanup import prune_images, remove_labelled, remove_run
+from test_framework.engine.cleanup import RunSweep, prune_images, remove_labelled, remove_run
 from test_framework.engine.compose import (
     ComposeStack,
     Progress,
@@ -440,9 +440,16 @@ class DockerBackend:
         from test_framework.engine.docker_host import locate_daemon
 
         started = time.monotonic()
+        # The sweep's daemon connection opens while Compose takes the stack down; the sweep
+        # itself runs after, on what down left.
+        sweep = RunSweep(self.run.run_id, self.settings.docker.host)
         try:
             if record.compose_file:
-                self._compose_stack(Path(record.compose_file), self._address()).down()
+                stack = self._stack
+                if stack is None or str(stack.file) != record.compose_file:
+                    # Another worker started it: find the daemon for Compose's environment.
+                    stack = self._compose_stack(Path(record.compose_file), self._address())
+                stack.down()
         except HarnessError as exc:
             # compose down failed; the labels still find everything, so remove by them.
             log.warning("compose down of %s failed (%s); removing by labels", self.project, exc)
@@ -453,8 +460,9 @@ class DockerBackend:
                     f" stopped answering ({search.explain()}): the next run, or `python -m"
                     " test_framework cleanup`, removes it once the daemon is back"
                 )
+                sweep.cancel()
                 return
-        report = remove_run(self.run.run_id, self.settings.docker.host)
+        report = sweep.finish()
         self._write(StackRecord("down", self.project, record.compose_file))
         seconds = time.monotonic() - started
         extra = f"; by labels: {report.summary()}" if report.removed_anything else ""

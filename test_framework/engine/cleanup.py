@@ -12,6 +12,7 @@ import dataclasses
 import functools
 import logging
 import os
+import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
@@ -61,9 +62,50 @@ Select = Callable[[Mapping[str, str]], bool]
 def remove_run(run_id: str, host: str | None = None) -> CleanupReport:
     """Remove every container, network and volume of run ``run_id``, including the private
     deployments derived from it, whose run ids extend it (``<run id>c<worker><n>``)."""
+    return _cleanup(host, [], _of_run(run_id))
+
+
+def _of_run(run_id: str) -> Select:
     if not run_id:
         raise ValueError("remove_run needs a run id")
-    return _cleanup(host, [], lambda labels: labels.get(RUN_ID, "").startswith(run_id))
+    return lambda labels: labels.get(RUN_ID, "").startswith(run_id)
+
+
+class RunSweep:
+    """``remove_run`` in two halves: the daemon is located and the client opened at once, in a
+    thread, while the caller does something else (``compose down``); ``finish()`` then lists
+    and removes what is left, so it sees only what that left behind."""
+
+    def __init__(self, run_id: str, host: str | None) -> None:
+        self._select = _of_run(run_id)
+        self._host = host
+        self._client: docker.DockerClient | None = None
+        self._error: BaseException | None = None
+        self._thread = threading.Thread(target=self._open, name="run-sweep", daemon=True)
+        self._thread.start()
+
+    def _open(self) -> None:
+        try:
+            self._client = _open(self._host)
+        except BaseException as exc:  # noqa: BLE001 - raised again by finish()
+            self._error = exc
+
+    def finish(self) -> CleanupReport:
+        self._thread.join()
+        if self._error is not None:
+            raise self._error
+        if self._client is None:
+            return CleanupReport()
+        try:
+            return remove_labelled(self._client, [PROJECT_FILTER], self._select)
+        finally:
+            self._client.close()
+
+    def cancel(self) -> None:
+        """No sweep after all (the daemon went away): close what was opened."""
+        self._thread.join()
+        if self._client is not None:
+            self._client.close()
 
 
 def remove_orphans(host: str | None = None) -> CleanupReport:
@@ -80,19 +122,9 @@ def remove_everything(host: str | None = None) -> CleanupReport:
 def _cleanup(
     host: str | None, extra: list[str], select: Select, prune: bool = False
 ) -> CleanupReport:
-    search = locate_daemon(host, timeout=2.0)
-    if search.found is None:
-        # No daemon, no containers: nothing can have been left behind on it.
-        log.info("cleanup skipped: %s", search.explain())
+    client = _open(host)
+    if client is None:
         return CleanupReport()
-    try:
-        from test_framework.engine.docker_client import connect
-    except ImportError as exc:
-        raise ModeUnavailableError(
-            f"the Docker SDK is not installed ({exc}):"
-            " pip install 'mission-critical-harness[docker]'"
-        ) from None
-    client, _ = connect(host)
     try:
         report = remove_labelled(client, [PROJECT_FILTER, *extra], select)
         return dataclasses.replace(report, images=prune_images(client)) if prune else report
@@ -112,6 +144,23 @@ def prune_images(client: docker.DockerClient) -> tuple[str, ...]:
     removed = tuple(image_id for image_id in candidates if image_id in deleted)
     log.info("removed %d superseded image(s)", len(removed))
     return removed
+
+
+def _open(host: str | None) -> docker.DockerClient | None:
+    """An SDK client for the daemon, or None when none answers."""
+    search = locate_daemon(host, timeout=2.0)
+    if search.found is None:
+        # No daemon, no containers: nothing can have been left behind on it.
+        log.info("cleanup skipped: %s", search.explain())
+        return None
+    try:
+        from test_framework.engine.docker_client import open_client
+    except ImportError as exc:
+        raise ModeUnavailableError(
+            f"the Docker SDK is not installed ({exc}):"
+            " pip install 'mission-critical-harness[docker]'"
+        ) from None
+    return open_client(search.found.address)
 
 
 def remove_labelled(
@@ -140,13 +189,16 @@ def remove_labelled(
             return
         into.append(name)
 
-    for container in client.containers.list(all=True, filters=filters):
-        labels = container.labels
+    # Sparse: the list's own fields, without an inspect per container, which would fail for a
+    # container another run removes between the list and its inspect.
+    for container in client.containers.list(all=True, filters=filters, sparse=True):
+        labels = container.attrs.get("Labels") or {}
         if select(labels):
             runs.add(labels.get(RUN_ID, "?"))
+            names = container.attrs.get("Names") or []
             attempt(
                 "container",
-                container.name or container.id or "?",
+                names[0].lstrip("/") if names else container.id or "?",
                 functools.partial(container.remove, force=True, v=True),
                 containers,
             )

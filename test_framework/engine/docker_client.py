@@ -19,6 +19,11 @@ def connect(host: str | None, timeout: float = 5.0) -> tuple[docker.DockerClient
     if search.found is None:
         raise ModeUnavailableError(search.explain())
     address = search.found.address
+    return open_client(address), address
+
+
+def open_client(address: DaemonAddress) -> docker.DockerClient:
+    """An SDK client for a daemon already located (no second ping)."""
     tls: docker.tls.TLSConfig | bool = False
     if address.tls is not None:
         files = address.tls
@@ -29,5 +34,4 @@ def connect(host: str | None, timeout: float = 5.0) -> tuple[docker.DockerClient
             verify=files.verify,
         )
     # Generous: removing a container that ignores SIGTERM takes its whole stop timeout.
-    client = docker.DockerClient(base_url=address.url, tls=tls, timeout=120)
-    return client, address
+    return docker.DockerClient(base_url=address.url, tls=tls, timeout=120)

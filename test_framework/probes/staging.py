@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import time
 
-from test_framework.client.redaction import redact_text, register_secret
 from test_framework.errors import ConfigError
 from test_framework.modes import Mode
 from test_framework.probes.result import ProbeResult
@@ -75,12 +74,17 @@ def probe_staging(settings: Settings, *, in_session: bool = False) -> ProbeResul
     refusal = _refusal(settings)
     if refusal is not None:
         elapsed = (time.perf_counter() - started) * 1000
-        # Disabled or not configured: nothing to test. A URL without credentials, or with a
-        # CA bundle that is not there, is a deployment someone meant to test: broken.
-        broken = refusal not in (DISABLED, NOT_CONFIGURED)
-        return ProbeResult(
-            Mode.STAGING_FALLBACK, False, redact_text(refusal), elapsed, broken=broken
-        )
+        # Disabled or not configured: nothing to test, and the reason is one of this module's
+        # own sentences, so the redaction module is not even imported (most probes end here).
+        # A URL without credentials, or with a CA bundle that is not there, is a deployment
+        # someone meant to test: broken, and its reason may carry what was given.
+        if refusal in (DISABLED, NOT_CONFIGURED):
+            return ProbeResult(Mode.STAGING_FALLBACK, False, refusal, elapsed)
+        from test_framework.client.redaction import redact_text
+
+        return ProbeResult(Mode.STAGING_FALLBACK, False, redact_text(refusal), elapsed, broken=True)
+    from test_framework.client.redaction import redact_text, register_secret
+
     register_secret(staging.password)
     register_secret(staging.auth_token)
     from test_framework.probes.staging_walk import Walk, public_details, walk_steps

@@ -107,6 +107,27 @@ def test_a_stack_is_labelled_published_on_loopback_healthy_and_gone_after_stop(
     backend.stop()  # a second stop is harmless
 
 
+def test_stop_removes_by_label_what_compose_down_does_not_know_of(
+    docker_settings: Settings, tmp_path: Path, cleanup_after: list[str]
+) -> None:
+    run = new_run(tmp_path)
+    cleanup_after.append(run.run_id)
+    backend = DockerBackend(docker_settings, run, progress=quiet)
+    backend.start()
+    # A volume of the run outside its Compose project: only the label sweep after down finds it.
+    labels = [f"--label={RUN_ID}={run.run_id}", f"--label={PROJECT}={PROJECT_VALUE}"]
+    subprocess.run(
+        ["docker", "volume", "create", *labels, f"mc-{run.run_id}-stray"],
+        capture_output=True,
+        timeout=30,
+        check=True,
+    )
+    assert len(resources(run.run_id)["volumes"]) == 2
+
+    backend.stop()
+    assert resources(run.run_id) == NOTHING
+
+
 def test_workers_of_one_run_share_one_stack_and_the_last_one_out_stops_it(
     docker_settings: Settings, tmp_path: Path, cleanup_after: list[str]
 ) -> None:

@@ -6,12 +6,14 @@ import pytest
 
 from benchmarks.figures import (
     Figure,
+    GateOutcome,
     difference_text,
     median,
     paired_difference,
     paired_differences,
     paired_ratio,
     paired_ratios,
+    parse_gate_output,
     parse_pytest_summary,
     ratio_text,
     render_table,
@@ -96,3 +98,61 @@ def test_the_table_has_one_row_per_figure_with_its_verdict() -> None:
     assert lines[3].endswith("| <= 1.5x | NOT met |")
     # A pipe inside a cell would split the Markdown row.
     assert lines[4] == "| suite | a/b reference | 3 s |  |  |"
+
+
+def test_a_figure_whose_runs_take_minutes_may_ask_for_fewer_samples() -> None:
+    assert median([3.0], least=1) == 3.0
+    assert with_range([40.0, 42.0], least=1) == "41.00 s (40.00-42.00)"
+    assert ratio_text([0.5], least=1) == "0.50x (0.50-0.50)"
+    with pytest.raises(ValueError, match="at least 1"):
+        median([], least=1)
+    with pytest.raises(ValueError, match="at least 5"):
+        with_range([40.0, 42.0])
+
+
+MODES = ("docker_local", "staging_fallback", "minimal")
+GATE_OUTPUT = """\
+nox > Running session gate
+mode              run  passed  failed  errors  skipped  not coll.
+----------------  ---  ------  ------  ------  -------  ---------
+docker_local      ran     151       0       0        0          0
+staging_fallback  {staging}     148       0       0        3          0
+minimal           ran     151       0       0        0          0
+
+docker_local: ran: docker_local requested: Docker/20.10.24
+mission-critical tests: 151, ran in at least one mode: 151, ran nowhere: 0
+
+gate: {verdict}
+nox > Session gate was successful.
+"""
+
+
+def test_the_gates_verdict_and_table_are_read_from_a_nox_run() -> None:
+    outcome = parse_gate_output(GATE_OUTPUT.format(staging="ran", verdict="PASSED"))
+    assert outcome.verdict == "PASSED"
+    assert outcome.table == {
+        "docker_local": ("ran", "151", "0", "0", "0", "0"),
+        "staging_fallback": ("ran", "148", "0", "0", "3", "0"),
+        "minimal": ("ran", "151", "0", "0", "0", "0"),
+    }
+    assert outcome.problem(0, MODES) is None
+
+
+def test_a_main_job_run_is_not_comparable_if_it_failed_or_its_gate_did_or_a_mode_did_not_run() -> (
+    None
+):
+    passed = parse_gate_output(GATE_OUTPUT.format(staging="ran", verdict="PASSED"))
+    assert passed.problem(1, MODES) == "exit 1, gate: PASSED"
+    failed = parse_gate_output(GATE_OUTPUT.format(staging="ran", verdict="FAILED (1 problem)"))
+    assert failed.verdict == "FAILED (1 problem)"
+    assert failed.problem(0, MODES) == "gate: FAILED (1 problem)"
+    skipped = parse_gate_output(GATE_OUTPUT.format(staging="skipped", verdict="PASSED"))
+    assert skipped.problem(0, MODES) == "did not run: staging_fallback"
+    assert GateOutcome("PASSED", {}).problem(0, MODES) == (
+        "did not run: docker_local, staging_fallback, minimal"
+    )
+
+
+def test_output_without_a_gate_verdict_says_what_it_ended_with() -> None:
+    with pytest.raises(ValueError, match="no gate verdict in the output; last line: boom"):
+        parse_gate_output("nox > Running session gate\nboom\n")

@@ -6,6 +6,8 @@ import dataclasses
 import json
 import re
 import socket
+import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -362,3 +364,34 @@ def test_probe_refuses_a_wrong_password_through_nginx(
     result = probe_staging(settings(tmp_path, **variables))
     assert failed_step(result) == "token"
     assert "401" in result.reason
+
+
+def test_an_unconfigured_staging_probe_loads_neither_the_walk_nor_the_redaction(
+    tmp_path: Path,
+) -> None:
+    # Most probes end at "not configured": a fresh process must not pay for what only a
+    # configured deployment needs.
+    script = (
+        "import sys\n"
+        "from pathlib import Path\n"
+        "from test_framework.probes.staging import probe_staging\n"
+        "from test_framework.settings import load_settings\n"
+        "result = probe_staging(load_settings(Path(sys.argv[1]), environ={}))\n"
+        "assert result.reason.startswith('not configured'), result.reason\n"
+        "print(sorted(m for m in sys.modules if m.startswith('test_framework.')))\n"
+    )
+    project = agent_events_project(tmp_path)
+    root = Path(__file__).resolve().parents[2]
+    done = subprocess.run(
+        [sys.executable, "-c", script, str(project)],
+        cwd=root,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    loaded = done.stdout
+    assert "test_framework.probes.staging" in loaded
+    assert "test_framework.probes.staging_walk" not in loaded
+    assert "test_framework.client.redaction" not in loaded
