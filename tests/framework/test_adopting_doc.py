@@ -34,6 +34,7 @@ import pytest
 
 from test_framework.probes.docker import probe_docker
 from test_framework.settings import load_settings
+from tests.support.dockerd_lock import dockerd_lock
 from tests.support.requirements import absent
 from tests.support.staging_deployment import Auth, Service, StagingDeployment, find_nginx
 
@@ -65,7 +66,7 @@ UNTRACKED = shutil.ignore_patterns(
 # Variables of the machine running this test that would change what the page's commands do.
 FOREIGN_ENV = re.compile(
     r"^(VIRTUAL_ENV|PYTHONPATH|PYTHONHOME|TEST_MODE|FORCE_DOCKER_UNAVAILABLE"
-    r"|PIP_FIND_LINKS|UV_FIND_LINKS|MC_\w+|STAGING_\w+|USE_STAGING_FALLBACK)$"
+    r"|PIP_FIND_LINKS|UV_FIND_LINKS|MC_\w+|STAGING_\w+|USE_STAGING_FALLBACK|PYTEST_\w+)$"
 )
 
 
@@ -266,7 +267,11 @@ def test_the_docker_and_staging_steps_go_on_to_a_gate_passed_in_all_three_modes(
         health_path="/healthz",
         auth=Auth.BEARER,
     )
-    with StagingDeployment(tmp_path / "staging", service=chat) as deployment:
+    # Shared: a test that stops dockerd (tests/resilience) waits until these steps are done.
+    with (
+        dockerd_lock(shared=True, poll_s=1.0),
+        StagingDeployment(tmp_path / "staging", service=chat) as deployment,
+    ):
         script = [f". {shlex.quote(str(adoption.state))}"]
         for step in tool_steps():
             commands = step.commands
