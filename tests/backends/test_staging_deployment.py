@@ -1,4 +1,5 @@
-"""The loopback staging deployment (nginx + TLS + agent_backend) and the staging backend on it."""
+"""The loopback staging deployment (nginx + TLS + a service: agent_backend, or another) and the
+staging backend on it."""
 
 from __future__ import annotations
 
@@ -20,9 +21,30 @@ from tests.support.fault_proxy import FaultProxy, Faults
 from tests.support.projects import agent_events_project
 from tests.support.requirements import require_nginx
 from tests.support.runs import run_context
-from tests.support.staging_deployment import StagingDeployment, StagingEnvironment
+from tests.support.staging_deployment import (
+    Auth,
+    Service,
+    StagingDeployment,
+    StagingEnvironment,
+)
 
 ROOT = Path(__file__).resolve().parents[2]
+EXAMPLE = ROOT / "examples" / "chat-service"
+# The example's chat service: a static bearer token, its port from the environment, /healthz.
+CHAT_SERVICE = (
+    "--service-command",
+    f"{sys.executable} -m chat_service",
+    "--service-env",
+    f"PYTHONPATH={EXAMPLE}",
+    "--service-env",
+    "CHAT_PORT={port}",
+    "--service-env",
+    "MC_TEST_TOKEN={secret}",
+    "--health-path",
+    "/healthz",
+    "--auth",
+    "bearer",
+)
 
 
 def cli(*argv: str) -> subprocess.CompletedProcess[str]:
@@ -86,6 +108,61 @@ def test_the_cli_starts_the_deployment_in_the_background_and_stops_it(tmp_path: 
     for path in tmp_path.rglob("*"):
         if path.is_file() and path.name != "env":
             assert variables["STAGING_TEST_PASSWORD"].encode() not in path.read_bytes(), path
+
+
+def test_the_cli_fronts_another_service_with_a_bearer_token_as_told(tmp_path: Path) -> None:
+    require_nginx()
+    up = cli("up", "--dir", str(tmp_path), *CHAT_SERVICE)
+    try:
+        assert up.returncode == 0, up.stderr
+        env_lines = (tmp_path / "env").read_text().splitlines()
+        variables = dict(line.split("=", 1) for line in env_lines)
+        assert set(variables) == {
+            "STAGING_WEBSOCKET_URL",
+            "STAGING_CA_BUNDLE",
+            "STAGING_AUTH_TOKEN",
+        }
+        assert variables["STAGING_AUTH_TOKEN"] not in up.stdout + up.stderr
+        assert "STAGING_AUTH_TOKEN=***" in up.stdout
+        # The example's own adapter (bearer, /healthz, no ready message) finds it usable.
+        result = probe_staging(load_settings(EXAMPLE, environ=variables))
+        assert result.available, result.reason
+        assert [step.name for step in result.steps if step.name == "health"] == ["health"]
+        wrong = {**variables, "STAGING_AUTH_TOKEN": "not-the-token"}
+        refused = probe_staging(load_settings(EXAMPLE, environ=wrong))
+        assert not refused.available
+        assert refused.reason.startswith("websocket failed"), refused.reason
+        assert "401" in refused.reason, refused.reason
+    finally:
+        down = cli("down", "--dir", str(tmp_path))
+    assert down.returncode == 0, down.stderr
+    assert '"GET /healthz" 200' in (tmp_path / "access.log").read_text()
+
+
+def test_service_options_without_a_service_command_are_refused(tmp_path: Path) -> None:
+    up = cli("up", "--dir", str(tmp_path), "--auth", "bearer")
+    assert up.returncode == 2
+    assert "need --service-command" in up.stderr
+    assert not (tmp_path / "env").exists()
+
+
+def test_a_bearer_deployment_hands_its_secret_to_the_service_as_a_token(tmp_path: Path) -> None:
+    require_nginx()
+    service = Service(
+        "chat_service",
+        (sys.executable, "-m", "chat_service"),
+        env={"PYTHONPATH": str(EXAMPLE), "CHAT_PORT": "{port}", "MC_TEST_TOKEN": "{secret}"},
+        health_path="/healthz",
+        auth=Auth.BEARER,
+    )
+    with StagingDeployment(tmp_path, service=service, password="s3cret-token") as env:
+        assert env.variables() == {
+            "STAGING_WEBSOCKET_URL": f"wss://localhost:{env.https_port}/ws",
+            "STAGING_CA_BUNDLE": str(env.ca_bundle),
+            "STAGING_AUTH_TOKEN": "s3cret-token",
+        }
+        assert "s3cret-token" not in repr(env) + repr(service)
+        assert env.through(4242).ws_url == "wss://localhost:4242/ws"
 
 
 def test_down_without_up_says_there_is_nothing_to_stop(tmp_path: Path) -> None:

@@ -1,9 +1,10 @@
-"""A real staging deployment on loopback: ``agent_backend`` behind nginx terminating TLS.
+"""A real staging deployment on loopback: a service behind nginx terminating TLS.
 
-This is how a remote staging deployment looks, scaled down to one machine: the backend serves
-plain HTTP on ``127.0.0.1:<ephemeral>``; nginx (Debian's package, run as ``nginx -c <own
-config>`` with every path in a private folder) terminates TLS with a certificate from a
-throwaway ``trustme`` CA for ``localhost``/``127.0.0.1`` and proxies the WebSocket upgrade.
+This is how a remote staging deployment looks, scaled down to one machine: the service
+(``agent_backend`` unless told otherwise) serves plain HTTP on ``127.0.0.1:<ephemeral>``; nginx
+(Debian's package, run as ``nginx -c <own config>`` with every path in a private folder)
+terminates TLS with a certificate from a throwaway ``trustme`` CA for ``localhost``/``127.0.0.1``
+and proxies the WebSocket upgrade.
 
 From tests::
 
@@ -16,15 +17,26 @@ From CI::
     set -a; . DIR/env; set +a                                   # writes DIR/env (mode 0600)
     python -m tests.support.staging_deployment down --dir DIR
 
-``up`` prints the variables with the password masked; only ``DIR/env`` holds it.
+Any other service: its command and environment, where ``{port}`` is the port it must listen on
+and ``{secret}`` the credential clients present (a password for ``--auth password``, the
+token endpoint's user and password as agent_backend's; a static token for ``--auth bearer``)::
+
+    python -m tests.support.staging_deployment up --dir DIR \
+        --service-command "python -m chat_service" \
+        --service-env CHAT_PORT={port} --service-env MC_TEST_TOKEN={secret} \
+        --health-path /healthz --auth bearer          # DIR/env: ... STAGING_AUTH_TOKEN
+
+``up`` prints the variables with the password or token masked; only ``DIR/env`` holds it.
 """
 
 from __future__ import annotations
 
 import argparse
+import enum
 import json
 import os
 import secrets
+import shlex
 import shutil
 import signal
 import socket
@@ -34,6 +46,7 @@ import sys
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -45,6 +58,12 @@ NGINX_CANDIDATES = ("/usr/sbin/nginx", "/usr/local/sbin/nginx", "/usr/local/ngin
 START_TIMEOUT_S = 20.0
 STOP_TIMEOUT_S = 10.0
 PORT_ATTEMPTS = 5
+ROOT = Path(__file__).resolve().parents[2]
+# Replaced in a service's command and environment: the port it listens on, and the password or
+# token its clients present.
+PORT = "{port}"
+SECRET = "{secret}"
+MASKED = ("STAGING_TEST_PASSWORD", "STAGING_AUTH_TOKEN")
 
 NGINX_CONF = """\
 worker_processes 1;
@@ -108,28 +127,76 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+class Auth(enum.StrEnum):
+    """What the deployment's clients present, named as ``[tool.test_framework.service] auth``."""
+
+    PASSWORD = "password"  # the token endpoint: STAGING_TEST_USER and STAGING_TEST_PASSWORD
+    BEARER = "bearer"  # a static token: STAGING_AUTH_TOKEN
+
+
+@dataclass(frozen=True)
+class Service:
+    """The service nginx fronts: how it starts (``{port}`` and ``{secret}`` replaced in its
+    command and environment), where it answers health and the WebSocket, what clients present."""
+
+    name: str
+    argv: tuple[str, ...]
+    env: Mapping[str, str] = field(default_factory=dict, repr=False)
+    health_path: str = "/health"
+    ws_path: str = "/ws"
+    auth: Auth = Auth.PASSWORD
+
+    def command(self, port: int, secret: str) -> tuple[list[str], dict[str, str]]:
+        """The argv and the full environment that start it on ``port`` accepting ``secret``."""
+
+        def fill(text: str) -> str:
+            return text.replace(PORT, str(port)).replace(SECRET, secret)
+
+        env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+        env.update({key: fill(value) for key, value in self.env.items()})
+        return [fill(arg) for arg in self.argv], env
+
+
+def agent_backend() -> Service:
+    """This repository's reference service, as CI's staging deployment runs it."""
+    path = os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))
+    return Service(
+        "agent_backend",
+        (sys.executable, "-m", "agent_backend", "--host", "127.0.0.1", "--port", PORT),
+        env={
+            "AGENT_JWT_SECRET": secrets.token_urlsafe(32),
+            "AGENT_TEST_PASSWORD": SECRET,
+            "AGENT_ENV": "test",
+            "PYTHONPATH": path,
+        },
+    )
+
+
 @dataclass(frozen=True)
 class StagingEnvironment:
     """What a client needs to use the deployment: the ``STAGING_*`` variables."""
 
     ws_url: str
     ca_bundle: Path
-    user: str
-    password: str = field(repr=False)
+    user: str = ""
+    password: str = field(default="", repr=False)
+    token: str = field(default="", repr=False)
     https_port: int = 0
     backend_port: int = 0
 
     def variables(self) -> dict[str, str]:
-        return {
-            "STAGING_WEBSOCKET_URL": self.ws_url,
-            "STAGING_CA_BUNDLE": str(self.ca_bundle),
-            "STAGING_TEST_USER": self.user,
-            "STAGING_TEST_PASSWORD": self.password,
-        }
+        found = {"STAGING_WEBSOCKET_URL": self.ws_url, "STAGING_CA_BUNDLE": str(self.ca_bundle)}
+        if self.password:
+            found["STAGING_TEST_USER"] = self.user
+            found["STAGING_TEST_PASSWORD"] = self.password
+        if self.token:
+            found["STAGING_AUTH_TOKEN"] = self.token
+        return found
 
     def through(self, port: int) -> StagingEnvironment:
         """The same deployment reached through a proxy listening on ``localhost:port``."""
-        return replace(self, ws_url=f"wss://localhost:{port}/ws")
+        path = self.ws_url.split("/", 3)[3]
+        return replace(self, ws_url=f"wss://localhost:{port}/{path}")
 
 
 @dataclass
@@ -144,12 +211,18 @@ class StagingDeployment(Background[StagingEnvironment]):
     """Start with ``start()`` (or ``with``); ``stop()`` stops what was started."""
 
     def __init__(
-        self, directory: Path, *, user: str = "mc-staging", password: str | None = None
+        self,
+        directory: Path,
+        *,
+        service: Service | None = None,
+        user: str = "mc-staging",
+        password: str | None = None,
     ) -> None:
+        """``password`` is the secret clients present: the password, or the bearer token."""
         self.directory = directory.resolve()
+        self.service = service or agent_backend()
         self.user = user
         self.password = password or secrets.token_urlsafe(18)
-        self.jwt_secret = secrets.token_urlsafe(32)
         self.environment: StagingEnvironment | None = None
         self._processes: list[_Process] = []
 
@@ -169,11 +242,13 @@ class StagingDeployment(Background[StagingEnvironment]):
         except BaseException:
             self.stop()
             raise
+        bearer = self.service.auth is Auth.BEARER
         self.environment = StagingEnvironment(
-            ws_url=f"wss://localhost:{https_port}/ws",
+            ws_url=f"wss://localhost:{https_port}{self.service.ws_path}",
             ca_bundle=ca_bundle,
-            user=self.user,
-            password=self.password,
+            user="" if bearer else self.user,
+            password="" if bearer else self.password,
+            token=self.password if bearer else "",
             https_port=https_port,
             backend_port=backend_port,
         )
@@ -216,23 +291,16 @@ class StagingDeployment(Background[StagingEnvironment]):
         return process
 
     def _start_backend(self) -> int:
-        env = {
-            **os.environ,
-            "AGENT_JWT_SECRET": self.jwt_secret,
-            "AGENT_TEST_PASSWORD": self.password,
-            "AGENT_ENV": "test",
-            "PYTHONUNBUFFERED": "1",
-        }
-        root = Path(__file__).resolve().parents[2]
-        env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(root), env.get("PYTHONPATH")]))
+        health = self.service.health_path
         for _ in range(PORT_ATTEMPTS):
             port = free_port()
-            argv = [sys.executable, "-m", "agent_backend", "--host", "127.0.0.1"]
-            process = self._spawn("backend", [*argv, "--port", str(port)], env)
-            if _wait_healthy(f"http://127.0.0.1:{port}/health", process, None):
+            argv, env = self.service.command(port, self.password)
+            process = self._spawn("backend", argv, env)
+            if _wait_healthy(f"http://127.0.0.1:{port}{health}", process, None):
                 return port
             self._forget(process)
-        raise DeploymentError(f"agent_backend did not start: see {self.directory / 'backend.log'}")
+        log = self.directory / "backend.log"
+        raise DeploymentError(f"{self.service.name} did not start: see {log}")
 
     def _start_nginx(self, nginx: str, backend_port: int, ca_bundle: Path) -> int:
         context = ssl.create_default_context(cafile=str(ca_bundle))
@@ -245,7 +313,8 @@ class StagingDeployment(Background[StagingEnvironment]):
             argv = [nginx, "-p", str(self.directory), "-c", str(conf)]
             argv += ["-e", str(self.directory / "error.log")]
             process = self._spawn("nginx", argv, dict(os.environ))
-            if _wait_healthy(f"https://localhost:{port}/health", process, context):
+            health = f"https://localhost:{port}{self.service.health_path}"
+            if _wait_healthy(health, process, context):
                 return port
             self._forget(process)
         raise DeploymentError(f"nginx did not start: see {self.directory / 'error.log'}")
@@ -328,8 +397,8 @@ def write_env(directory: Path, environment: StagingEnvironment) -> Path:
     return path
 
 
-def _up(directory: Path) -> int:
-    deployment = StagingDeployment(directory)
+def _up(directory: Path, service: Service) -> int:
+    deployment = StagingDeployment(directory, service=service)
     try:
         environment = deployment.start()
     except DeploymentError as exc:
@@ -338,9 +407,9 @@ def _up(directory: Path) -> int:
     deployment.save_state()
     env_file = write_env(directory, environment)
     for key, value in environment.variables().items():
-        shown = "***" if key == "STAGING_TEST_PASSWORD" else value
+        shown = "***" if key in MASKED else value
         print(f"{key}={shown}")
-    print(f"# full values (with the password) in {env_file}", file=sys.stderr)
+    print(f"# full values (with the password or token) in {env_file}", file=sys.stderr)
     return 0
 
 
@@ -359,17 +428,66 @@ def _down(directory: Path) -> int:
     return 0
 
 
+def _service(parser: argparse.ArgumentParser, args: argparse.Namespace) -> Service:
+    """agent_backend, or the service the ``--service-*`` options describe."""
+    if args.service_command is None:
+        if args.service_env or args.health_path or args.auth or args.ws_path:
+            parser.error(
+                "--service-env, --health-path, --ws-path and --auth need --service-command"
+            )
+        return agent_backend()
+    argv = tuple(shlex.split(args.service_command))
+    if not argv:
+        parser.error("--service-command is empty")
+    env: dict[str, str] = {}
+    for item in args.service_env:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            parser.error(f"--service-env takes KEY=VALUE, not {item!r}")
+        env[key] = value
+    return Service(
+        name=args.service_command,
+        argv=argv,
+        env=env,
+        health_path=args.health_path or "/health",
+        ws_path=args.ws_path or "/ws",
+        auth=Auth(args.auth or Auth.PASSWORD),
+    )
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m tests.support.staging_deployment",
-        description="agent_backend behind nginx with TLS on loopback, for staging_fallback.",
+        description="A service (agent_backend by default) behind nginx with TLS on loopback, for"
+        " staging_fallback. In --service-command and --service-env values, {port} is the port"
+        " the service must listen on and {secret} the password or token its clients present.",
     )
     parser.add_argument("command", choices=("up", "down"))
     parser.add_argument("--dir", type=Path, required=True, help="private folder for its files")
+    parser.add_argument(
+        "--service-command", help="how to start the service (default: agent_backend)"
+    )
+    parser.add_argument(
+        "--service-env",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="a variable for the service (repeatable)",
+    )
+    parser.add_argument(
+        "--health-path", help="answers 200 when the service is up (default /health)"
+    )
+    parser.add_argument("--ws-path", help="the WebSocket's path (default /ws)")
+    parser.add_argument(
+        "--auth",
+        choices=[auth.value for auth in Auth],
+        help="what clients present: password (STAGING_TEST_USER/PASSWORD, the default) or bearer"
+        " (STAGING_AUTH_TOKEN)",
+    )
     args = parser.parse_args(argv)
     directory: Path = args.dir.resolve()
     if args.command == "up":
-        return _up(directory)
+        return _up(directory, _service(parser, args))
     return _down(directory)
 
 
