@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 
 from test_framework.results.ledger import read_ledger
+from tests.support.environment import run_captured
 from tests.support.projects import harness_project
 
 pytest_plugins = ["pytester"]
@@ -74,13 +75,10 @@ def project(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> pytes
 
 
 def monitor(project: pytest.Pytester, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
+    return run_captured(
         [sys.executable, "-m", "test_framework", "monitor", "--suite", "suite", *args],
         cwd=project.path,
-        capture_output=True,
-        text=True,
         timeout=300,
-        check=False,
     )
 
 
@@ -109,13 +107,8 @@ def test_healthy_rounds_append_history_and_print_one_line_each(project: pytest.P
     assert rounds[0]["probes"]["docker_local"]["available"] is False
     assert (project.path / "out" / "monitor" / "latest" / "index.html").is_file()
     # The monitor's rounds stay out of a gate over the whole report folder.
-    whole = subprocess.run(
-        [sys.executable, "-m", "test_framework", "gate", "out"],
-        cwd=project.path,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
+    whole = run_captured(
+        [sys.executable, "-m", "test_framework", "gate", "out"], cwd=project.path, timeout=60
     )
     assert "NO LEDGERS" in whole.stdout
 
@@ -225,13 +218,8 @@ def test_ctrl_c_stops_the_round_cleanly_and_records_it(project: pytest.Pytester)
 def test_bad_arguments_are_usage_errors(
     project: pytest.Pytester, args: list[str], fragment: str
 ) -> None:
-    done = subprocess.run(
-        [sys.executable, "-m", "test_framework", "monitor", *args],
-        cwd=project.path,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
+    done = run_captured(
+        [sys.executable, "-m", "test_framework", "monitor", *args], cwd=project.path, timeout=60
     )
     assert done.returncode == 2
     assert fragment in done.stderr
