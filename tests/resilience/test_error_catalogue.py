@@ -87,8 +87,24 @@ _UNAVAILABLE = (
 )
 
 
-def _unavailable(mode: str, why: str) -> str:
-    return _UNAVAILABLE.format(mode=mode, why=why)
+def _unavailable(
+    name: str,
+    mode: str,
+    why: str,
+    *,
+    env: Mapping[str, str] | None = None,
+    pyproject: str = PYPROJECT,
+) -> Case:
+    """A mode asked for by ``--mc-mode`` that cannot run here: pytest stops at once."""
+    return Case(
+        name,
+        "pytest",
+        _UNAVAILABLE.format(mode=mode, why=why),
+        PYTEST_USAGE,
+        args=("--mc-mode", mode),
+        env=env or {},
+        pyproject=pyproject,
+    )
 
 
 CASES: tuple[Case, ...] = (
@@ -422,156 +438,97 @@ CASES: tuple[Case, ...] = (
         HARNESS_USAGE,
         env={"STAGING_CA_BUNDLE": "{project}/missing-ca.pem"},
     ),
-    Case(
+    _unavailable(
         "staging requested but not configured",
-        "pytest",
-        _unavailable(
-            "staging_fallback",
-            "not configured: set STAGING_WEBSOCKET_URL (e.g. wss://staging.example.com/ws) or"
-            " STAGING_BACKEND_URL, with STAGING_TEST_USER and STAGING_TEST_PASSWORD or"
-            " STAGING_AUTH_TOKEN",
-        ),
-        PYTEST_USAGE,
-        args=("--mc-mode", "staging_fallback"),
+        "staging_fallback",
+        "not configured: set STAGING_WEBSOCKET_URL (e.g. wss://staging.example.com/ws) or"
+        " STAGING_BACKEND_URL, with STAGING_TEST_USER and STAGING_TEST_PASSWORD or"
+        " STAGING_AUTH_TOKEN",
         pyproject=AGENT_EVENTS,
     ),
-    Case(
+    _unavailable(
         "staging requested but disabled",
-        "pytest",
-        _unavailable("staging_fallback", "disabled by USE_STAGING_FALLBACK=false"),
-        PYTEST_USAGE,
-        args=("--mc-mode", "staging_fallback"),
+        "staging_fallback",
+        "disabled by USE_STAGING_FALLBACK=false",
         env=_staging("{ws_url}", USE_STAGING_FALLBACK="false"),
         pyproject=AGENT_EVENTS,
     ),
-    Case(
+    _unavailable(
         "staging without credentials",
-        "pytest",
-        _unavailable(
-            "staging_fallback",
-            "no credentials: set STAGING_TEST_USER and STAGING_TEST_PASSWORD, or"
-            " STAGING_AUTH_TOKEN",
-        ),
-        PYTEST_USAGE,
-        args=("--mc-mode", "staging_fallback"),
+        "staging_fallback",
+        "no credentials: set STAGING_TEST_USER and STAGING_TEST_PASSWORD, or STAGING_AUTH_TOKEN",
         env={"STAGING_WEBSOCKET_URL": "{ws_url}"},
         pyproject=AGENT_EVENTS,
     ),
-    Case(
+    _unavailable(
         "bearer staging without STAGING_AUTH_TOKEN",
-        "pytest",
-        _unavailable(
-            "staging_fallback",
-            "no credentials: auth = 'bearer' in [tool.test_framework.service] needs"
-            " STAGING_AUTH_TOKEN",
-        ),
-        PYTEST_USAGE,
-        args=("--mc-mode", "staging_fallback"),
+        "staging_fallback",
+        "no credentials: auth = 'bearer' in [tool.test_framework.service] needs STAGING_AUTH_TOKEN",
         env=_staging("{ws_url}"),
         pyproject=PYPROJECT + '[tool.test_framework.service]\nauth = "bearer"\n',
     ),
-    Case(
+    _unavailable(
         "unresolvable staging host",
-        "pytest",
-        _unavailable(
-            "staging_fallback",
-            "dns failed after <n> ms: cannot resolve 'mc-catalogue-no-such-host.invalid':"
-            " Name or service not known",
-        ),
-        PYTEST_USAGE,
-        args=("--mc-mode", "staging_fallback"),
+        "staging_fallback",
+        "dns failed after <n> ms: cannot resolve 'mc-catalogue-no-such-host.invalid':"
+        " Name or service not known",
         env=_staging("wss://mc-catalogue-no-such-host.invalid/ws"),
         pyproject=AGENT_EVENTS,
     ),
-    Case(
+    _unavailable(
         "nothing listening at the staging URL",
-        "pytest",
-        _unavailable(
-            "staging_fallback",
-            "tcp failed after <n> ms: connection to 127.0.0.1:<port> refused: nothing is"
-            " listening there",
-        ),
-        PYTEST_USAGE,
-        args=("--mc-mode", "staging_fallback"),
+        "staging_fallback",
+        "tcp failed after <n> ms: connection to 127.0.0.1:<port> refused: nothing is"
+        " listening there",
         env=_staging("ws://127.0.0.1:{closed_port}/ws"),
         pyproject=AGENT_EVENTS,
     ),
-    Case(
+    _unavailable(
         "TLS name mismatch",
-        "pytest",
-        _unavailable(
-            "staging_fallback",
-            "tls failed after <n> ms: certificate verification failed: Hostname mismatch,"
-            " certificate is not valid for 'localhost'; trusted: STAGING_CA_BUNDLE=<ca>",
-        ),
-        PYTEST_USAGE,
-        args=("--mc-mode", "staging_fallback"),
+        "staging_fallback",
+        "tls failed after <n> ms: certificate verification failed: Hostname mismatch,"
+        " certificate is not valid for 'localhost'; trusted: STAGING_CA_BUNDLE=<ca>",
         env=_staging("{tls_ws_url}", STAGING_CA_BUNDLE="{ca}"),
         pyproject=AGENT_EVENTS,
     ),
-    Case(
+    _unavailable(
         "wrong staging password",
-        "pytest",
-        _unavailable(
-            "staging_fallback",
-            "token failed after <n> ms: GET http://127.0.0.1:<port>/auth/token refused"
-            " STAGING_TEST_USER='catalogue': 401 Unauthorized {\"error\":"
-            ' "invalid_credentials"}; check STAGING_TEST_PASSWORD',
-        ),
-        PYTEST_USAGE,
-        args=("--mc-mode", "staging_fallback"),
+        "staging_fallback",
+        "token failed after <n> ms: GET http://127.0.0.1:<port>/auth/token refused"
+        " STAGING_TEST_USER='catalogue': 401 Unauthorized {\"error\":"
+        ' "invalid_credentials"}; check STAGING_TEST_PASSWORD',
         env=_staging("{ws_url}", STAGING_TEST_PASSWORD="not-the-password"),
         pyproject=AGENT_EVENTS,
     ),
-    Case(
+    _unavailable(
         "expired staging token",
-        "pytest",
-        _unavailable(
-            "staging_fallback",
-            "websocket failed after <n> ms: the upgrade was refused: 401 Unauthorized"
-            ' {"error": "invalid_token"}: the token is expired or not from this deployment:'
-            " renew STAGING_AUTH_TOKEN, or check STAGING_AUTH_URL",
-        ),
-        PYTEST_USAGE,
-        args=("--mc-mode", "staging_fallback"),
+        "staging_fallback",
+        "websocket failed after <n> ms: the upgrade was refused: 401 Unauthorized"
+        ' {"error": "invalid_token"}: the token is expired or not from this deployment:'
+        " renew STAGING_AUTH_TOKEN, or check STAGING_AUTH_URL",
         env={"STAGING_WEBSOCKET_URL": "{ws_url}", "STAGING_AUTH_TOKEN": "{expired_token}"},
         pyproject=AGENT_EVENTS,
     ),
     # -- docker_local -----------------------------------------------------------------------
-    Case(
+    _unavailable(
         "no compose file configured",
-        "pytest",
-        _unavailable(
-            "docker_local",
-            "no compose file configured: set compose_file in [tool.test_framework.service]"
-            " (see docs/adopting.md)",
-        ),
-        PYTEST_USAGE,
-        args=("--mc-mode", "docker_local"),
+        "docker_local",
+        "no compose file configured: set compose_file in [tool.test_framework.service]"
+        " (see docs/adopting.md)",
     ),
-    Case(
+    _unavailable(
         "malformed DOCKER_HOST",
-        "pytest",
-        _unavailable(
-            "docker_local",
-            "DOCKER_HOST='ftp://nowhere' is not supported here: use unix:///path/to/docker.sock"
-            " or tcp://host:port (ssh:// and npipe:// daemons need a local socket forward)",
-        ),
-        PYTEST_USAGE,
-        args=("--mc-mode", "docker_local"),
+        "docker_local",
+        "DOCKER_HOST='ftp://nowhere' is not supported here: use unix:///path/to/docker.sock"
+        " or tcp://host:port (ssh:// and npipe:// daemons need a local socket forward)",
         env={"DOCKER_HOST": "ftp://nowhere"},
     ),
-    Case(
+    _unavailable(
         "compose file missing",
-        "pytest",
-        _unavailable(
-            "docker_local",
-            "compose file 'docker/absent.yml' not found; looked in: <project>/docker/absent.yml,"
-            " <project>/absent.yml: set compose_file in [tool.test_framework.service] to where"
-            " it is",
-        ),
-        PYTEST_USAGE,
-        args=("--mc-mode", "docker_local"),
+        "docker_local",
+        "compose file 'docker/absent.yml' not found; looked in: <project>/docker/absent.yml,"
+        " <project>/absent.yml: set compose_file in [tool.test_framework.service] to where"
+        " it is",
         env=FAKE_DAEMON,
         pyproject=PYPROJECT + '[tool.test_framework.service]\ncompose_file = "docker/absent.yml"\n',
     ),
@@ -603,54 +560,34 @@ CASES: tuple[Case, ...] = (
         files={"docker/compose.yml": OK_COMPOSE},
     ),
     # -- minimal ----------------------------------------------------------------------------
-    Case(
+    _unavailable(
         "service factory that is not module:callable",
-        "pytest",
-        _unavailable(
-            "minimal",
-            "service factory 'agent_backend.testing' is not 'module:callable': set factory in"
-            " [tool.test_framework.service]",
-        ),
-        PYTEST_USAGE,
-        args=("--mc-mode", "minimal"),
+        "minimal",
+        "service factory 'agent_backend.testing' is not 'module:callable': set factory in"
+        " [tool.test_framework.service]",
         pyproject=PYPROJECT + '[tool.test_framework.service]\nfactory = "agent_backend.testing"\n',
     ),
-    Case(
+    _unavailable(
         "no service configured",
-        "pytest",
-        _unavailable(
-            "minimal",
-            "no service configured: set factory in [tool.test_framework.service]"
-            " (see docs/adopting.md)",
-        ),
-        PYTEST_USAGE,
-        args=("--mc-mode", "minimal"),
+        "minimal",
+        "no service configured: set factory in [tool.test_framework.service]"
+        " (see docs/adopting.md)",
     ),
-    Case(
+    _unavailable(
         "misspelt service factory",
-        "pytest",
-        _unavailable(
-            "minimal",
-            "agent_backend.testing has no top-level 'start_in_proces': define async def"
-            " start(*, host: str, port: int, **kwargs) -> service there, or fix the name in"
-            " factory",
-        ),
-        PYTEST_USAGE,
-        args=("--mc-mode", "minimal"),
+        "minimal",
+        "agent_backend.testing has no top-level 'start_in_proces': define async def"
+        " start(*, host: str, port: int, **kwargs) -> service there, or fix the name in"
+        " factory",
         pyproject=PYPROJECT
         + '[tool.test_framework.service]\nfactory = "agent_backend.testing:start_in_proces"\n',
     ),
-    Case(
+    _unavailable(
         "service factory not of the documented signature",
-        "pytest",
-        _unavailable(
-            "minimal",
-            "factory agent_backend.config:generated_secret takes no host or port keyword"
-            " argument: it must be callable as async def start(*, host: str, port: int,"
-            " **kwargs) -> service",
-        ),
-        PYTEST_USAGE,
-        args=("--mc-mode", "minimal"),
+        "minimal",
+        "factory agent_backend.config:generated_secret takes no host or port keyword"
+        " argument: it must be callable as async def start(*, host: str, port: int,"
+        " **kwargs) -> service",
         pyproject=PYPROJECT
         + '[tool.test_framework.service]\nfactory = "agent_backend.config:generated_secret"\n',
     ),
