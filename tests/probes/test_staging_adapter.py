@@ -9,11 +9,10 @@ from pathlib import Path
 
 import pytest
 
-from test_framework.backends.inprocess import InProcessBackend
 from test_framework.probes.result import ProbeResult, ProbeStatus
 from test_framework.probes.staging import NO_BEARER_TOKEN, probe_staging
 from test_framework.settings import Settings, load_settings
-from tests.support.runs import run_context
+from tests.support.runs import run_context, serving_in_process
 
 TOKEN = "echo-staging-token-8832"
 
@@ -36,11 +35,8 @@ def serve(tmp_path: Path, factory: str) -> Iterator[str]:
     """The echo service, in-process, started by the harness's own backend; yields its ws URL."""
     run = run_context(tmp_path, "adapter", test_token=TOKEN)
     root = project(tmp_path, f'factory = "tests.support.echo_service:{factory}"\n')
-    backend = InProcessBackend(load_settings(root, environ={}), run)
-    try:
-        yield backend.start().ws_url
-    finally:
-        backend.stop()
+    with serving_in_process(root, run) as endpoints:
+        yield endpoints.ws_url
 
 
 @pytest.fixture

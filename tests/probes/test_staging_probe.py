@@ -14,7 +14,6 @@ import pytest
 import trustme
 
 from test_framework.backends.base import Endpoints
-from test_framework.backends.inprocess import InProcessBackend
 from test_framework.errors import ConfigError
 from test_framework.probes.result import ProbeResult, ProbeStatus
 from test_framework.probes.staging import probe_staging
@@ -23,7 +22,7 @@ from tests.support.fake_staging import Behaviour, FakeStaging
 from tests.support.fault_proxy import FaultProxy, Faults
 from tests.support.projects import agent_events_project
 from tests.support.requirements import require_nginx
-from tests.support.runs import run_context
+from tests.support.runs import run_context, serving_in_process
 from tests.support.staging_deployment import StagingDeployment, StagingEnvironment
 
 PASSWORD = "probe-test-password-0451"
@@ -59,11 +58,8 @@ def backend(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Endpoints]:
     """The real agent_backend, in-process on plain ws://127.0.0.1:<port>."""
     root = Path(__file__).resolve().parents[2]
     run = run_context(tmp_path_factory.mktemp("shared"), "probe-tests", test_password=PASSWORD)
-    service = InProcessBackend(load_settings(root, environ={}), run)
-    try:
-        yield service.start()
-    finally:
-        service.stop()
+    with serving_in_process(root, run) as endpoints:
+        yield endpoints
 
 
 @pytest.fixture(scope="module")

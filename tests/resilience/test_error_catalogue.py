@@ -23,14 +23,13 @@ import pytest
 import trustme
 
 from test_framework.backends.base import Endpoints
-from test_framework.backends.inprocess import InProcessBackend
 from test_framework.engine.compose_command import find_compose
 from test_framework.errors import HarnessError
-from test_framework.settings import DEFAULT_BASE_IMAGE, load_settings
+from test_framework.settings import DEFAULT_BASE_IMAGE
 from tests.support.environment import isolated_environment, run_captured
 from tests.support.fake_docker_daemon import DaemonScript, fake_daemon_unix
 from tests.support.fake_staging import Behaviour, FakeStaging
-from tests.support.runs import run_context
+from tests.support.runs import run_context, serving_in_process
 
 ROOT = Path(__file__).resolve().parents[2]
 DOCS = ROOT / "docs" / "errors.md"
@@ -658,11 +657,8 @@ def backend(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Endpoints]:
         test_password=PASSWORD,
         jwt_secret=JWT_SECRET,
     )
-    service = InProcessBackend(load_settings(ROOT, environ={}), run)
-    try:
-        yield service.start()
-    finally:
-        service.stop()
+    with serving_in_process(ROOT, run) as endpoints:
+        yield endpoints
 
 
 @pytest.fixture(scope="module")
