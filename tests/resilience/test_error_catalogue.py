@@ -106,6 +106,23 @@ def _unavailable(
     )
 
 
+def _compose_problem(name: str, message: str, *, compose_yml: str) -> Case:
+    """docker_local, against the fake daemon, with a docker/compose.yml the run reads and
+    rejects: the tests start and fail."""
+    return Case(
+        name,
+        "pytest",
+        message,
+        TESTS_FAILED,
+        args=("--mc-mode", "docker_local"),
+        env=FAKE_DAEMON,
+        pyproject=PYPROJECT
+        + '[tool.test_framework.service]\ncompose_file = "docker/compose.yml"\n',
+        needs_compose=True,
+        files={"docker/compose.yml": compose_yml},
+    )
+
+
 CASES: tuple[Case, ...] = (
     # -- modes ------------------------------------------------------------------------------
     Case(
@@ -531,32 +548,18 @@ CASES: tuple[Case, ...] = (
         env=FAKE_DAEMON,
         pyproject=PYPROJECT + '[tool.test_framework.service]\ncompose_file = "docker/absent.yml"\n',
     ),
-    Case(
+    _compose_problem(
         "compose file that is not valid YAML",
-        "pytest",
         "<project>/docker/compose.yml: compose cannot read it (failed to parse"
         " <project>/docker/compose.yml: yaml: line 1: did not find expected ',' or ']'):"
         " fix the file",
-        TESTS_FAILED,
-        args=("--mc-mode", "docker_local"),
-        env=FAKE_DAEMON,
-        pyproject=PYPROJECT
-        + '[tool.test_framework.service]\ncompose_file = "docker/compose.yml"\n',
-        needs_compose=True,
-        files={"docker/compose.yml": "services:\n  backend: [unclosed\n"},
+        compose_yml="services:\n  backend: [unclosed\n",
     ),
-    Case(
+    _compose_problem(
         "compose service name absent",
-        "pytest",
         "<project>/docker/compose.yml has no service 'backend' (it has: web):"
         " set compose_service in [tool.test_framework.service]",
-        TESTS_FAILED,
-        args=("--mc-mode", "docker_local"),
-        env=FAKE_DAEMON,
-        pyproject=PYPROJECT
-        + '[tool.test_framework.service]\ncompose_file = "docker/compose.yml"\n',
-        needs_compose=True,
-        files={"docker/compose.yml": OK_COMPOSE},
+        compose_yml=OK_COMPOSE,
     ),
     # -- minimal ----------------------------------------------------------------------------
     _unavailable(
