@@ -82,6 +82,13 @@ def monitor(project: pytest.Pytester, *args: str) -> subprocess.CompletedProcess
     )
 
 
+def one_round(
+    project: pytest.Pytester, *more: str, mode: str = "minimal"
+) -> subprocess.CompletedProcess[str]:
+    """The monitor run for a single round in ``mode``, at once."""
+    return monitor(project, "--interval", "0", "--max-runs", "1", "--mode", mode, *more)
+
+
 def history(project: pytest.Pytester) -> list[dict[str, Any]]:
     path = project.path / "out" / "monitor" / "history.jsonl"
     return [json.loads(line) for line in path.read_text().splitlines()]
@@ -117,7 +124,7 @@ def test_a_failing_round_is_unhealthy_names_the_test_and_keeps_its_report(
     project: pytest.Pytester,
 ) -> None:
     (project.path / "suite" / "test_bad.py").write_text(FAILING)
-    done = monitor(project, "--interval", "0", "--max-runs", "1", "--mode", "minimal")
+    done = one_round(project)
     assert done.returncode == 1
     assert "UNHEALTHY: 1 passed, 1 failed" in done.stdout
     assert "failed: suite/test_bad.py::test_breaks [minimal]" in done.stdout
@@ -131,12 +138,12 @@ def test_a_skipped_test_counts_but_is_unhealthy_only_when_strict(
     project: pytest.Pytester,
 ) -> None:
     (project.path / "suite" / "test_skip.py").write_text(SKIPPING)
-    lenient = monitor(project, "--interval", "0", "--max-runs", "1", "--mode", "minimal")
+    lenient = one_round(project)
     assert lenient.returncode == 0
     assert "healthy: 1 passed, 0 failed, 0 errors, 1 skipped; mission-critical 1/2" in (
         lenient.stdout
     )
-    strict = monitor(project, "--interval", "0", "--max-runs", "1", "--mode", "minimal", "--strict")
+    strict = one_round(project, "--strict")
     assert strict.returncode == 1
     assert "ran nowhere: suite/test_skip.py::test_needs_control" in strict.stdout
 
@@ -145,7 +152,7 @@ def test_a_mode_that_cannot_run_makes_the_round_unhealthy_without_running(
     project: pytest.Pytester,
 ) -> None:
     (project.path / "suite" / "test_ok.py").write_text(PASSING)
-    done = monitor(project, "--interval", "0", "--max-runs", "1", "--mode", "docker_local")
+    done = one_round(project, mode="docker_local")
     assert done.returncode == 1
     assert " round 1/1 - UNHEALTHY: 0 passed" in done.stdout
     assert "mode docker_local cannot run here" in done.stdout
