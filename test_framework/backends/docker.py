@@ -220,7 +220,7 @@ class DockerBackend:
                 "docker_host": address.url,
                 "base_image": choice.image,
                 "start_s": f"{seconds:.1f}",
-                **self._container_facts(client, service.compose_service),
+                **self._container_facts(client),
             }
             clock.done("container facts")
             endpoints = self._reach(stack, details, clock, published)
@@ -409,24 +409,15 @@ class DockerBackend:
             return ""
         return f"{container.name} is {state.get('Status')} (exit code {state.get('ExitCode')})"
 
-    def _container_facts(self, client: Any, service: str) -> dict[str, str]:
-        containers = client.containers.list(
-            all=True,
-            filters={
-                "label": [
-                    f"com.docker.compose.project={self.project}",
-                    f"com.docker.compose.service={service}",
-                ]
-            },
-        )
-        if not containers:
+    def _container_facts(self, client: Any) -> dict[str, str]:
+        container = self._service_container(client)
+        if container is None:
             return {}
-        container = containers[0]
         if container.labels.get(RUN_ID) != self.run.run_id:
             log.warning(
                 "service %s carries no %s=%s label: a stack left by a killed run cannot be found"
                 " by cleanup; add the labels of docker/docker-compose.alpine-test.yml",
-                service,
+                self.settings.service.compose_service,
                 RUN_ID,
                 self.run.run_id,
             )

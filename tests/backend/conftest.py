@@ -3,7 +3,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 
 import pytest
-from backend_helpers import PASSWORD, SECRET
+from backend_helpers import PASSWORD, SECRET, Client
 
 from agent_backend.testing import RunningServer, start_in_process
 
@@ -15,3 +15,13 @@ async def server() -> AsyncIterator[RunningServer]:
         yield running
     finally:
         await running.close()
+
+
+@pytest.fixture
+async def client(server: RunningServer) -> AsyncIterator[Client]:
+    """One connection to ``server`` as alice, closed after the test."""
+    connection = await Client.open(server)
+    try:
+        yield connection
+    finally:
+        await connection.close()

@@ -35,9 +35,8 @@ def write_frames(client: Client, frames: list[Frame]) -> None:
 
 
 async def test_fragmented_and_whole_messages_in_one_write_are_answered_in_order(
-    server: RunningServer,
+    client: Client,
 ) -> None:
-    client = await Client.open(server)
     first = ping(1)
     write_frames(
         client,
@@ -51,20 +50,17 @@ async def test_fragmented_and_whole_messages_in_one_write_are_answered_in_order(
     )
     nonces = [(await client.recv())["nonce"] for _ in range(4)]
     assert nonces == [0, 1, 2, 3]
-    await client.close()
 
 
 async def test_a_run_answers_with_each_event_in_its_own_text_message(
-    server: RunningServer,
+    client: Client,
 ) -> None:
-    client = await Client.open(server)
     await client.send({"type": "user_message", "thread_id": "t", "content": "calc 6*7"})
     raw = [await client.ws.recv() for _ in range(5)]
     assert all(isinstance(message, str) for message in raw)
     events = [json.loads(message) for message in raw]
     assert [e["seq"] for e in events] == [1, 2, 3, 4, 5]
     assert completed(events)["answer"] == "6*7 = 42"
-    await client.close()
 
 
 async def test_a_failing_message_handler_closes_with_1011_and_logs_its_traceback(

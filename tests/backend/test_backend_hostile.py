@@ -83,15 +83,13 @@ async def test_frames_that_are_not_json_objects_get_invalid_json(
     ],
 )
 async def test_user_messages_with_bad_fields_get_invalid_message_with_ref(
-    server: RunningServer, message: dict[str, object]
+    client: Client, message: dict[str, object]
 ) -> None:
-    client = await Client.open(server)
     await client.send(message)
     error = await client.recv()
     assert (error["type"], error["code"], error["ref"]) == ("error", "invalid_message", "m")
     await client.ping()
     assert client.backlog == []  # no run was started
-    await client.close()
 
 
 @pytest.mark.parametrize(
@@ -106,31 +104,24 @@ async def test_user_messages_with_bad_fields_get_invalid_message_with_ref(
     ],
 )
 async def test_cancel_and_resume_with_bad_fields_get_invalid_message(
-    server: RunningServer, message: dict[str, object]
+    client: Client, message: dict[str, object]
 ) -> None:
-    client = await Client.open(server)
     await client.send(message)
     error = await client.recv()
     assert error["code"] == "invalid_message"
-    await client.close()
 
 
 @pytest.mark.parametrize(
     "message",
     [{"type": "shutdown"}, {"no_type": 1}, {"type": 7}, {"type": None}, {"type": {"nested": "x"}}],
 )
-async def test_unknown_types_get_unknown_type(
-    server: RunningServer, message: dict[str, object]
-) -> None:
-    client = await Client.open(server)
+async def test_unknown_types_get_unknown_type(client: Client, message: dict[str, object]) -> None:
     await client.send(message)
     error = await client.recv()
     assert error["code"] == "unknown_type"
-    await client.close()
 
 
-async def test_a_frame_of_exactly_64_kib_is_read(server: RunningServer) -> None:
-    client = await Client.open(server)
+async def test_a_frame_of_exactly_64_kib_is_read(client: Client) -> None:
     frame = json.dumps({"type": "ping", "nonce": ""})
     frame = frame[:-2] + "x" * (64 * 1024 - len(frame)) + '"}'
     assert len(frame.encode()) == 64 * 1024
@@ -138,7 +129,6 @@ async def test_a_frame_of_exactly_64_kib_is_read(server: RunningServer) -> None:
     pong = await client.recv()
     assert pong["type"] == "pong"
     assert len(pong["nonce"]) > 65_000
-    await client.close()
 
 
 async def test_a_frame_over_64_kib_closes_the_connection_with_1009(server: RunningServer) -> None:

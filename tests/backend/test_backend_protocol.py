@@ -78,8 +78,7 @@ async def test_a_fresh_one_second_token_is_accepted(server: RunningServer) -> No
 # -- runs ----------------------------------------------------------------------------------
 
 
-async def test_a_calc_run_streams_the_five_events_in_order(server: RunningServer) -> None:
-    client = await Client.open(server)
+async def test_a_calc_run_streams_the_five_events_in_order(client: Client) -> None:
     events = await client.run("calc 2+3*4", thread_id="th-1", client_msg_id="m-1")
     assert_run_order(events)
     assert [e["type"] for e in events] == [
@@ -101,14 +100,11 @@ async def test_a_calc_run_streams_the_five_events_in_order(server: RunningServer
     assert isinstance(done["duration_ms"], float)
     assert done["duration_ms"] >= 0
     assert completed(events) == {"status": "succeeded", "answer": "2+3*4 = 14"}
-    await client.close()
 
 
-async def test_agent_started_carries_null_without_a_client_msg_id(server: RunningServer) -> None:
-    client = await Client.open(server)
+async def test_agent_started_carries_null_without_a_client_msg_id(client: Client) -> None:
     events = await client.run("hello")
     assert events[0]["payload"] == {"client_msg_id": None}
-    await client.close()
 
 
 async def test_agent_started_arrives_promptly(server: RunningServer) -> None:
@@ -121,30 +117,25 @@ async def test_agent_started_arrives_promptly(server: RunningServer) -> None:
     await client.close()
 
 
-async def test_run_ids_are_chosen_by_the_server_and_unique(server: RunningServer) -> None:
-    client = await Client.open(server)
+async def test_run_ids_are_chosen_by_the_server_and_unique(client: Client) -> None:
     first = await client.run("a")
     second = await client.run("a")
     assert first[0]["run_id"] != second[0]["run_id"]
     assert first[0]["seq"] == second[0]["seq"] == 1
-    await client.close()
 
 
 async def test_a_run_without_tools_thinks_and_answers_with_its_steps(
-    server: RunningServer,
+    client: Client,
 ) -> None:
-    client = await Client.open(server)
     events = await client.run("hello there ; how are you")
     assert_run_order(events)
     assert "tool_executing" not in [e["type"] for e in events]
     assert completed(events) == {"status": "succeeded", "answer": "hello there; how are you"}
-    await client.close()
 
 
 async def test_every_tool_reports_its_result_and_answers_join_with_semicolons(
-    server: RunningServer,
+    client: Client,
 ) -> None:
-    client = await Client.open(server)
     events = await client.run("calc 7/2; search json tokens; sleep 30; plain step")
     assert_run_order(events)
     results = {e["payload"]["tool"]: e["payload"] for e in events if e["type"] == "tool_completed"}
@@ -157,26 +148,21 @@ async def test_every_tool_reports_its_result_and_answers_join_with_semicolons(
     assert completed(events)["answer"] == (
         "7/2 = 3.5; found 1 results for json tokens; slept 30 ms; plain step"
     )
-    await client.close()
 
 
-async def test_search_returns_at_most_three_titles(server: RunningServer) -> None:
-    client = await Client.open(server)
+async def test_search_returns_at_most_three_titles(client: Client) -> None:
     events = await client.run("search e")
     titles = next(e for e in events if e["type"] == "tool_completed")["payload"]["result"]
     assert len(titles) == 3
     assert all(isinstance(t, str) for t in titles)
     assert completed(events)["answer"] == "found 3 results for e"
-    await client.close()
 
 
-async def test_sleep_really_waits(server: RunningServer) -> None:
-    client = await Client.open(server)
+async def test_sleep_really_waits(client: Client) -> None:
     start = time.perf_counter()
     events = await client.run("sleep 300")
     assert elapsed_since(start) >= 0.29
     assert completed(events) == {"status": "succeeded", "answer": "slept 300 ms"}
-    await client.close()
 
 
 @pytest.mark.parametrize(
@@ -188,9 +174,8 @@ async def test_sleep_really_waits(server: RunningServer) -> None:
     ],
 )
 async def test_a_failed_tool_fails_the_run_at_once(
-    server: RunningServer, content: str, tool: str, error: str
+    client: Client, content: str, tool: str, error: str
 ) -> None:
-    client = await Client.open(server)
     events = await client.run(f"{content}; calc 1+1; never reached")
     assert_run_order(events)
     tool_events = [e for e in events if e["type"] == "tool_completed"]
@@ -205,7 +190,6 @@ async def test_a_failed_tool_fails_the_run_at_once(
     assert "answer" not in final
     await client.ping()
     assert all(m.get("run_id") != events[0]["run_id"] for m in client.backlog)
-    await client.close()
 
 
 async def test_runs_of_one_connection_interleave_but_each_keeps_its_order(
@@ -236,8 +220,7 @@ async def test_runs_of_one_connection_interleave_but_each_keeps_its_order(
 # -- cancel --------------------------------------------------------------------------------
 
 
-async def test_cancel_interrupts_a_tool_in_flight(server: RunningServer) -> None:
-    client = await Client.open(server)
+async def test_cancel_interrupts_a_tool_in_flight(client: Client) -> None:
     started = await client.start("sleep 30000; calc 1+1")
     run_id = started["run_id"]
     await client.recv_type("tool_executing")
@@ -249,7 +232,6 @@ async def test_cancel_interrupts_a_tool_in_flight(server: RunningServer) -> None
     assert events[-2]["payload"]["ok"] is False
     assert events[-2]["payload"]["tool"] == "sleep"
     assert completed(events) == {"status": "cancelled"}
-    await client.close()
 
 
 async def test_cancel_works_from_another_connection_of_the_same_user(
@@ -265,15 +247,13 @@ async def test_cancel_works_from_another_connection_of_the_same_user(
     await other.close()
 
 
-async def test_cancel_of_an_unknown_run_is_an_error_with_ref(server: RunningServer) -> None:
-    client = await Client.open(server)
+async def test_cancel_of_an_unknown_run_is_an_error_with_ref(client: Client) -> None:
     await client.send({"type": "cancel", "run_id": "run_does_not_exist"})
     error = await client.recv()
     assert error["type"] == "error"
     assert error["code"] == "unknown_run"
     assert error["ref"] == "run_does_not_exist"
     assert isinstance(error["message"], str)
-    await client.close()
 
 
 async def test_cancel_of_another_users_run_is_unknown_run(server: RunningServer) -> None:
@@ -333,9 +313,8 @@ async def test_a_run_outlives_its_connection_and_stays_resumable(server: Running
 
 
 async def test_resume_on_the_connection_already_receiving_the_run_does_not_double_live_events(
-    server: RunningServer,
+    client: Client,
 ) -> None:
-    client = await Client.open(server)
     started = await client.start("sleep 300; calc 1+1")
     run_id = started["run_id"]
     first = [started]
@@ -348,11 +327,9 @@ async def test_resume_on_the_connection_already_receiving_the_run_does_not_doubl
     assert_run_order(first + live)
     await client.ping()
     assert client.backlog == []
-    await client.close()
 
 
-async def test_resume_of_a_finished_run_replays_it(server: RunningServer) -> None:
-    client = await Client.open(server)
+async def test_resume_of_a_finished_run_replays_it(client: Client) -> None:
     events = await client.run("calc 3*3")
     await client.send({"type": "resume", "run_id": events[0]["run_id"], "after_seq": 0})
     replay = await client.until_completed(events[0]["run_id"])
@@ -360,16 +337,13 @@ async def test_resume_of_a_finished_run_replays_it(server: RunningServer) -> Non
     await client.send({"type": "resume", "run_id": events[0]["run_id"], "after_seq": 3})
     tail = await client.until_completed(events[0]["run_id"])
     assert tail == events[3:]
-    await client.close()
 
 
-async def test_resume_past_the_last_event_sends_nothing(server: RunningServer) -> None:
-    client = await Client.open(server)
+async def test_resume_past_the_last_event_sends_nothing(client: Client) -> None:
     events = await client.run("calc 3*3")
     await client.send({"type": "resume", "run_id": events[0]["run_id"], "after_seq": 99})
     await client.ping()
     assert client.backlog == []
-    await client.close()
 
 
 async def test_resume_of_another_users_run_is_unknown_run(server: RunningServer) -> None:
@@ -406,18 +380,14 @@ async def test_events_never_reach_another_users_connection(server: RunningServer
 
 
 @pytest.mark.parametrize("nonce", ["abc", 42, 1.5, None, [1, "x"], {"k": {"n": True}}])
-async def test_ping_is_answered_with_the_same_nonce(server: RunningServer, nonce: Any) -> None:
-    client = await Client.open(server)
+async def test_ping_is_answered_with_the_same_nonce(client: Client, nonce: Any) -> None:
     await client.send({"type": "ping", "nonce": nonce})
     assert await client.recv() == {"type": "pong", "nonce": nonce}
-    await client.close()
 
 
-async def test_ping_without_a_nonce_gets_a_null_nonce(server: RunningServer) -> None:
-    client = await Client.open(server)
+async def test_ping_without_a_nonce_gets_a_null_nonce(client: Client) -> None:
     await client.send({"type": "ping"})
     assert await client.recv() == {"type": "pong", "nonce": None}
-    await client.close()
 
 
 async def test_more_than_twenty_active_runs_for_one_user_are_refused(
@@ -443,8 +413,7 @@ async def test_more_than_twenty_active_runs_for_one_user_are_refused(
         await client.close()
 
 
-async def test_more_than_100_messages_a_second_are_rate_limited(server: RunningServer) -> None:
-    client = await Client.open(server)
+async def test_more_than_100_messages_a_second_are_rate_limited(client: Client) -> None:
     start = time.perf_counter()
     for index in range(150):
         await client.send({"type": "ping", "nonce": index})
@@ -460,7 +429,6 @@ async def test_more_than_100_messages_a_second_are_rate_limited(server: RunningS
     await asyncio.sleep(1.1)
     await client.send({"type": "ping", "nonce": "after"})
     assert await client.recv() == {"type": "pong", "nonce": "after"}
-    await client.close()
 
 
 async def test_rate_limited_errors_echo_the_dropped_messages_ref(server: RunningServer) -> None:

@@ -9,11 +9,9 @@ from pathlib import Path
 import pytest
 
 from test_framework.backends.docker import _wait_for_health
-from test_framework.backends.inprocess import InProcessBackend
 from test_framework.errors import ServiceUnavailableError
 from test_framework.service import ServiceSettings
-from test_framework.settings import load_settings
-from tests.support.runs import run_context
+from tests.support.runs import run_context, serving_in_process
 
 
 @pytest.fixture
@@ -22,11 +20,8 @@ def http_url(tmp_path: Path) -> Iterator[str]:
         '[tool.test_framework.service]\nfactory = "tests.support.echo_service:start_open"\n'
     )
     run = run_context(tmp_path, "readiness")
-    backend = InProcessBackend(load_settings(tmp_path, environ={}), run)
-    try:
-        yield backend.start().http_url
-    finally:
-        backend.stop()
+    with serving_in_process(tmp_path, run) as endpoints:
+        yield endpoints.http_url
 
 
 def test_without_a_health_path_any_http_answer_on_the_websocket_path_means_up(

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import re
 import shutil
 import subprocess
@@ -17,11 +16,12 @@ from test_framework.ci.sharding import select_shard
 from test_framework.errors import ConfigError, HarnessError
 from test_framework.results import gate
 from test_framework.results.ledger import RunStatus
+from tests.support.environment import run_captured
 from tests.support.ledger_samples import ledger, record, write
+from tests.support.workflow_linters import audit, check_schema
 
 ROOT = Path(__file__).resolve().parents[2]
 WORKFLOW = ROOT / ".github" / "workflows" / "mission-critical.yml"
-BIN = Path(sys.executable).parent
 SHA_PIN = re.compile(r"^[\w.-]+/[\w.-]+@[0-9a-f]{40} # v\d")
 
 SESSIONS = [
@@ -33,13 +33,6 @@ SESSIONS = [
     }
     for mode in ("docker_local", "staging_fallback", "minimal")
 ] + [{"session": "tests", "name": "tests", "tags": ["checks"], "call_spec": {}}]
-
-
-def tool(name: str) -> str:
-    found = shutil.which(name, path=f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}")
-    if found is None:
-        pytest.fail(f"{name} is missing: pip install -e '.[test]' installs it")
-    return found
 
 
 @pytest.mark.parametrize(
@@ -112,13 +105,10 @@ def test_the_gate_tagged_with_the_modes_is_no_cell_of_the_matrix() -> None:
 
 
 def test_nox_s_ci_matrix_prints_the_matrix_of_this_noxfile() -> None:
-    done = subprocess.run(
+    done = run_captured(
         [sys.executable, "-m", "nox", "-s", "ci_matrix", "--", "--shards", "minimal=4"],
         cwd=ROOT,
-        capture_output=True,
-        text=True,
         timeout=300,
-        check=False,
     )
     assert done.returncode == 0, done.stderr
     line = next(li for li in done.stdout.splitlines() if li.startswith('{"include"'))
@@ -155,24 +145,12 @@ def test_github_output_gets_the_matrix(
 
 
 def test_the_workflow_validates_against_githubs_schema() -> None:
-    done = subprocess.run(
-        [tool("check-jsonschema"), "--builtin-schema", "vendor.github-workflows", str(WORKFLOW)],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+    done = check_schema(WORKFLOW)
     assert done.returncode == 0, done.stdout + done.stderr
 
 
 def test_zizmor_finds_nothing_in_the_workflow() -> None:
-    done = subprocess.run(
-        [tool("zizmor"), "--offline", "--persona=auditor", str(WORKFLOW)],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+    done = audit(WORKFLOW)
     assert done.returncode == 0, done.stdout + done.stderr
     assert "No findings to report" in done.stdout
 

@@ -6,12 +6,15 @@ from __future__ import annotations
 import os
 import shutil
 import stat
-import subprocess
 from pathlib import Path
 
+from tests.support.environment import run_captured
+
 ROOT = Path(__file__).resolve().parents[2]
-RECORD = 'echo "{name} DOCKER_HOST=${{DOCKER_HOST-unset}} CI=${{CI-unset}}' \
+RECORD = (
+    'echo "{name} DOCKER_HOST=${{DOCKER_HOST-unset}} CI=${{CI-unset}}'
     ' REQUIRED=${{MC_REQUIRED_MODES-unset}}" >> "$CI_RUN_LOG"'
+)
 README = f"""# project
 
 <!-- main-command -->
@@ -60,14 +63,7 @@ def test_ci_runs_the_readme_test_command_without_docker_before_it_sets_docker_up
         MC_REQUIRED_MODES="minimal",
         PATH=f"{tools}{os.pathsep}{env.get('PATH', '')}",
     )
-    done = subprocess.run(
-        ["bash", str(project / ".ci" / "run")],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+    done = run_captured(["bash", str(project / ".ci" / "run")], env=env, timeout=60)
     assert done.returncode == 0, done.stdout + done.stderr
     everything = "DOCKER_HOST=unset CI=true REQUIRED=minimal,docker_local,staging_fallback"
     assert log.read_text("utf-8").splitlines() == [

@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 
 from test_framework.results.ledger import read_ledger
+from tests.support.environment import run_captured
 from tests.support.projects import harness_project
 
 pytest_plugins = ["pytester"]
@@ -74,14 +75,18 @@ def project(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> pytes
 
 
 def monitor(project: pytest.Pytester, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
+    return run_captured(
         [sys.executable, "-m", "test_framework", "monitor", "--suite", "suite", *args],
         cwd=project.path,
-        capture_output=True,
-        text=True,
         timeout=300,
-        check=False,
     )
+
+
+def one_round(
+    project: pytest.Pytester, *more: str, mode: str = "minimal"
+) -> subprocess.CompletedProcess[str]:
+    """The monitor run for a single round in ``mode``, at once."""
+    return monitor(project, "--interval", "0", "--max-runs", "1", "--mode", mode, *more)
 
 
 def history(project: pytest.Pytester) -> list[dict[str, Any]]:
@@ -109,13 +114,8 @@ def test_healthy_rounds_append_history_and_print_one_line_each(project: pytest.P
     assert rounds[0]["probes"]["docker_local"]["available"] is False
     assert (project.path / "out" / "monitor" / "latest" / "index.html").is_file()
     # The monitor's rounds stay out of a gate over the whole report folder.
-    whole = subprocess.run(
-        [sys.executable, "-m", "test_framework", "gate", "out"],
-        cwd=project.path,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
+    whole = run_captured(
+        [sys.executable, "-m", "test_framework", "gate", "out"], cwd=project.path, timeout=60
     )
     assert "NO LEDGERS" in whole.stdout
 
@@ -124,7 +124,7 @@ def test_a_failing_round_is_unhealthy_names_the_test_and_keeps_its_report(
     project: pytest.Pytester,
 ) -> None:
     (project.path / "suite" / "test_bad.py").write_text(FAILING)
-    done = monitor(project, "--interval", "0", "--max-runs", "1", "--mode", "minimal")
+    done = one_round(project)
     assert done.returncode == 1
     assert "UNHEALTHY: 1 passed, 1 failed" in done.stdout
     assert "failed: suite/test_bad.py::test_breaks [minimal]" in done.stdout
@@ -138,12 +138,12 @@ def test_a_skipped_test_counts_but_is_unhealthy_only_when_strict(
     project: pytest.Pytester,
 ) -> None:
     (project.path / "suite" / "test_skip.py").write_text(SKIPPING)
-    lenient = monitor(project, "--interval", "0", "--max-runs", "1", "--mode", "minimal")
+    lenient = one_round(project)
     assert lenient.returncode == 0
     assert "healthy: 1 passed, 0 failed, 0 errors, 1 skipped; mission-critical 1/2" in (
         lenient.stdout
     )
-    strict = monitor(project, "--interval", "0", "--max-runs", "1", "--mode", "minimal", "--strict")
+    strict = one_round(project, "--strict")
     assert strict.returncode == 1
     assert "ran nowhere: suite/test_skip.py::test_needs_control" in strict.stdout
 
@@ -152,7 +152,7 @@ def test_a_mode_that_cannot_run_makes_the_round_unhealthy_without_running(
     project: pytest.Pytester,
 ) -> None:
     (project.path / "suite" / "test_ok.py").write_text(PASSING)
-    done = monitor(project, "--interval", "0", "--max-runs", "1", "--mode", "docker_local")
+    done = one_round(project, mode="docker_local")
     assert done.returncode == 1
     assert " round 1/1 - UNHEALTHY: 0 passed" in done.stdout
     assert "mode docker_local cannot run here" in done.stdout
@@ -225,13 +225,8 @@ def test_ctrl_c_stops_the_round_cleanly_and_records_it(project: pytest.Pytester)
 def test_bad_arguments_are_usage_errors(
     project: pytest.Pytester, args: list[str], fragment: str
 ) -> None:
-    done = subprocess.run(
-        [sys.executable, "-m", "test_framework", "monitor", *args],
-        cwd=project.path,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
+    done = run_captured(
+        [sys.executable, "-m", "test_framework", "monitor", *args], cwd=project.path, timeout=60
     )
     assert done.returncode == 2
     assert fragment in done.stderr

@@ -7,7 +7,6 @@ import dataclasses
 import json
 import socket
 from collections.abc import AsyncIterator
-from pathlib import Path
 
 import pytest
 
@@ -203,23 +202,15 @@ async def test_a_connection_the_service_drops_is_lost_not_a_failed_assertion(
     await ws.close()
 
 
-async def test_an_auth_function_supplies_headers_and_query(
-    echo: EchoService, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    (tmp_path / "team_auth.py").write_text(
-        "from test_framework.client.authenticator import AuthRequest\n"
-        "async def auth(user_id, credentials, endpoints):\n"
-        "    return AuthRequest(query={'token': credentials.token, 'user': user_id})\n"
-        "def wrong(user_id, credentials, endpoints):\n"
-        "    return {'token': credentials.token}\n"
-    )
-    monkeypatch.syspath_prepend(str(tmp_path))
+async def test_an_auth_function_supplies_headers_and_query(echo: EchoService) -> None:
+    functions = "tests.support.auth_functions"
     connector = connector_for(echo.port)
-    ws = await open_socket(connector, ServiceSettings(auth="team_auth:auth"))
+    ws = await open_socket(connector, ServiceSettings(auth=f"{functions}:token_and_user_query"))
     assert "user=u1" in ws.connection.request.path  # type: ignore[union-attr]
     await ws.close()
+    wrong = ServiceSettings(auth=f"{functions}:a_dict_not_a_request")
     with pytest.raises(ConfigError, match="returned dict, not an AuthRequest"):
-        await authenticator(ServiceSettings(auth="team_auth:wrong"), connector).request()
+        await authenticator(wrong, connector).request()
 
 
 def test_an_auth_request_is_empty_by_default() -> None:

@@ -13,7 +13,13 @@ from pathlib import Path
 
 import pytest
 
-from tests.support.docker_resources import ALPINE_TEST, NOTHING, REPO, child_environment, resources
+from tests.support.docker_resources import (
+    ALPINE_TEST,
+    NOTHING,
+    child_environment,
+    resources,
+    run_cleanup,
+)
 
 HOLD = """
 import json, os, pathlib, time
@@ -100,17 +106,6 @@ def finish(child: subprocess.Popen[str], timeout_s: float = 120) -> tuple[int, s
     return child.returncode, output
 
 
-def cleanup_command() -> None:
-    subprocess.run(
-        [sys.executable, "-m", "test_framework", "cleanup"],
-        cwd=REPO,
-        env=child_environment(),
-        timeout=120,
-        check=True,
-        capture_output=True,
-    )
-
-
 def test_a_run_with_a_passing_and_a_failing_test_leaves_nothing(tmp_path: Path) -> None:
     root = project(tmp_path, PASS_AND_FAIL)
     ready = tmp_path / "ready.json"
@@ -149,7 +144,8 @@ def test_a_killed_run_leaves_its_stack_until_the_next_run_or_cleanup_removes_it(
     assert [len(left[kind]) for kind in ("containers", "networks", "volumes")] == [1, 1, 1]
 
     if then == "cleanup":
-        cleanup_command()
+        done = run_cleanup()
+        assert done.returncode == 0, done.stdout + done.stderr
     else:
         (root / "test_run.py").write_text(PASS_AND_FAIL.split("def test_fails")[0])
         next_ready = tmp_path / "next.json"

@@ -8,7 +8,6 @@ import json
 import os
 import secrets
 import subprocess
-import sys
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
@@ -24,7 +23,7 @@ from test_framework.engine.labels import OWNER_PID, PROJECT, PROJECT_VALUE, RUN_
 from test_framework.errors import ServiceUnavailableError
 from test_framework.service import ServiceSettings
 from test_framework.settings import LOCAL_BASE_IMAGE, Settings
-from tests.support.docker_resources import NOTHING, REPO, child_environment, resources
+from tests.support.docker_resources import NOTHING, REPO, child_environment, resources, run_cleanup
 
 
 def new_run(tmp_path: Path, owner_pid: int | None = None, **fields: object) -> RunContext:
@@ -233,21 +232,12 @@ def test_the_cleanup_command_spares_live_runs_and_removes_a_named_one(
     run = new_run(tmp_path)  # owned by this (live) process
     cleanup_after.append(run.run_id)
     DockerBackend(docker_settings, run, quiet).start()
-    command = [sys.executable, "-m", "test_framework", "cleanup"]
-    env = child_environment()
-
-    subprocess.run(command, cwd=REPO, env=env, timeout=60, check=True, capture_output=True)
+    spared = run_cleanup(timeout=60)
+    assert spared.returncode == 0, spared.stdout + spared.stderr
     assert len(resources(run.run_id)["containers"]) == 1
 
-    done = subprocess.run(
-        [*command, "--run-id", run.run_id],
-        cwd=REPO,
-        env=env,
-        timeout=60,
-        check=True,
-        capture_output=True,
-        text=True,
-    )
+    done = run_cleanup("--run-id", run.run_id, timeout=60)
+    assert done.returncode == 0, done.stdout + done.stderr
     assert "removed 1 container(s), 1 network(s), 1 volume(s)" in done.stdout
     assert resources(run.run_id) == NOTHING
 
@@ -285,15 +275,7 @@ def test_cleanup_removes_superseded_images_of_the_harness_and_keeps_the_current_
     old = build("old")
     new = build("new")  # the old build is now dangling: superseded
     try:
-        done = subprocess.run(
-            [sys.executable, "-m", "test_framework", "cleanup"],
-            cwd=REPO,
-            env=child_environment(),
-            timeout=60,
-            check=True,
-            capture_output=True,
-            text=True,
-        )
+        done = run_cleanup(timeout=60)
         # (Not asserting the message: any concurrent run's start may prune it first.)
         assert done.returncode == 0
         images = subprocess.run(

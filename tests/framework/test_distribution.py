@@ -11,13 +11,14 @@ import ast
 import configparser
 import re
 import shutil
-import subprocess
 import sys
 import zipfile
 from email.parser import HeaderParser
 from pathlib import Path
 
 import pytest
+
+from tests.support.environment import run_captured
 
 ROOT = Path(__file__).resolve().parents[2]
 _BUILD = "import sys; from setuptools import build_meta; print(build_meta.build_wheel(sys.argv[1]))"
@@ -44,14 +45,7 @@ def _build_wheel(source: Path, scratch: Path) -> zipfile.ZipFile:
     shutil.copytree(source, copy, ignore=_UNTRACKED)
     out = scratch / "dist"
     out.mkdir()
-    built = subprocess.run(
-        [sys.executable, "-c", _BUILD, str(out)],
-        cwd=copy,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+    built = run_captured([sys.executable, "-c", _BUILD, str(out)], cwd=copy, timeout=120)
     assert built.returncode == 0, built.stderr
     return zipfile.ZipFile(out / built.stdout.strip().splitlines()[-1])
 

@@ -215,26 +215,25 @@ def write_context(config: Path, name: str, host: str) -> None:
     (config / "config.json").write_text(json.dumps({"currentContext": name}))
 
 
-def test_the_current_docker_context_is_honoured(
-    short_dir: Path, project: Path, tmp_path: Path
+@pytest.mark.parametrize(
+    ("docker_host_set", "source"),
+    [
+        pytest.param(False, "Docker context 'colima'", id="the current docker context is honoured"),
+        pytest.param(True, "DOCKER_HOST", id="DOCKER_HOST wins over the current context"),
+    ],
+)
+def test_the_daemon_is_found_by_docker_host_else_by_the_current_context(
+    short_dir: Path, project: Path, tmp_path: Path, docker_host_set: bool, source: str
 ) -> None:
-    sock = short_dir / "ctx.sock"
-    write_context(tmp_path / "docker-config", "colima", f"unix://{sock}")
+    context_sock = short_dir / "ctx.sock"
+    write_context(tmp_path / "docker-config", "colima", f"unix://{context_sock}")
+    sock = short_dir / "host.sock" if docker_host_set else context_sock
+    docker_host = f"unix://{sock}" if docker_host_set else None
     with fake_daemon_unix(sock, DaemonScript(images={DEFAULT_BASE_IMAGE})):
-        result = probe_docker(settings_for(project, None))
+        result = probe_docker(settings_for(project, docker_host))
     assert result.available, result.reason
     assert result.details["docker_host"] == f"unix://{sock}"
-    assert result.details["docker_host_source"] == "Docker context 'colima'"
-
-
-def test_docker_host_wins_over_the_current_context(
-    short_dir: Path, project: Path, tmp_path: Path
-) -> None:
-    sock = short_dir / "host.sock"
-    write_context(tmp_path / "docker-config", "colima", f"unix://{short_dir}/ctx.sock")
-    with fake_daemon_unix(sock, DaemonScript(images={DEFAULT_BASE_IMAGE})):
-        result = probe_docker(settings_for(project, f"unix://{sock}"))
-    assert result.details["docker_host_source"] == "DOCKER_HOST"
+    assert result.details["docker_host_source"] == source
 
 
 def test_a_current_context_that_does_not_exist_is_reported_with_the_fix(

@@ -9,11 +9,10 @@ from pathlib import Path
 
 import pytest
 
-from test_framework.backends.inprocess import InProcessBackend
 from test_framework.probes.result import ProbeResult, ProbeStatus
 from test_framework.probes.staging import NO_BEARER_TOKEN, probe_staging
 from test_framework.settings import Settings, load_settings
-from tests.support.runs import run_context
+from tests.support.runs import run_context, serving_in_process
 
 TOKEN = "echo-staging-token-8832"
 
@@ -36,11 +35,8 @@ def serve(tmp_path: Path, factory: str) -> Iterator[str]:
     """The echo service, in-process, started by the harness's own backend; yields its ws URL."""
     run = run_context(tmp_path, "adapter", test_token=TOKEN)
     root = project(tmp_path, f'factory = "tests.support.echo_service:{factory}"\n')
-    backend = InProcessBackend(load_settings(root, environ={}), run)
-    try:
-        yield backend.start().ws_url
-    finally:
-        backend.stop()
+    with serving_in_process(root, run) as endpoints:
+        yield endpoints.ws_url
 
 
 @pytest.fixture
@@ -152,19 +148,14 @@ def test_a_protocol_ping_the_service_does_not_answer_is_named_in_the_ping_failur
 
 
 def test_an_auth_function_makes_the_upgrades_credentials(
-    tmp_path: Path, bearer_service: str, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, bearer_service: str
 ) -> None:
-    (tmp_path / "staging_auth.py").write_text(
-        "from test_framework.client.authenticator import AuthRequest\n"
-        "async def auth(user_id, credentials, endpoints):\n"
-        "    return AuthRequest(headers={'Authorization': 'Bearer ' + credentials.token})\n"
-    )
-    monkeypatch.syspath_prepend(str(tmp_path))
-    service = 'auth = "staging_auth:auth"\n'
+    service = 'auth = "tests.support.auth_functions:bearer_header"\n'
     result = probe_staging(settings(tmp_path, service, bearer_service, STAGING_AUTH_TOKEN=TOKEN))
     assert result.available, result.reason
     assert steps(result)["token"] == (
-        "auth by staging_auth:auth: 1 header(s), 0 query parameter(s); checked by the upgrade"
+        "auth by tests.support.auth_functions:bearer_header: 1 header(s), 0 query parameter(s);"
+        " checked by the upgrade"
     )
 
 

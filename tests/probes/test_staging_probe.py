@@ -16,7 +16,6 @@ import pytest
 import trustme
 
 from test_framework.backends.base import Endpoints
-from test_framework.backends.inprocess import InProcessBackend
 from test_framework.errors import ConfigError
 from test_framework.probes.result import ProbeResult, ProbeStatus
 from test_framework.probes.staging import probe_staging
@@ -25,7 +24,7 @@ from tests.support.fake_staging import Behaviour, FakeStaging
 from tests.support.fault_proxy import FaultProxy, Faults
 from tests.support.projects import agent_events_project
 from tests.support.requirements import require_nginx
-from tests.support.runs import run_context
+from tests.support.runs import run_context, serving_in_process
 from tests.support.staging_deployment import StagingDeployment, StagingEnvironment
 
 PASSWORD = "probe-test-password-0451"
@@ -48,6 +47,13 @@ def closed_port() -> int:
         return int(sock.getsockname()[1])
 
 
+def timed_probe(staging: Settings) -> tuple[ProbeResult, float]:
+    """The probe's result, and the seconds it took."""
+    started = time.monotonic()
+    result = probe_staging(staging)
+    return result, time.monotonic() - started
+
+
 def failed_step(result: ProbeResult) -> str:
     assert not result.available
     failed = [step for step in result.steps if not step.ok]
@@ -61,11 +67,8 @@ def backend(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Endpoints]:
     """The real agent_backend, in-process on plain ws://127.0.0.1:<port>."""
     root = Path(__file__).resolve().parents[2]
     run = run_context(tmp_path_factory.mktemp("shared"), "probe-tests", test_password=PASSWORD)
-    service = InProcessBackend(load_settings(root, environ={}), run)
-    try:
-        yield service.start()
-    finally:
-        service.stop()
+    with serving_in_process(root, run) as endpoints:
+        yield endpoints
 
 
 @pytest.fixture(scope="module")
@@ -122,9 +125,7 @@ def test_probe_names_a_wrong_nonce_in_the_ping_step_without_waiting_out_its_time
     tmp_path: Path,
 ) -> None:
     with FakeStaging(Behaviour(websocket="wrong-nonce")) as fake:
-        started = time.monotonic()
-        result = probe_staging(settings(tmp_path, STAGING_WEBSOCKET_URL=fake.ws_url))
-        elapsed = time.monotonic() - started
+        result, elapsed = timed_probe(settings(tmp_path, STAGING_WEBSOCKET_URL=fake.ws_url))
     assert failed_step(result) == "ping"
     assert "wrong nonce: the protocol pong carried 'not-the-nonce-that-was-sent'" in result.reason
     assert "no answer" not in result.reason
@@ -170,9 +171,7 @@ def test_probe_ends_at_the_tls_step_within_its_timeout_against_a_blackhole(
 ) -> None:
     with FaultProxy(("127.0.0.1", closed_port()), Faults(blackhole=True)) as blackhole:
         env = {"STAGING_WEBSOCKET_URL": f"wss://localhost:{blackhole.port}/ws"}
-        started = time.monotonic()
-        result = probe_staging(settings(tmp_path, STAGING_FALLBACK_TIMEOUT=SHORT, **env))
-        elapsed = time.monotonic() - started
+        result, elapsed = timed_probe(settings(tmp_path, STAGING_FALLBACK_TIMEOUT=SHORT, **env))
     assert failed_step(result) == "tls"
     assert "no answer to the TLS handshake with localhost within 0.5 s" in result.reason
     assert 0.4 < elapsed < BOUND_S
@@ -185,9 +184,7 @@ def test_probe_ends_at_the_health_step_within_its_timeout_against_a_plain_blackh
 ) -> None:
     with FaultProxy(("127.0.0.1", closed_port()), Faults(blackhole=True)) as blackhole:
         env = {"STAGING_WEBSOCKET_URL": f"ws://localhost:{blackhole.port}/ws"}
-        started = time.monotonic()
-        result = probe_staging(settings(tmp_path, STAGING_FALLBACK_TIMEOUT=SHORT, **env))
-        elapsed = time.monotonic() - started
+        result, elapsed = timed_probe(settings(tmp_path, STAGING_FALLBACK_TIMEOUT=SHORT, **env))
     assert failed_step(result) == "health"
     assert re.search(r"no answer to GET http://\S+/health within 0.5 s", result.reason)
     assert elapsed < BOUND_S
@@ -247,11 +244,9 @@ def test_probe_fails_the_websocket_step_within_its_timeout_when_the_upgrade_is_n
     tmp_path: Path,
 ) -> None:
     with FakeStaging(Behaviour(websocket="hang")) as fake:
-        started = time.monotonic()
-        result = probe_staging(
+        result, elapsed = timed_probe(
             settings(tmp_path, STAGING_WEBSOCKET_URL=fake.ws_url, STAGING_FALLBACK_TIMEOUT=SHORT)
         )
-        elapsed = time.monotonic() - started
     assert failed_step(result) == "websocket"
     assert re.search(r"no answer to the WebSocket upgrade of \S+/ws within 0.5 s", result.reason)
     assert elapsed < BOUND_S

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.support.environment import isolated_environment
+from tests.support.environment import isolated_environment, run_captured
 
 RUN_TIMEOUT_S = 180.0
 
@@ -86,14 +86,11 @@ def make_project(folder: Path, service: str, ini: str, suite: str) -> Path:
 
 
 def run(folder: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
+    return run_captured(
         [sys.executable, "-m", "pytest", *args],
         cwd=folder,
         env=isolated_environment({"FORCE_DOCKER_UNAVAILABLE": "true"}),
-        capture_output=True,
-        text=True,
         timeout=RUN_TIMEOUT_S,
-        check=False,
     )
 
 
@@ -153,14 +150,11 @@ def test_a_project_with_no_service_configured_runs_nothing_and_the_gate_fails(
 
     minimal = run(project, "--mc-mode", "minimal", "-q")
     auto = run(project, "--mc-mode", "auto", "-q")
-    gate = subprocess.run(
+    gate = run_captured(
         [sys.executable, "-m", "test_framework", "gate", "out"],
         cwd=project,
         env=isolated_environment(),
-        capture_output=True,
-        text=True,
         timeout=RUN_TIMEOUT_S,
-        check=False,
     )
 
     no_service = (

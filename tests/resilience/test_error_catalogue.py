@@ -23,14 +23,13 @@ import pytest
 import trustme
 
 from test_framework.backends.base import Endpoints
-from test_framework.backends.inprocess import InProcessBackend
 from test_framework.engine.compose_command import find_compose
 from test_framework.errors import HarnessError
-from test_framework.settings import DEFAULT_BASE_IMAGE, load_settings
+from test_framework.settings import DEFAULT_BASE_IMAGE
 from tests.support.environment import isolated_environment, run_captured
 from tests.support.fake_docker_daemon import DaemonScript, fake_daemon_unix
 from tests.support.fake_staging import Behaviour, FakeStaging
-from tests.support.runs import run_context
+from tests.support.runs import run_context, serving_in_process
 
 ROOT = Path(__file__).resolve().parents[2]
 DOCS = ROOT / "docs" / "errors.md"
@@ -87,8 +86,43 @@ _UNAVAILABLE = (
 )
 
 
-def _unavailable(mode: str, why: str) -> str:
-    return _UNAVAILABLE.format(mode=mode, why=why)
+def _unavailable(
+    name: str,
+    mode: str,
+    why: str,
+    *,
+    env: Mapping[str, str] | None = None,
+    pyproject: str = PYPROJECT,
+    broken: bool = False,
+) -> Case:
+    """A mode asked for by ``--mc-mode`` that cannot run here, absent or (``broken``)
+    configured and failing a step: pytest stops at once."""
+    return Case(
+        name,
+        "pytest",
+        _broken(mode, why) if broken else _UNAVAILABLE.format(mode=mode, why=why),
+        PYTEST_USAGE,
+        args=("--mc-mode", mode),
+        env=env or {},
+        pyproject=pyproject,
+    )
+
+
+def _compose_problem(name: str, message: str, *, compose_yml: str) -> Case:
+    """docker_local, against the fake daemon, with a docker/compose.yml the run reads and
+    rejects: the tests start and fail."""
+    return Case(
+        name,
+        "pytest",
+        message,
+        TESTS_FAILED,
+        args=("--mc-mode", "docker_local"),
+        env=FAKE_DAEMON,
+        pyproject=PYPROJECT
+        + '[tool.test_framework.service]\ncompose_file = "docker/compose.yml"\n',
+        needs_compose=True,
+        files={"docker/compose.yml": compose_yml},
+    )
 
 
 def _broken(mode: str, why: str) -> str:
@@ -429,235 +463,154 @@ CASES: tuple[Case, ...] = (
         HARNESS_USAGE,
         env={"STAGING_CA_BUNDLE": "{project}/missing-ca.pem"},
     ),
-    Case(
+    _unavailable(
         "staging requested but not configured",
-        "pytest",
-        _unavailable(
-            "staging_fallback",
-            "not configured: set STAGING_WEBSOCKET_URL (e.g. wss://staging.example.com/ws) or"
-            " STAGING_BACKEND_URL, with STAGING_TEST_USER and STAGING_TEST_PASSWORD or"
-            " STAGING_AUTH_TOKEN",
-        ),
-        PYTEST_USAGE,
-        args=("--mc-mode", "staging_fallback"),
+        "staging_fallback",
+        "not configured: set STAGING_WEBSOCKET_URL (e.g. wss://staging.example.com/ws) or"
+        " STAGING_BACKEND_URL, with STAGING_TEST_USER and STAGING_TEST_PASSWORD or"
+        " STAGING_AUTH_TOKEN",
         pyproject=AGENT_EVENTS,
     ),
-    Case(
+    _unavailable(
         "staging requested but disabled",
-        "pytest",
-        _unavailable("staging_fallback", "disabled by USE_STAGING_FALLBACK=false"),
-        PYTEST_USAGE,
-        args=("--mc-mode", "staging_fallback"),
+        "staging_fallback",
+        "disabled by USE_STAGING_FALLBACK=false",
         env=_staging("{ws_url}", USE_STAGING_FALLBACK="false"),
         pyproject=AGENT_EVENTS,
     ),
-    Case(
+    _unavailable(
         "staging without credentials",
-        "pytest",
-        _broken(
-            "staging_fallback",
-            "no credentials: set STAGING_TEST_USER and STAGING_TEST_PASSWORD, or"
-            " STAGING_AUTH_TOKEN",
-        ),
-        PYTEST_USAGE,
-        args=("--mc-mode", "staging_fallback"),
+        "staging_fallback",
+        "no credentials: set STAGING_TEST_USER and STAGING_TEST_PASSWORD, or STAGING_AUTH_TOKEN",
+        broken=True,
         env={"STAGING_WEBSOCKET_URL": "{ws_url}"},
         pyproject=AGENT_EVENTS,
     ),
-    Case(
+    _unavailable(
         "bearer staging without STAGING_AUTH_TOKEN",
-        "pytest",
-        _broken(
-            "staging_fallback",
-            "no credentials: auth = 'bearer' in [tool.test_framework.service] needs"
-            " STAGING_AUTH_TOKEN",
-        ),
-        PYTEST_USAGE,
-        args=("--mc-mode", "staging_fallback"),
+        "staging_fallback",
+        "no credentials: auth = 'bearer' in [tool.test_framework.service] needs STAGING_AUTH_TOKEN",
+        broken=True,
         env=_staging("{ws_url}"),
         pyproject=PYPROJECT + '[tool.test_framework.service]\nauth = "bearer"\n',
     ),
-    Case(
+    _unavailable(
         "unresolvable staging host",
-        "pytest",
-        _broken(
-            "staging_fallback",
-            "dns failed after <n> ms: cannot resolve 'mc-catalogue-no-such-host.invalid':"
-            " Name or service not known",
-        ),
-        PYTEST_USAGE,
-        args=("--mc-mode", "staging_fallback"),
+        "staging_fallback",
+        "dns failed after <n> ms: cannot resolve 'mc-catalogue-no-such-host.invalid':"
+        " Name or service not known",
+        broken=True,
         env=_staging("wss://mc-catalogue-no-such-host.invalid/ws"),
         pyproject=AGENT_EVENTS,
     ),
-    Case(
+    _unavailable(
         "nothing listening at the staging URL",
-        "pytest",
-        _broken(
-            "staging_fallback",
-            "tcp failed after <n> ms: connection to 127.0.0.1:<port> refused: nothing is"
-            " listening there",
-        ),
-        PYTEST_USAGE,
-        args=("--mc-mode", "staging_fallback"),
+        "staging_fallback",
+        "tcp failed after <n> ms: connection to 127.0.0.1:<port> refused: nothing is"
+        " listening there",
+        broken=True,
         env=_staging("ws://127.0.0.1:{closed_port}/ws"),
         pyproject=AGENT_EVENTS,
     ),
-    Case(
+    _unavailable(
         "TLS name mismatch",
-        "pytest",
-        _broken(
-            "staging_fallback",
-            "tls failed after <n> ms: certificate verification failed: Hostname mismatch,"
-            " certificate is not valid for 'localhost'; trusted: STAGING_CA_BUNDLE=<ca>",
-        ),
-        PYTEST_USAGE,
-        args=("--mc-mode", "staging_fallback"),
+        "staging_fallback",
+        "tls failed after <n> ms: certificate verification failed: Hostname mismatch,"
+        " certificate is not valid for 'localhost'; trusted: STAGING_CA_BUNDLE=<ca>",
+        broken=True,
         env=_staging("{tls_ws_url}", STAGING_CA_BUNDLE="{ca}"),
         pyproject=AGENT_EVENTS,
     ),
-    Case(
+    _unavailable(
         "wrong staging password",
-        "pytest",
-        _broken(
-            "staging_fallback",
-            "token failed after <n> ms: GET http://127.0.0.1:<port>/auth/token refused"
-            " STAGING_TEST_USER='catalogue': 401 Unauthorized {\"error\":"
-            ' "invalid_credentials"}; check STAGING_TEST_PASSWORD',
-        ),
-        PYTEST_USAGE,
-        args=("--mc-mode", "staging_fallback"),
+        "staging_fallback",
+        "token failed after <n> ms: GET http://127.0.0.1:<port>/auth/token refused"
+        " STAGING_TEST_USER='catalogue': 401 Unauthorized {\"error\":"
+        ' "invalid_credentials"}; check STAGING_TEST_PASSWORD',
+        broken=True,
         env=_staging("{ws_url}", STAGING_TEST_PASSWORD="not-the-password"),
         pyproject=AGENT_EVENTS,
     ),
-    Case(
+    _unavailable(
         "expired staging token",
-        "pytest",
-        _broken(
-            "staging_fallback",
-            "websocket failed after <n> ms: the upgrade was refused: 401 Unauthorized"
-            ' {"error": "invalid_token"}: the token is expired or not from this deployment:'
-            " renew STAGING_AUTH_TOKEN, or check STAGING_AUTH_URL",
-        ),
-        PYTEST_USAGE,
-        args=("--mc-mode", "staging_fallback"),
+        "staging_fallback",
+        "websocket failed after <n> ms: the upgrade was refused: 401 Unauthorized"
+        ' {"error": "invalid_token"}: the token is expired or not from this deployment:'
+        " renew STAGING_AUTH_TOKEN, or check STAGING_AUTH_URL",
+        broken=True,
         env={"STAGING_WEBSOCKET_URL": "{ws_url}", "STAGING_AUTH_TOKEN": "{expired_token}"},
         pyproject=AGENT_EVENTS,
     ),
     # -- docker_local -----------------------------------------------------------------------
-    Case(
+    _unavailable(
         "no compose file configured",
-        "pytest",
-        _unavailable(
-            "docker_local",
-            "no compose file configured: set compose_file in [tool.test_framework.service]"
-            " (see docs/adopting.md)",
-        ),
-        PYTEST_USAGE,
-        args=("--mc-mode", "docker_local"),
+        "docker_local",
+        "no compose file configured: set compose_file in [tool.test_framework.service]"
+        " (see docs/adopting.md)",
     ),
-    Case(
+    _unavailable(
         "malformed DOCKER_HOST",
-        "pytest",
-        _broken(
-            "docker_local",
-            "DOCKER_HOST='ftp://nowhere' is not supported here: use unix:///path/to/docker.sock"
-            " or tcp://host:port (ssh:// and npipe:// daemons need a local socket forward)",
-        ),
-        PYTEST_USAGE,
-        args=("--mc-mode", "docker_local"),
+        "docker_local",
+        "DOCKER_HOST='ftp://nowhere' is not supported here: use unix:///path/to/docker.sock"
+        " or tcp://host:port (ssh:// and npipe:// daemons need a local socket forward)",
+        broken=True,
         env={"DOCKER_HOST": "ftp://nowhere"},
     ),
-    Case(
+    _unavailable(
         "compose file missing",
-        "pytest",
-        _broken(
-            "docker_local",
-            "compose file 'docker/absent.yml' not found; looked in: <project>/docker/absent.yml,"
-            " <project>/absent.yml: set compose_file in [tool.test_framework.service] to where"
-            " it is",
-        ),
-        PYTEST_USAGE,
-        args=("--mc-mode", "docker_local"),
+        "docker_local",
+        "compose file 'docker/absent.yml' not found; looked in: <project>/docker/absent.yml,"
+        " <project>/absent.yml: set compose_file in [tool.test_framework.service] to where"
+        " it is",
+        broken=True,
         env=FAKE_DAEMON,
         pyproject=PYPROJECT + '[tool.test_framework.service]\ncompose_file = "docker/absent.yml"\n',
     ),
-    Case(
+    _compose_problem(
         "compose file that is not valid YAML",
-        "pytest",
         "<project>/docker/compose.yml: compose cannot read it (failed to parse"
         " <project>/docker/compose.yml: yaml: line 1: did not find expected ',' or ']'):"
         " fix the file",
-        TESTS_FAILED,
-        args=("--mc-mode", "docker_local"),
-        env=FAKE_DAEMON,
-        pyproject=PYPROJECT
-        + '[tool.test_framework.service]\ncompose_file = "docker/compose.yml"\n',
-        needs_compose=True,
-        files={"docker/compose.yml": "services:\n  backend: [unclosed\n"},
+        compose_yml="services:\n  backend: [unclosed\n",
     ),
-    Case(
+    _compose_problem(
         "compose service name absent",
-        "pytest",
         "<project>/docker/compose.yml has no service 'backend' (it has: web):"
         " set compose_service in [tool.test_framework.service]",
-        TESTS_FAILED,
-        args=("--mc-mode", "docker_local"),
-        env=FAKE_DAEMON,
-        pyproject=PYPROJECT
-        + '[tool.test_framework.service]\ncompose_file = "docker/compose.yml"\n',
-        needs_compose=True,
-        files={"docker/compose.yml": OK_COMPOSE},
+        compose_yml=OK_COMPOSE,
     ),
     # -- minimal ----------------------------------------------------------------------------
-    Case(
+    _unavailable(
         "service factory that is not module:callable",
-        "pytest",
-        _broken(
-            "minimal",
-            "service factory 'agent_backend.testing' is not 'module:callable': set factory in"
-            " [tool.test_framework.service]",
-        ),
-        PYTEST_USAGE,
-        args=("--mc-mode", "minimal"),
+        "minimal",
+        "service factory 'agent_backend.testing' is not 'module:callable': set factory in"
+        " [tool.test_framework.service]",
+        broken=True,
         pyproject=PYPROJECT + '[tool.test_framework.service]\nfactory = "agent_backend.testing"\n',
     ),
-    Case(
+    _unavailable(
         "no service configured",
-        "pytest",
-        _unavailable(
-            "minimal",
-            "no service configured: set factory in [tool.test_framework.service]"
-            " (see docs/adopting.md)",
-        ),
-        PYTEST_USAGE,
-        args=("--mc-mode", "minimal"),
+        "minimal",
+        "no service configured: set factory in [tool.test_framework.service]"
+        " (see docs/adopting.md)",
     ),
-    Case(
+    _unavailable(
         "misspelt service factory",
-        "pytest",
-        _broken(
-            "minimal",
-            "agent_backend.testing has no top-level 'start_in_proces': define async def"
-            " start(*, host: str, port: int, **kwargs) -> service there, or fix the name in"
-            " factory",
-        ),
-        PYTEST_USAGE,
-        args=("--mc-mode", "minimal"),
+        "minimal",
+        "agent_backend.testing has no top-level 'start_in_proces': define async def"
+        " start(*, host: str, port: int, **kwargs) -> service there, or fix the name in"
+        " factory",
+        broken=True,
         pyproject=PYPROJECT
         + '[tool.test_framework.service]\nfactory = "agent_backend.testing:start_in_proces"\n',
     ),
-    Case(
+    _unavailable(
         "service factory not of the documented signature",
-        "pytest",
-        _broken(
-            "minimal",
-            "factory agent_backend.config:generated_secret takes no host or port keyword"
-            " argument: it must be callable as async def start(*, host: str, port: int,"
-            " **kwargs) -> service",
-        ),
-        PYTEST_USAGE,
-        args=("--mc-mode", "minimal"),
+        "minimal",
+        "factory agent_backend.config:generated_secret takes no host or port keyword"
+        " argument: it must be callable as async def start(*, host: str, port: int,"
+        " **kwargs) -> service",
+        broken=True,
         pyproject=PYPROJECT
         + '[tool.test_framework.service]\nfactory = "agent_backend.config:generated_secret"\n',
     ),
@@ -728,11 +681,8 @@ def backend(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Endpoints]:
         test_password=PASSWORD,
         jwt_secret=JWT_SECRET,
     )
-    service = InProcessBackend(load_settings(ROOT, environ={}), run)
-    try:
-        yield service.start()
-    finally:
-        service.stop()
+    with serving_in_process(ROOT, run) as endpoints:
+        yield endpoints
 
 
 @pytest.fixture(scope="module")

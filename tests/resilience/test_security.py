@@ -24,7 +24,7 @@ from test_framework.engine.labels import (
     RUN_ID,
     owner_gone,
 )
-from tests.support.docker_resources import child_environment, require_docker
+from tests.support.docker_resources import child_environment, require_docker, run_cleanup
 
 ROOT = Path(__file__).resolve().parents[2]
 RUN_TIMEOUT_S = 300.0  # generous: only proves "does not hang"
@@ -138,15 +138,7 @@ def test_cleanup_all_leaves_alone_containers_networks_and_volumes_without_our_la
         ours = {PROJECT: PROJECT_VALUE, RUN_ID: "security-test", OWNER_PID: str(os.getpid())}
         docker_client.volumes.create(NAMES["ours"], labels=ours)
 
-        done = subprocess.run(
-            [sys.executable, "-m", "test_framework", "cleanup", "--all"],
-            cwd=ROOT,
-            env=child_environment(),
-            capture_output=True,
-            text=True,
-            timeout=RUN_TIMEOUT_S,
-            check=False,
-        )
+        done = run_cleanup("--all", timeout=RUN_TIMEOUT_S)
         assert done.returncode == 0, done.stdout + done.stderr
         assert "1 volume(s)" in done.stdout, done.stdout
         names = {

@@ -33,6 +33,7 @@ from test_framework.results.ledger import (
 from test_framework.results.matrix import build_matrix, load_ledgers
 from test_framework.results.parity import compare
 from test_framework.settings import load_settings
+from tests.support.environment import run_captured
 from tests.support.ledger_samples import ledger, record, write
 from tests.support.projects import harness_project
 
@@ -80,12 +81,9 @@ def reports(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> tuple
             ledger_path(out, mode.value),
         )
     monkeypatch.setenv("MC_REQUIRED_MODES", "")
-    result = subprocess.run(
+    result = run_captured(
         [sys.executable, "-m", "test_framework", "gate", str(out), "--reports", str(out)],
-        capture_output=True,
-        text=True,
         timeout=120,
-        check=False,
     )
     assert result.stderr == ""
     return out, result.returncode, result.stdout
@@ -283,14 +281,11 @@ def test_nox_mission_critical_leaves_a_report_that_renders(tmp_path: Path) -> No
         k: v for k, v in os.environ.items() if not k.startswith(("STAGING_", "MC_", "TEST_MODE"))
     }
     env.update(FORCE_DOCKER_UNAVAILABLE="true", MC_REPORT_DIR=str(tmp_path / "reports"))
-    done = subprocess.run(
+    done = run_captured(
         [sys.executable, "-m", "nox", "--no-color", "-s", "mission_critical"],
         cwd=ROOT,
         env=env,
-        capture_output=True,
-        text=True,
         timeout=900,
-        check=False,
     )
     assert done.returncode == 0, (done.stdout + done.stderr)[-4000:]
     assert "gate: PASSED" in done.stdout

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import re
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -18,6 +19,11 @@ MODES = ("docker_local", "staging_fallback", "minimal")
 @pytest.fixture(scope="module")
 def team(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return make_team_project(tmp_path_factory.mktemp("team"))
+
+
+def nox_without_docker(team: Path, reports: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    """nox in the team's project with Docker forced off, its reports in ``reports``."""
+    return nox_in(team, *args, env={**NO_DOCKER, "MC_REPORT_DIR": str(reports)})
 
 
 def gate_table(output: str) -> list[str]:
@@ -36,7 +42,7 @@ def test_a_teams_two_line_noxfile_runs_its_own_suite_with_its_install_list_and_t
     team: Path,
 ) -> None:
     reports = team / "sequential"
-    run = nox_in(team, "-s", "mission_critical", env={**NO_DOCKER, "MC_REPORT_DIR": str(reports)})
+    run = nox_without_docker(team, reports, "-s", "mission_critical")
     output = run.stdout + run.stderr
     assert run.returncode == 0, output
     assert "gate: PASSED" in output
@@ -52,20 +58,10 @@ def test_a_teams_two_line_noxfile_runs_its_own_suite_with_its_install_list_and_t
 def test_nox_parallel_runs_the_modes_at_once_and_the_gate_once_after_with_the_same_verdict(
     team: Path,
 ) -> None:
-    sequential = nox_in(
-        team, "-r", "-s", "mission_critical", env={**NO_DOCKER, "MC_REPORT_DIR": str(team / "s")}
-    )
+    sequential = nox_without_docker(team, team / "s", "-r", "-s", "mission_critical")
     assert sequential.returncode == 0, sequential.stdout + sequential.stderr
     reports = team / "parallel"
-    parallel = nox_in(
-        team,
-        "-r",
-        "-t",
-        "mission_critical",
-        "--parallel",
-        "3",
-        env={**NO_DOCKER, "MC_REPORT_DIR": str(reports)},
-    )
+    parallel = nox_without_docker(team, reports, "-r", "-t", "mission_critical", "--parallel", "3")
     output = parallel.stdout + parallel.stderr
     assert parallel.returncode == 0, output
 
@@ -90,15 +86,7 @@ def test_nox_parallel_without_the_gate_fails_at_once_naming_the_command_to_use(
     team: Path,
 ) -> None:
     reports = team / "ungated"
-    run = nox_in(
-        team,
-        "-r",
-        "-s",
-        "mission_critical",
-        "--parallel",
-        "2",
-        env={**NO_DOCKER, "MC_REPORT_DIR": str(reports)},
-    )
+    run = nox_without_docker(team, reports, "-r", "-s", "mission_critical", "--parallel", "2")
     output = run.stdout + run.stderr
     assert run.returncode != 0, output
     message = (

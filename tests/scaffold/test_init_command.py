@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import re
-import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -13,10 +12,11 @@ import pytest
 
 from test_framework.scaffold import templates
 from test_framework.settings import load_settings
+from tests.support.environment import run_captured
+from tests.support.workflow_linters import audit, check_schema
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLE = ROOT / "examples" / "chat-service"
-BIN = Path(sys.executable).parent
 WRITTEN = (
     "pyproject.toml",
     "noxfile.py",
@@ -42,21 +42,9 @@ CHAT_FLAGS = (
 )
 
 
-def tool(name: str) -> str:
-    found = shutil.which(name, path=f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}")
-    if found is None:
-        pytest.fail(f"{name} is missing: pip install -e '.[test]' installs it")
-    return found
-
-
 def init(repo: Path, *flags: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "test_framework", "init", *flags],
-        cwd=repo,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
+    return run_captured(
+        [sys.executable, "-m", "test_framework", "init", *flags], cwd=repo, timeout=60
     )
 
 
@@ -164,23 +152,11 @@ def test_without_a_pyproject_init_writes_a_new_one(tmp_path: Path) -> None:
 def test_the_written_workflow_passes_githubs_schema_and_zizmor(repo: Path) -> None:
     assert init(repo, *CHAT_FLAGS).returncode == 0
     workflow = repo / ".github/workflows/mission-critical.yml"
-    schema = subprocess.run(
-        [tool("check-jsonschema"), "--builtin-schema", "vendor.github-workflows", str(workflow)],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+    schema = check_schema(workflow)
     assert schema.returncode == 0, schema.stdout + schema.stderr
-    audit = subprocess.run(
-        [tool("zizmor"), "--offline", "--persona=auditor", str(workflow)],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
-    assert audit.returncode == 0, audit.stdout + audit.stderr
-    assert "No findings to report" in audit.stdout
+    audited = audit(workflow)
+    assert audited.returncode == 0, audited.stdout + audited.stderr
+    assert "No findings to report" in audited.stdout
 
 
 def test_the_written_workflow_pins_the_same_actions_and_nox_as_the_harnesss_own() -> None:
@@ -200,14 +176,11 @@ def test_the_example_test_passes_in_minimal_mode_against_a_service_that_is_not_o
         "TEST_MODE": "minimal",
         "MC_REPORT_DIR": str(repo / "reports"),
     }
-    done = subprocess.run(
+    done = run_captured(
         [sys.executable, "-m", "pytest", "tests/mission_critical", "-p", "no:cacheprovider"],
         cwd=repo,
         env=env,
-        capture_output=True,
-        text=True,
         timeout=120,
-        check=False,
     )
     assert done.returncode == 0, done.stdout + done.stderr
     assert "1 passed" in done.stdout

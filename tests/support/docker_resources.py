@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -15,6 +16,7 @@ import pytest
 from test_framework.engine.labels import RUN_ID
 from test_framework.probes.docker import probe_docker
 from test_framework.settings import Settings, load_settings
+from tests.support.environment import run_captured
 
 REPO = Path(__file__).resolve().parents[2]
 ALPINE_TEST = REPO / "docker" / "docker-compose.alpine-test.yml"
@@ -64,3 +66,14 @@ def child_environment(**extra: str) -> dict[str, str]:
     }
     env.update(extra)
     return env
+
+
+def run_cleanup(*args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
+    """``python -m test_framework cleanup`` run from the repository as a user would; its exit
+    status is the caller's to judge."""
+    return run_captured(
+        [sys.executable, "-m", "test_framework", "cleanup", *args],
+        cwd=REPO,
+        env=child_environment(),
+        timeout=timeout,
+    )

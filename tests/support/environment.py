@@ -29,14 +29,18 @@ def isolated_environment(extra: Mapping[str, str] | None = None) -> dict[str, st
 
 
 def run_captured(
-    argv: Sequence[str], *, cwd: Path, env: Mapping[str, str], timeout: float
+    argv: Sequence[str],
+    *,
+    cwd: Path | None = None,
+    env: Mapping[str, str] | None = None,
+    timeout: float,
 ) -> subprocess.CompletedProcess[str]:
     """``argv`` run to its end, its output captured as text; its exit status is the caller's
-    to judge."""
+    to judge. Without ``cwd`` or ``env`` the child has this process's."""
     return subprocess.run(
         list(argv),
         cwd=cwd,
-        env=dict(env),
+        env=None if env is None else dict(env),
         capture_output=True,
         text=True,
         timeout=timeout,
