@@ -151,7 +151,7 @@ def test_the_contract_command_finds_the_suite_in_an_installed_wheel(
     """A pure wheel installed is its files unpacked into site-packages."""
     site = tmp_path / "site-packages"
     harness_wheel.extractall(site)
-    found = subprocess.run(
+    found = run_captured(
         [
             sys.executable,
             "-c",
@@ -160,10 +160,7 @@ def test_the_contract_command_finds_the_suite_in_an_installed_wheel(
             str(site),
         ],
         cwd=tmp_path,
-        capture_output=True,
-        text=True,
         timeout=60,
-        check=False,
     )
     assert found.returncode == 0, found.stderr
     assert found.stdout.strip() == str(site / "test_framework" / "contract")
