@@ -53,7 +53,7 @@ async def start(*, host, port, test_password, jwt_secret):
     return Service(await asyncio.start_server(hang_up, host, port))
 '''
 
-SUITE = '''\
+SUITE = """\
 import os
 import socket
 from urllib.parse import urlsplit
@@ -74,7 +74,7 @@ def test_the_teams_own_tox_setting_reaches_the_suite():
 
 def test_fails_when_the_team_asks_it_to():
     assert os.environ.get("TEAM_FAIL") != "1", "failing, as TEAM_FAIL=1 asks"
-'''
+"""
 
 PYPROJECT = """\
 [tool.test_framework]
@@ -105,11 +105,12 @@ pass_env = ["TEAM_FAIL"]
 def project(tmp_path_factory: pytest.TempPathFactory) -> Path:
     base = tmp_path_factory.mktemp("tox-project")
     harness = base / "harness"
-    shutil.copytree(
-        ROOT / "test_framework",
-        harness / "test_framework",
-        ignore=shutil.ignore_patterns("__pycache__"),
-    )
+    # What the harness's distribution is built from: its package and the contract suite it
+    # ships (tests/mission_critical, mapped into the package by pyproject.toml).
+    for folder in ("test_framework", "tests/mission_critical"):
+        shutil.copytree(
+            ROOT / folder, harness / folder, ignore=shutil.ignore_patterns("__pycache__")
+        )
     for name in ("pyproject.toml", "README.md"):
         shutil.copy(ROOT / name, harness / name)
     project = base / "project"
