@@ -32,7 +32,7 @@ class Kind(enum.Enum):
     WS_URL = "a wss:// or ws:// URL"
     HTTP_URL = "an https:// or http:// URL"
     FILE = "a PEM file"
-    DOCKER_ADDRESS = "unix://, tcp://, as for the docker CLI"
+    DOCKER_ADDRESS = "a unix:// or tcp:// address"
     SHARDS = "N for every mode, or mode=N,... (others 1)"
     ID = "an id"
 
@@ -140,7 +140,7 @@ INVOCATION_ID = Setting(
     Kind.ID,
     "set by the noxfile (and the tox plugin), one per run, shared by all the processes of"
     " `nox --parallel`: written into every ledger of that run, whose gate judges no other"
-    " ledger",
+    " ledger ([docs/reports.md](docs/reports.md))",
     env="MC_INVOCATION_ID",
     read_by="test_framework.results.ledger",
 )
@@ -228,7 +228,7 @@ DOCKER_UNAVAILABLE = Setting(
 DOCKER_HOST = Setting(
     "docker.host",
     Kind.DOCKER_ADDRESS,
-    "the Docker daemon, as for the docker CLI (with its context and TLS variables)",
+    "the Docker daemon, as for the docker CLI (which reads its context and TLS variables too)",
     env="DOCKER_HOST",
 )
 BASE_IMAGE = Setting(

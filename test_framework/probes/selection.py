@@ -8,6 +8,9 @@ from dataclasses import dataclass
 from test_framework.errors import ModeUnavailableError
 from test_framework.modes import Mode
 from test_framework.probes.result import ProbeResult
+from test_framework.settings_table import MODE
+
+_CHOOSE = f"{MODE.option} / {MODE.env}"
 
 
 @dataclass(frozen=True)
@@ -23,7 +26,7 @@ def select_mode(requested: Mode | None, probes: Mapping[Mode, ProbeResult]) -> S
         if not result.available:
             raise ModeUnavailableError(
                 f"mode {requested} cannot run here: {result.reason}"
-                " (fix that, or choose another mode with --mc-mode / TEST_MODE)"
+                f" (fix that, or choose another mode with {_CHOOSE})"
             )
         return Selection(requested, f"{requested} requested: {result.reason}")
     # Choosing another mode over a deployment someone configured would turn its failure into
@@ -31,8 +34,7 @@ def select_mode(requested: Mode | None, probes: Mapping[Mode, ProbeResult]) -> S
     broken = [f"{mode} is {result.verdict}" for mode, result in probes.items() if result.broken]
     if broken:
         raise ModeUnavailableError(
-            "; ".join(broken) + " (fix it or stop configuring it; --mc-mode / TEST_MODE"
-            " chooses one mode)"
+            "; ".join(broken) + f" (fix it or stop configuring it; {_CHOOSE} chooses one mode)"
         )
     passed_over: list[str] = []
     for mode, result in probes.items():

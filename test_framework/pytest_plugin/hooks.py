@@ -56,8 +56,8 @@ MARKERS = {
     " skipped, with the reason, in modes that give no such control",
 }
 NOT_ACTIVE = (
-    "no execution mode chosen: run pytest with --mc-mode auto (or minimal, docker_local,"
-    " staging_fallback), or set TEST_MODE; `nox -s mission_critical` does this for you"
+    f"no execution mode chosen: run pytest with {MODE.option} auto (or minimal, docker_local,"
+    f" staging_fallback), or set {MODE.env}; `nox -s mission_critical` does this for you"
 )
 WORKER_PIDS = "worker-pids"
 # The failures the profile's retry policy may rerun ("the connection failed")...
