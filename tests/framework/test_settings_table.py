@@ -295,21 +295,22 @@ def render_profile() -> str:
     return "\n".join([BEGIN_PROFILE, *rows, END_PROFILE])
 
 
-def _block(text: str, begin: str, end: str) -> tuple[int, int]:
-    return text.index(begin), text.index(end) + len(end)
-
-
-def test_the_readme_settings_tables_are_generated_from_the_table() -> None:
-    text = README.read_text("utf-8")
+def rendered(text: str) -> str:
+    """``text`` with each generated block rewritten from the table."""
     for begin, end, render in (
         (BEGIN, END, render_settings),
         (BEGIN_PROFILE, END_PROFILE, render_profile),
     ):
-        start, stop = _block(text, begin, end)
-        assert text[start:stop] == render(), (
-            "README.md's settings are out of date:"
-            " run python -m tests.framework.test_settings_table"
-        )
+        start, stop = text.index(begin), text.index(end) + len(end)
+        text = text[:start] + render() + text[stop:]
+    return text
+
+
+def test_the_readme_settings_tables_are_generated_from_the_table() -> None:
+    text = README.read_text("utf-8")
+    assert rendered(text) == text, (
+        "README.md's settings are out of date: run python -m tests.framework.test_settings_table"
+    )
 
 
 def test_every_readme_variable_is_a_setting_of_the_table() -> None:
@@ -364,16 +365,5 @@ def test_the_error_catalogue_sets_only_the_tables_variables_and_options() -> Non
         assert given <= options, case.name
 
 
-def write_readme() -> None:
-    text = README.read_text("utf-8")
-    for begin, end, render in (
-        (BEGIN, END, render_settings),
-        (BEGIN_PROFILE, END_PROFILE, render_profile),
-    ):
-        start, stop = _block(text, begin, end)
-        text = text[:start] + render() + text[stop:]
-    README.write_text(text, "utf-8")
-
-
 if __name__ == "__main__":
-    write_readme()
+    README.write_text(rendered(README.read_text("utf-8")), "utf-8")
