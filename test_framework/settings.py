@@ -1,5 +1,6 @@
 """One typed settings object, built in rising precedence from defaults, ``[tool.test_framework]``
-in ``pyproject.toml``, environment variables and command-line options.
+in ``pyproject.toml``, environment variables and command-line options, each setting read as
+``settings_table`` defines it (``resolve``: the one place that precedence is written).
 
 Standard library only: the noxfile loads settings before anything is installed.
 """
