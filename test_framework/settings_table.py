@@ -154,96 +154,107 @@ SHARDS = Setting(
     read_by="test_framework.ci.github_matrix",
     metavar="SPEC",
 )
-STAGING_ENABLED = Setting(
+
+
+def _variable(
+    name: str,
+    kind: Kind,
+    env: str,
+    help: str,
+    default: str = "",
+    floor: Floor | None = None,
+) -> Setting:
+    """A setting read from its environment variable only."""
+    return Setting(name, kind, help, default=default, env=env, floor=floor)
+
+
+STAGING_ENABLED = _variable(
     "staging.enabled",
     Kind.BOOL,
+    "USE_STAGING_FALLBACK",
     "`false` disables the staging mode, with that reason",
     default="true",
-    env="USE_STAGING_FALLBACK",
 )
-STAGING_WS_URL = Setting(
+STAGING_WS_URL = _variable(
     "staging.ws_url",
     Kind.WS_URL,
+    "STAGING_WEBSOCKET_URL",
     "the staging deployment's WebSocket URL (`wss://host/ws`)",
-    env="STAGING_WEBSOCKET_URL",
 )
-STAGING_BACKEND_URL = Setting(
+STAGING_BACKEND_URL = _variable(
     "staging.backend_url",
     Kind.HTTP_URL,
+    "STAGING_BACKEND_URL",
     "its HTTP base (derived from the WebSocket URL when absent)",
-    env="STAGING_BACKEND_URL",
 )
-STAGING_AUTH_URL = Setting(
+STAGING_AUTH_URL = _variable(
     "staging.auth_url",
     Kind.HTTP_URL,
+    "STAGING_AUTH_URL",
     "its auth base (`<backend>/auth` when absent)",
-    env="STAGING_AUTH_URL",
 )
-STAGING_TIMEOUT = Setting(
+STAGING_TIMEOUT = _variable(
     "staging.step_timeout_s",
     Kind.SECONDS,
+    "STAGING_FALLBACK_TIMEOUT",
     "seconds allowed for each staging probe step",
     default="5",
-    env="STAGING_FALLBACK_TIMEOUT",
     floor=Floor.POSITIVE,
 )
-STAGING_HEALTH_CHECK = Setting(
+STAGING_HEALTH_CHECK = _variable(
     "staging.health_check_enabled",
     Kind.BOOL,
+    "STAGING_HEALTH_CHECK_ENABLED",
     "`false` skips the health step of the staging probe",
     default="true",
-    env="STAGING_HEALTH_CHECK_ENABLED",
 )
-STAGING_USER = Setting(
+STAGING_USER = _variable(
     "staging.user",
     Kind.TEXT,
+    "STAGING_TEST_USER",
     "the staging test user (with `STAGING_TEST_PASSWORD`)",
-    env="STAGING_TEST_USER",
 )
-STAGING_PASSWORD = Setting(
-    "staging.password",
-    Kind.SECRET,
-    "the staging test user's password",
-    env="STAGING_TEST_PASSWORD",
+STAGING_PASSWORD = _variable(
+    "staging.password", Kind.SECRET, "STAGING_TEST_PASSWORD", "the staging test user's password"
 )
-STAGING_AUTH_TOKEN = Setting(
+STAGING_AUTH_TOKEN = _variable(
     "staging.auth_token",
     Kind.SECRET,
+    "STAGING_AUTH_TOKEN",
     "a ready staging token, instead of a user and password",
-    env="STAGING_AUTH_TOKEN",
 )
-STAGING_CA_BUNDLE = Setting(
+STAGING_CA_BUNDLE = _variable(
     "staging.ca_bundle",
     Kind.FILE,
+    "STAGING_CA_BUNDLE",
     "the CA that signed a private staging certificate",
-    env="STAGING_CA_BUNDLE",
 )
-DOCKER_UNAVAILABLE = Setting(
+DOCKER_UNAVAILABLE = _variable(
     "docker.forced_unavailable",
     Kind.BOOL,
+    "FORCE_DOCKER_UNAVAILABLE",
     '`true` makes the docker probe answer "unavailable (forced)"',
     default="false",
-    env="FORCE_DOCKER_UNAVAILABLE",
 )
-DOCKER_HOST = Setting(
+DOCKER_HOST = _variable(
     "docker.host",
     Kind.DOCKER_ADDRESS,
+    "DOCKER_HOST",
     "the Docker daemon, as for the docker CLI (which reads its context and TLS variables too)",
-    env="DOCKER_HOST",
 )
-BASE_IMAGE = Setting(
+BASE_IMAGE = _variable(
     "docker.base_image",
     Kind.TEXT,
+    "MC_BASE_IMAGE",
     "the base image the docker mode builds on",
     default="python:3.11-slim",
-    env="MC_BASE_IMAGE",
 )
-DOCKER_START_TIMEOUT = Setting(
+DOCKER_START_TIMEOUT = _variable(
     "docker.start_timeout_s",
     Kind.SECONDS,
+    "MC_DOCKER_START_TIMEOUT_S",
     "seconds allowed for the docker mode's image build and start-up",
     default="300",
-    env="MC_DOCKER_START_TIMEOUT_S",
     floor=Floor.POSITIVE,
 )
 
