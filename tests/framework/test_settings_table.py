@@ -194,9 +194,7 @@ VARIABLES = {s.env for s in SETTINGS if s.env}
 SPELT_ELSEWHERE = {
     # The compose file's own variable, written for it (docker/*.yml reads ${MC_BASE_IMAGE}).
     ("backends/docker.py", "MC_BASE_IMAGE"),
-    # The Docker CLI's variables, read and written by the Docker CLI's own rules with
-    # DOCKER_CONTEXT, DOCKER_TLS_VERIFY and DOCKER_CERT_PATH: the setting is the value passed in.
-    ("engine/docker_host.py", "DOCKER_HOST"),
+    # Written for the docker CLI and Compose, with DOCKER_TLS_VERIFY and DOCKER_CERT_PATH.
     ("engine/daemon_address.py", "DOCKER_HOST"),
     # The GitHub workflow `init` writes for a team: its own text, naming the variables it sets.
     *(
