@@ -1,15 +1,15 @@
 """Per-mode timeouts, retry policy, heartbeat, parallelism and pacing.
 
-A profile is a small frozen value. The defaults come from the field; every value can be
-overridden from ``[tool.test_framework.profiles.<mode>]``, ``MC_<KEY>`` environment variables
-or ``--mc-profile KEY=VALUE`` (see ``settings``).
+A profile is a small frozen value. What each setting accepts is in the settings
+table (``settings_table.PROFILE``); every value can be overridden from
+``[tool.test_framework.profiles.<mode>]``, its environment variable or ``--mc-profile KEY=VALUE``
+(see ``settings``).
 """
 
 from __future__ import annotations
 
 import contextlib
 import dataclasses
-import enum
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -18,6 +18,7 @@ from typing import Any
 from test_framework.errors import ConfigError
 from test_framework.given import Given
 from test_framework.modes import Mode
+from test_framework.settings_table import PROFILE, Floor, Kind, Setting
 
 
 @dataclass(frozen=True)
@@ -74,23 +75,17 @@ class Profile:
         return profile
 
 
-class Floor(enum.Enum):
-    """The least value a setting takes. A zero timeout, delay or budget would fail every test,
-    so those must be positive; ``0`` is allowed only where it has a meaning of its own."""
-
-    POSITIVE = "more than 0"
-    ZERO_UNLIMITED = "0 (unlimited) or more"
-    ZERO_ONE_PROCESS = "0 (one process, no pytest-xdist workers) or more"
-    ONE = "1 or more"
-
-
 @dataclass(frozen=True)
 class Field:
+    """Where a profile setting of the table lives in a ``Profile``."""
+
     group: str  # the Profile attribute holding it, or "" for one of Profile's own
     attr: str
-    kind: type[float] | type[int]
-    floor: Floor
-    seconds: bool = False
+    setting: Setting
+
+    @property
+    def kind(self) -> type[float] | type[int]:
+        return int if self.setting.kind is Kind.WHOLE else float
 
     def parse(self, given: Given) -> float | int:
         value = given.value
@@ -103,59 +98,56 @@ class Field:
             number = None if isinstance(value, bool) else self.kind(value)
         if number is None or not math.isfinite(number):
             raise ConfigError(f"{given} {self._not_a_number()}")
-        least_ok = {Floor.POSITIVE: number > 0, Floor.ONE: number >= 1}.get(self.floor, number >= 0)
+        floor = self.setting.floor
+        assert floor is not None, f"{self.setting.name}: every profile setting has a floor"
+        least_ok = {Floor.POSITIVE: number > 0, Floor.ONE: number >= 1}.get(floor, number >= 0)
         if not least_ok:
-            unit = " seconds" if self.seconds else ""
-            raise ConfigError(f"{given} must be {self.floor.value}{unit}")
+            unit = " seconds" if self.setting.kind is Kind.SECONDS else ""
+            raise ConfigError(f"{given} must be {floor.value}{unit}")
         return number
 
     def _not_a_number(self) -> str:
-        if self.seconds:
+        if self.setting.kind is Kind.SECONDS:
             return "is not a number of seconds: give e.g. 5"
         if self.kind is int:
             return "is not a whole number: give e.g. 3"
         return "is not a number: give e.g. 2"
 
 
-_S = Floor.POSITIVE
-# Flat setting name -> where it lives in a Profile, its type and its least value.
-FIELDS: dict[str, Field] = {
-    "connect_timeout_s": Field("timeouts", "connect_s", float, _S, seconds=True),
-    "message_timeout_s": Field("timeouts", "message_s", float, _S, seconds=True),
-    "retry_attempts": Field("retry", "attempts", int, Floor.ONE),
-    "retry_delay_s": Field("retry", "delay_s", float, _S, seconds=True),
-    "retry_backoff": Field("retry", "backoff", float, Floor.ONE),
-    "heartbeat_s": Field("", "heartbeat_s", float, _S, seconds=True),
-    "workers": Field("pacing", "workers", int, Floor.ZERO_ONE_PROCESS),
-    "max_connections": Field("pacing", "max_connections", int, Floor.ZERO_UNLIMITED),
-    "connections_per_s": Field("pacing", "connections_per_s", float, Floor.ZERO_UNLIMITED),
-    "messages_per_s": Field("pacing", "messages_per_s", float, Floor.ZERO_UNLIMITED),
-    "latency_budget_s": Field("", "latency_budget_s", float, _S, seconds=True),
+# Profile setting -> where it lives in a Profile (the table says what it accepts).
+_PLACES: dict[str, tuple[str, str]] = {
+    "connect_timeout_s": ("timeouts", "connect_s"),
+    "message_timeout_s": ("timeouts", "message_s"),
+    "retry_attempts": ("retry", "attempts"),
+    "retry_delay_s": ("retry", "delay_s"),
+    "retry_backoff": ("retry", "backoff"),
+    "heartbeat_s": ("", "heartbeat_s"),
+    "workers": ("pacing", "workers"),
+    "max_connections": ("pacing", "max_connections"),
+    "connections_per_s": ("pacing", "connections_per_s"),
+    "messages_per_s": ("pacing", "messages_per_s"),
+    "latency_budget_s": ("", "latency_budget_s"),
 }
+FIELDS: dict[str, Field] = {s.name: Field(*_PLACES[s.name], s) for s in PROFILE}
 
+
+def _profile(
+    mode: Mode, timeouts: Timeouts, retry: RetryPolicy, pacing: Pacing, latency_budget_s: float
+) -> Profile:
+    return Profile(mode, timeouts, retry, 20.0, pacing, latency_budget_s)
+
+
+_UNPACED = Pacing(workers=2, max_connections=0, connections_per_s=0, messages_per_s=0)
 DEFAULT_PROFILES: dict[Mode, Profile] = {
-    Mode.DOCKER_LOCAL: Profile(
-        mode=Mode.DOCKER_LOCAL,
-        timeouts=Timeouts(connect_s=10.0, message_s=15.0),
-        retry=RetryPolicy(attempts=3, delay_s=0.5),
-        heartbeat_s=20.0,
-        pacing=Pacing(workers=2, max_connections=0, connections_per_s=0, messages_per_s=0),
-        latency_budget_s=0.25,
+    Mode.DOCKER_LOCAL: _profile(
+        Mode.DOCKER_LOCAL, Timeouts(10.0, 15.0), RetryPolicy(3, 0.5), _UNPACED, 0.25
     ),
-    Mode.STAGING_FALLBACK: Profile(
-        mode=Mode.STAGING_FALLBACK,
-        timeouts=Timeouts(connect_s=30.0, message_s=45.0),
-        retry=RetryPolicy(attempts=5, delay_s=2.0),
-        heartbeat_s=20.0,
-        pacing=Pacing(workers=2, max_connections=10, connections_per_s=20, messages_per_s=50),
-        latency_budget_s=1.0,
+    Mode.STAGING_FALLBACK: _profile(
+        Mode.STAGING_FALLBACK,
+        Timeouts(30.0, 45.0),
+        RetryPolicy(5, 2.0),
+        Pacing(workers=2, max_connections=10, connections_per_s=20, messages_per_s=50),
+        1.0,
     ),
-    Mode.MINIMAL: Profile(
-        mode=Mode.MINIMAL,
-        timeouts=Timeouts(connect_s=5.0, message_s=10.0),
-        retry=RetryPolicy(attempts=2, delay_s=0.1),
-        heartbeat_s=20.0,
-        pacing=Pacing(workers=2, max_connections=0, connections_per_s=0, messages_per_s=0),
-        latency_budget_s=0.25,
-    ),
+    Mode.MINIMAL: _profile(Mode.MINIMAL, Timeouts(5.0, 10.0), RetryPolicy(2, 0.1), _UNPACED, 0.25),
 }

@@ -1,5 +1,6 @@
 """One typed settings object, built in rising precedence from defaults, ``[tool.test_framework]``
-in ``pyproject.toml``, environment variables and command-line options.
+in ``pyproject.toml``, environment variables and command-line options, each setting read as
+``settings_table`` defines it (``resolve``: the one place that precedence is written).
 
 Standard library only: the noxfile loads settings before anything is installed.
 """
@@ -18,10 +19,37 @@ from urllib.parse import urlsplit, urlunsplit
 from test_framework.errors import ConfigError
 from test_framework.given import DEFAULT, ENVIRONMENT, OPTION, Given, in_pyproject, typed
 from test_framework.modes import ALL_MODES, AUTO, Mode, parse_mode, parse_mode_list
-from test_framework.profiles import DEFAULT_PROFILES, FIELDS, Profile
+from test_framework.profiles import DEFAULT_PROFILES, Profile
 from test_framework.service import ServiceSettings, parse_service
+from test_framework.settings_table import (
+    BASE_IMAGE,
+    DOCKER_HOST,
+    DOCKER_START_TIMEOUT,
+    DOCKER_UNAVAILABLE,
+    INSTALL,
+    MODE,
+    PROBE_TIMEOUT,
+    PROFILE,
+    PROFILE_OPTION,
+    REPORT_DIR,
+    REQUIRED_MODES,
+    SETTINGS,
+    STAGING_AUTH_TOKEN,
+    STAGING_AUTH_URL,
+    STAGING_BACKEND_URL,
+    STAGING_CA_BUNDLE,
+    STAGING_ENABLED,
+    STAGING_HEALTH_CHECK,
+    STAGING_PASSWORD,
+    STAGING_TIMEOUT,
+    STAGING_USER,
+    STAGING_WS_URL,
+    SUITE,
+    Kind,
+    Setting,
+)
 
-DEFAULT_BASE_IMAGE = "python:3.11-slim"
+DEFAULT_BASE_IMAGE = BASE_IMAGE.default
 # Built by `docker/build-base-image.sh` where no registry can be reached.
 LOCAL_BASE_IMAGE = "local/python-base:bookworm"
 
@@ -34,7 +62,7 @@ class StagingSettings:
     ws_url: str | None = None
     backend_url: str | None = None
     auth_url: str | None = None
-    step_timeout_s: float = 5.0
+    step_timeout_s: float = float(STAGING_TIMEOUT.default)
     health_check_enabled: bool = True
     user: str | None = None
     password: str | None = field(default=None, repr=False)
@@ -52,30 +80,30 @@ class DockerSettings:
     host: str | None = None
     base_image: str = DEFAULT_BASE_IMAGE
     # Image build plus start-up to healthy; a cold build that pulls a base image takes longest.
-    start_timeout_s: float = 300.0
+    start_timeout_s: float = float(DOCKER_START_TIMEOUT.default)
 
 
 @dataclass(frozen=True)
 class Settings:
     root: Path
     mode: Mode | None = None  # None: auto
-    report_dir: Path = Path("reports")
+    report_dir: Path = Path(REPORT_DIR.default)
     required_modes: tuple[Mode, ...] = ()
-    probe_timeout_s: float = 2.0
+    probe_timeout_s: float = float(PROBE_TIMEOUT.default)
     # What a runner's mode environment runs, from the project root, and what it installs there
     # first (requirement lines, as in a requirements file).
-    suite: str = "tests/mission_critical"
-    install: tuple[str, ...] = ("-e .",)
+    suite: str = SUITE.default
+    install: tuple[str, ...] = (INSTALL.default,)
     service: ServiceSettings = field(default_factory=ServiceSettings)
     staging: StagingSettings = StagingSettings()
     docker: DockerSettings = DockerSettings()
     profiles: Mapping[Mode, Profile] = field(
         default_factory=lambda: types.MappingProxyType(dict(DEFAULT_PROFILES))
     )
-    # Where mode, report_dir and required_modes were given, for messages about them.
+    # Where each setting of the table was given, by its name, for messages about it.
     given: Mapping[str, Given] = field(
         default_factory=lambda: types.MappingProxyType(
-            {"report_dir": Given("report_dir", "reports", DEFAULT)}
+            {REPORT_DIR.name: Given(REPORT_DIR.name, REPORT_DIR.default, DEFAULT)}
         ),
         repr=False,
     )
@@ -90,26 +118,36 @@ class Settings:
 
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off", ""}
+# What a [tool.test_framework] value must be, by the kind of its setting.
+_PYPROJECT_TYPES: dict[Kind, type] = {
+    Kind.MODE: str,
+    Kind.MODES: list,
+    Kind.FOLDER: str,
+    Kind.TEXT: str,
+    Kind.LINES: list,
+    Kind.SECONDS: float,
+}
 
 
-def parse_bool(name: str, text: str) -> bool:
-    value = text.strip().lower()
+def parse_bool(given: Given) -> bool:
+    value = given.text.strip().lower()
     if value in _TRUE:
         return True
     if value in _FALSE:
         return False
-    raise ConfigError(f"{name}={text!r} ({ENVIRONMENT}) is not a boolean: use true or false")
+    raise ConfigError(f"{given} is not a boolean: use true or false")
 
 
-def parse_seconds(name: str, text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise ConfigError(
-            f"{name}={text!r} ({ENVIRONMENT}) is not a number of seconds: give e.g. 5"
-        ) from None
+def parse_seconds(given: Given) -> float:
+    value = given.value
+    if isinstance(value, str):
+        try:
+            value = float(value)
+        except ValueError:
+            raise ConfigError(f"{given} is not a number of seconds: give e.g. 5") from None
+    assert isinstance(value, float), f"{given}: typed as seconds before this"
     if not value > 0:  # NaN too
-        raise ConfigError(f"{name}={text!r} ({ENVIRONMENT}) must be more than 0 seconds")
+        raise ConfigError(f"{given} must be more than 0 seconds")
     return value
 
 
@@ -178,15 +216,38 @@ def check_url(name: str, url: str, schemes: tuple[str, ...]) -> str:
     return url
 
 
+def resolve(
+    setting: Setting,
+    section: Mapping[str, Any],
+    top: str,
+    environ: Mapping[str, str],
+    option: str | None = None,
+    option_name: str = "",
+) -> Given:
+    """One setting's value and where it was given: the command-line ``option`` (named
+    ``option_name``, else the setting's own option), else its environment variable, else its
+    key in ``section`` (``[tool.test_framework]`` at ``top``), else its default."""
+    if option is not None:
+        return Given(option_name or setting.option, option, OPTION)
+    if setting.env and setting.env in environ:
+        return Given(setting.env, environ[setting.env], ENVIRONMENT)
+    if setting.pyproject and setting.pyproject in section:
+        return Given(setting.pyproject, section[setting.pyproject], top)
+    default: object = [setting.default] if setting.kind is Kind.LINES else setting.default
+    return Given(setting.name, default, DEFAULT)
+
+
 def load_settings(
     start: Path | None = None,
     environ: Mapping[str, str] | None = None,
     options: Mapping[str, str] | None = None,
 ) -> Settings:
-    """Build settings: defaults < pyproject.toml < environment < ``options`` (command line).
+    """Build settings: defaults < pyproject.toml < environment < ``options`` (command line),
+    each setting as ``settings_table`` defines it.
 
-    ``options`` keys: ``mode``, ``report_dir``, ``required_modes``, and ``profile.<key>``.
-    Each value keeps where it was given (a ``Given``), so an error names the place to fix.
+    ``options`` keys: a setting's name (``mode``, ``report_dir``, ``required_modes``) and
+    ``profile.<key>``. Each value keeps where it was given (a ``Given``), so an error names the
+    place to fix.
     """
     env = os.environ if environ is None else environ
     opts = options or {}
@@ -195,23 +256,15 @@ def load_settings(
     section = read_pyproject(source)
     top = in_pyproject(source, "tool.test_framework")
 
-    # Defaults < pyproject.
-    given: dict[str, Given] = {
-        "mode": Given("mode", "auto", DEFAULT),
-        "report_dir": Given("report_dir", "reports", DEFAULT),
-        "required_modes": Given("required_modes", [], DEFAULT),
-    }
-    for key, kind in (("mode", str), ("report_dir", str), ("required_modes", list)):
-        if key in section:
-            given[key] = Given(key, typed(section[key], kind, f"{source}: {key}"), top)
-    probe_timeout = typed(section.get("probe_timeout_s", 2.0), float, f"{source}: probe_timeout_s")
-    if not probe_timeout > 0:  # NaN too
-        given_timeout = Given("probe_timeout_s", probe_timeout, top)
-        raise ConfigError(f"{given_timeout} must be more than 0 seconds")
-    suite = str(typed(section.get("suite", Settings.suite), str, f"{source}: suite"))
-    install = typed(section.get("install", list(Settings.install)), list, f"{source}: install")
-    for line in install:
-        typed(line, str, f"{source}: each line of install")
+    typed_section: dict[str, Any] = {}
+    for setting in SETTINGS:
+        key = setting.pyproject
+        if key and key in section:
+            typed_section[key] = typed(
+                section[key], _PYPROJECT_TYPES[setting.kind], f"{source}: {key}"
+            )
+    for line in typed_section.get(INSTALL.pyproject, []):
+        typed(line, str, f"{source}: each line of {INSTALL.pyproject}")
 
     service = parse_service(_table(section, "service", source), source)
 
@@ -226,61 +279,54 @@ def load_settings(
             )
         where = in_pyproject(source, f"tool.test_framework.profiles.{mode_name}")
         profile_overrides[mode].update({k: Given(k, v, where) for k, v in table.items()})
-
-    # < environment.
-    for key, variable in (
-        ("mode", "TEST_MODE"),
-        ("report_dir", "MC_REPORT_DIR"),
-        ("required_modes", "MC_REQUIRED_MODES"),
-    ):
-        if variable in env:
-            given[key] = Given(variable, env[variable], ENVIRONMENT)
-    for key in FIELDS:
-        if f"MC_{key.upper()}" in env:
+    for setting in PROFILE:
+        if setting.env in env:
             for overrides in profile_overrides.values():
-                overrides[key] = Given(f"MC_{key.upper()}", env[f"MC_{key.upper()}"], ENVIRONMENT)
-
-    # < command line.
-    for key in ("mode", "report_dir", "required_modes"):
-        if key in opts:
-            given[key] = Given(f"--mc-{key.replace('_', '-')}", opts[key], OPTION)
+                overrides[setting.name] = Given(setting.env, env[setting.env], ENVIRONMENT)
     for key, value in opts.items():
         if key.startswith("profile."):
             name = key.removeprefix("profile.")
             for overrides in profile_overrides.values():
-                overrides[name] = Given(f"--mc-profile {name}", value, OPTION)
+                overrides[name] = Given(f"{PROFILE_OPTION} {name}", value, OPTION)
 
-    mode_choice = _parsed(lambda text: parse_mode(text or AUTO), given["mode"])
-    required_modes = _parsed(parse_mode_list, given["required_modes"])
-    if not given["report_dir"].text:
-        raise ConfigError(f"{given['report_dir']} is empty: give a folder, e.g. reports")
+    given = {
+        setting.name: resolve(setting, typed_section, top, env, opts.get(setting.name))
+        for setting in SETTINGS
+        if not setting.profile and not setting.read_by
+    }
+    mode_choice = _parsed(lambda text: parse_mode(text or AUTO), given[MODE.name])
+    required_modes = _parsed(parse_mode_list, given[REQUIRED_MODES.name])
+    if not given[REPORT_DIR.name].text:
+        raise ConfigError(f"{given[REPORT_DIR.name]} is empty: give a folder, e.g. reports")
+    probe_timeout = parse_seconds(given[PROBE_TIMEOUT.name])
     profiles = {
         mode: DEFAULT_PROFILES[mode].with_overrides(profile_overrides[mode]) for mode in ALL_MODES
     }
-    report_path = Path(given["report_dir"].text)
+    report_path = Path(given[REPORT_DIR.name].text)
     return Settings(
         root=root,
         mode=mode_choice,
         report_dir=report_path if report_path.is_absolute() else root / report_path,
         required_modes=required_modes,
-        probe_timeout_s=float(probe_timeout),
-        suite=suite,
-        install=tuple(install),
+        probe_timeout_s=probe_timeout,
+        suite=given[SUITE.name].text,
+        install=tuple(str(line) for line in _as_list(given[INSTALL.name].value)),
         service=service,
-        staging=_staging_settings(env, service),
+        staging=_staging_settings(given, service),
         docker=DockerSettings(
-            forced_unavailable=parse_bool(
-                "FORCE_DOCKER_UNAVAILABLE", env.get("FORCE_DOCKER_UNAVAILABLE", "false")
-            ),
-            host=env.get("DOCKER_HOST") or None,
-            base_image=env.get("MC_BASE_IMAGE") or DEFAULT_BASE_IMAGE,
-            start_timeout_s=parse_seconds(
-                "MC_DOCKER_START_TIMEOUT_S", env.get("MC_DOCKER_START_TIMEOUT_S", "300")
-            ),
+            forced_unavailable=parse_bool(given[DOCKER_UNAVAILABLE.name]),
+            host=given[DOCKER_HOST.name].text or None,
+            base_image=given[BASE_IMAGE.name].text or BASE_IMAGE.default,
+            start_timeout_s=parse_seconds(given[DOCKER_START_TIMEOUT.name]),
         ),
         profiles=types.MappingProxyType(profiles),
         given=types.MappingProxyType(given),
     )
+
+
+def _as_list(value: object) -> list[object]:
+    assert isinstance(value, list), f"{value!r}: typed as a list before this"
+    return value
 
 
 def _parsed(parse: Callable[[str], _T], given: Given) -> _T:
@@ -307,41 +353,37 @@ def writable_report_dir(settings: Settings) -> Path:
     return folder
 
 
-def _staging_settings(env: Mapping[str, str], service: ServiceSettings) -> StagingSettings:
-    ws_url = env.get("STAGING_WEBSOCKET_URL") or None
-    backend_url = env.get("STAGING_BACKEND_URL") or None
-    auth_url = env.get("STAGING_AUTH_URL") or None
-    if ws_url:
-        check_url("STAGING_WEBSOCKET_URL", ws_url, ("wss", "ws"))
-    if backend_url:
-        check_url("STAGING_BACKEND_URL", backend_url, ("https", "http"))
-    if auth_url:
-        check_url("STAGING_AUTH_URL", auth_url, ("https", "http"))
+def _staging_settings(given: Mapping[str, Given], service: ServiceSettings) -> StagingSettings:
+    urls: dict[Setting, str | None] = {}
+    for setting, schemes in (
+        (STAGING_WS_URL, ("wss", "ws")),
+        (STAGING_BACKEND_URL, ("https", "http")),
+        (STAGING_AUTH_URL, ("https", "http")),
+    ):
+        url = given[setting.name].text or None
+        if url:
+            check_url(setting.env, url, schemes)
+        urls[setting] = url
+    ws_url, backend_url = urls[STAGING_WS_URL], urls[STAGING_BACKEND_URL]
+    auth_url = urls[STAGING_AUTH_URL]
     if ws_url and not backend_url:
         backend_url = derive_backend_url(ws_url, service.ws_path)
     if backend_url and not ws_url:
         ws_url = derive_ws_url(backend_url, service.ws_path)
     if backend_url and not auth_url:
         auth_url = backend_url.rstrip("/") + service.auth_path
-    ca = env.get("STAGING_CA_BUNDLE") or None
-    if ca and not Path(ca).is_file():
-        raise ConfigError(
-            f"{Given('STAGING_CA_BUNDLE', ca, ENVIRONMENT)} is not a file:"
-            " give the path of a PEM CA bundle"
-        )
+    ca = given[STAGING_CA_BUNDLE.name]
+    if ca.text and not Path(ca.text).is_file():
+        raise ConfigError(f"{ca} is not a file: give the path of a PEM CA bundle")
     return StagingSettings(
-        enabled=parse_bool("USE_STAGING_FALLBACK", env.get("USE_STAGING_FALLBACK", "true")),
+        enabled=parse_bool(given[STAGING_ENABLED.name]),
         ws_url=ws_url,
         backend_url=backend_url,
         auth_url=auth_url,
-        step_timeout_s=parse_seconds(
-            "STAGING_FALLBACK_TIMEOUT", env.get("STAGING_FALLBACK_TIMEOUT", "5")
-        ),
-        health_check_enabled=parse_bool(
-            "STAGING_HEALTH_CHECK_ENABLED", env.get("STAGING_HEALTH_CHECK_ENABLED", "true")
-        ),
-        user=env.get("STAGING_TEST_USER") or None,
-        password=env.get("STAGING_TEST_PASSWORD") or None,
-        auth_token=env.get("STAGING_AUTH_TOKEN") or None,
-        ca_bundle=Path(ca) if ca else None,
+        step_timeout_s=parse_seconds(given[STAGING_TIMEOUT.name]),
+        health_check_enabled=parse_bool(given[STAGING_HEALTH_CHECK.name]),
+        user=given[STAGING_USER.name].text or None,
+        password=given[STAGING_PASSWORD.name].text or None,
+        auth_token=given[STAGING_AUTH_TOKEN.name].text or None,
+        ca_bundle=Path(ca.text) if ca.text else None,
     )

@@ -155,7 +155,7 @@ class DockerBackend:
     def end_run(self) -> None:
         """The controller's safety net at the very end of a run: remove whatever is left of it."""
         run_id = self.run.run_id
-        report = remove_run(run_id, os.environ.get("DOCKER_HOST") or None)
+        report = remove_run(run_id, self.settings.docker.host)
         if report.removed_anything or report.errors:
             log.warning("run %s left docker resources behind: %s", run_id, report.summary())
 

@@ -22,6 +22,7 @@ from typing import Any
 
 from test_framework.errors import EXIT_USAGE, ConfigError, HarnessError
 from test_framework.modes import parse_mode
+from test_framework.settings_table import SHARDS
 
 TAG = "mission_critical"
 # The gate session carries the mode sessions' tag too (so `nox -t mission_critical` selects it
@@ -131,10 +132,10 @@ def build(
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument(
-        "--shards",
-        default=os.environ.get("MC_SHARDS", "1"),
-        metavar="SPEC",
-        help="N for every mode, or mode=N,... (others 1); default: MC_SHARDS, else 1",
+        SHARDS.option,
+        default=os.environ.get(SHARDS.env, SHARDS.default),
+        metavar=SHARDS.metavar,
+        help=SHARDS.option_help(),
     )
     p.add_argument("--tag", default=TAG, help=f"the nox tag of the mode sessions ({TAG})")
     p.add_argument("--noxfile", type=Path, help="the noxfile (default: nox's own lookup)")

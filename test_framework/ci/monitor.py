@@ -44,11 +44,12 @@ from test_framework.results.matrix import SKIP_MARKER, build_matrix, load_ledger
 from test_framework.results.parity import compare
 from test_framework.results.verdict import Rule, Verdict
 from test_framework.settings import Settings, load_settings
+from test_framework.settings_table import SUITE
 
 EXIT_HEALTHY = 0
 EXIT_UNHEALTHY = 1
 EXIT_INTERRUPTED = 130
-DEFAULT_SUITE = "tests/mission_critical"
+DEFAULT_SUITE = SUITE.default
 # After its SIGINT, pytest finishes the current test's teardown and writes its ledger.
 GRACE_S = 60.0
 

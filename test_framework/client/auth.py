@@ -11,6 +11,7 @@ from test_framework.client.credentials import Credentials
 from test_framework.client.http_client import HttpClient, HttpResponse
 from test_framework.client.redaction import redact_text, register_secret
 from test_framework.errors import HarnessError
+from test_framework.settings_table import STAGING_AUTH_TOKEN, STAGING_PASSWORD
 
 
 class CannotMintError(HarnessError):
@@ -59,7 +60,7 @@ class TokenClient:
         if self.credentials.password is None:
             self._on_cannot_mint(
                 "needs tokens for made-up users, but only a ready token is configured"
-                " (STAGING_AUTH_TOKEN): set STAGING_TEST_PASSWORD to run it"
+                f" ({STAGING_AUTH_TOKEN.env}): set {STAGING_PASSWORD.env} to run it"
             )
         return self.credentials.password
 
@@ -101,7 +102,7 @@ class TokenClient:
             raise TokenError(
                 f"{self.token_url} answered {response.status} for user {user_id!r}"
                 f" ({redact_text(response.text[:200])}): check the test password"
-                " (STAGING_TEST_PASSWORD) and the auth URL"
+                f" ({STAGING_PASSWORD.env}) and the auth URL"
             )
         body = response.json()
         token = body.get("access_token") if isinstance(body, dict) else None

@@ -25,6 +25,7 @@ from test_framework.client.credentials import Credentials
 from test_framework.client.redaction import register_secret
 from test_framework.errors import ConfigError
 from test_framework.service import TABLE, AuthKind, ServiceSettings
+from test_framework.settings_table import STAGING_AUTH_TOKEN
 
 
 @dataclass(frozen=True)
@@ -87,7 +88,7 @@ class Authenticator:
             if not self.credentials.token:
                 raise ConfigError(
                     "auth = 'bearer' needs a static token and none is configured:"
-                    " set STAGING_AUTH_TOKEN"
+                    f" set {STAGING_AUTH_TOKEN.env}"
                 )
             return bearer(self.credentials.token, self.service.token_via)
         if kind is AuthKind.TOKEN_ENDPOINT:

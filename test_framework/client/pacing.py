@@ -38,7 +38,9 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 from test_framework.errors import HarnessError
-from test_framework.profiles import Pacing
+from test_framework.profiles import FIELDS, Pacing
+
+_MAX_CONNECTIONS = FIELDS["max_connections"].setting.env
 
 # Polling bounds while waiting for a connection slot or a state lock held by another process.
 _POLL_MIN_S = 0.002
@@ -173,7 +175,7 @@ class ConnectionSlots:
                 raise PacingTimeoutError(
                     f"waited {self.wait_s:g} s for one of {self.limit} connection slots, all"
                     " held by this run: tests that each hold several connections can wait on"
-                    " each other across workers; raise max_connections (MC_MAX_CONNECTIONS) to"
+                    f" each other across workers; raise max_connections ({_MAX_CONNECTIONS}) to"
                     " at least workers x (most connections one test holds - 1) + 1, or use"
                     " fewer workers"
                 )

@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING
 from test_framework.engine.docker_host import locate_daemon
 from test_framework.engine.labels import PROJECT_FILTER, RUN_ID, owner_gone
 from test_framework.errors import ModeUnavailableError
+from test_framework.settings_table import DOCKER_HOST
 
 if TYPE_CHECKING:
     import docker
@@ -239,7 +240,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Default: remove the stacks of runs whose owning process is gone."""
-    host = os.environ.get("DOCKER_HOST") or None
+    host = os.environ.get(DOCKER_HOST.env) or None
     search = locate_daemon(host, timeout=2.0)
     if search.found is None:
         print(f"nothing to clean: {search.explain()}")

@@ -20,6 +20,7 @@ from urllib.parse import urlsplit
 
 from test_framework.engine.daemon_address import DaemonAddress, TlsFiles
 from test_framework.errors import ConfigError
+from test_framework.settings_table import DOCKER_HOST
 
 SYSTEM_SOCKET = Path("/var/run/docker.sock")
 
@@ -46,9 +47,9 @@ def candidate_addresses(env: Mapping[str, str] | None = None) -> list[DaemonAddr
     """The daemon addresses to try, first to last. Raises ``ConfigError`` for a bad
     ``DOCKER_HOST`` or a context that does not exist, as the docker CLI would."""
     env = os.environ if env is None else env
-    host = env.get("DOCKER_HOST", "").strip()
+    host = env.get(DOCKER_HOST.env, "").strip()
     if host:
-        return [parse_docker_host(host, "DOCKER_HOST", _env_tls(env))]
+        return [parse_docker_host(host, DOCKER_HOST.env, _env_tls(env))]
     config = docker_config_dir(env)
     context = env.get("DOCKER_CONTEXT", "").strip() or _current_context(config)
     if context and context != "default":
@@ -146,8 +147,8 @@ class DaemonSearch:
         if self.found is not None:
             return f"{self.found.detail} at {self.found.address.url}"
         fix = (
-            "start the Docker daemon (e.g. `sudo systemctl start docker`), or set DOCKER_HOST to"
-            " the daemon to use"
+            "start the Docker daemon (e.g. `sudo systemctl start docker`), or set"
+            f" {DOCKER_HOST.env} to the daemon to use"
         )
         if not self.tried:
             return f"no Docker daemon socket found (looked at {', '.join(self.looked)}): {fix}"
@@ -183,9 +184,9 @@ def locate_daemon(
     lookup (context, ``HOME``, ``XDG_RUNTIME_DIR``) reads ``env``.
     """
     values = dict(os.environ if env is None else env)
-    values.pop("DOCKER_HOST", None)
+    values.pop(DOCKER_HOST.env, None)
     if host:
-        values["DOCKER_HOST"] = host
+        values[DOCKER_HOST.env] = host
     tried: list[Ping] = []
     for address in candidate_addresses(values):
         result = ping(address, timeout)

@@ -15,6 +15,7 @@ from pathlib import Path
 from test_framework.engine.daemon_address import DaemonAddress
 from test_framework.engine.docker_api import request
 from test_framework.settings import DEFAULT_BASE_IMAGE, LOCAL_BASE_IMAGE
+from test_framework.settings_table import BASE_IMAGE
 from test_framework.wording import counted
 
 BUILD_BASE_IMAGE = "bash docker/build-base-image.sh"
@@ -58,7 +59,7 @@ def choose_base_image(address: DaemonAddress, configured: str, timeout: float) -
     else:
         fix = (
             f"pull or build {configured}, or run `{BUILD_BASE_IMAGE}` and set"
-            f" MC_BASE_IMAGE={LOCAL_BASE_IMAGE}"
+            f" {BASE_IMAGE.env}={LOCAL_BASE_IMAGE}"
         )
     return BaseImageChoice(
         configured,

@@ -19,6 +19,7 @@ from test_framework.probes.runner import probe_modes
 from test_framework.results.ledger import broken_ledger, ledger_path, skipped_ledger, write_ledger
 from test_framework.results.leftovers import clear_for_new_run
 from test_framework.settings import Settings
+from test_framework.settings_table import REQUIRED_MODES
 
 
 class Action(enum.StrEnum):
@@ -98,6 +99,6 @@ def decide_mode(
     if probe.broken:
         return ModeDecision(mode, Action.FAIL, f"{mode} is {probe.verdict}", probe)
     if mode in settings.required_modes:
-        message = f"{mode} is required by MC_REQUIRED_MODES but cannot run: {probe.reason}"
+        message = f"{mode} is required by {REQUIRED_MODES.env} but cannot run: {probe.reason}"
         return ModeDecision(mode, Action.FAIL, message, probe)
     return ModeDecision(mode, Action.SKIP, f"{mode} cannot run here: {probe.reason}", probe)

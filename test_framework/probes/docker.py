@@ -20,6 +20,7 @@ from test_framework.modes import Mode
 from test_framework.probes.result import ProbeResult, StepResult
 from test_framework.service import NO_COMPOSE_FILE, TABLE
 from test_framework.settings import Settings
+from test_framework.settings_table import DOCKER_UNAVAILABLE
 
 
 class _Steps:
@@ -55,8 +56,9 @@ def probe_docker(settings: Settings, *, in_session: bool = False) -> ProbeResult
     """``in_session`` changes nothing: the stack is built from files, not this environment."""
     steps = _Steps()
     if settings.docker.forced_unavailable:
-        steps.add("forced", False, "FORCE_DOCKER_UNAVAILABLE=true")
-        return steps.result(False, "unavailable (forced): FORCE_DOCKER_UNAVAILABLE=true")
+        forced = f"{DOCKER_UNAVAILABLE.env}=true"
+        steps.add("forced", False, forced)
+        return steps.result(False, f"unavailable (forced): {forced}")
     timeout = settings.probe_timeout_s
 
     try:

@@ -8,6 +8,9 @@ from dataclasses import dataclass
 from test_framework.errors import ModeBrokenError, ModeUnavailableError
 from test_framework.modes import Mode
 from test_framework.probes.result import ProbeResult
+from test_framework.settings_table import MODE
+
+_CHOOSE = f"{MODE.option} / {MODE.env}"
 
 
 @dataclass(frozen=True)
@@ -28,7 +31,7 @@ def select_mode(requested: Mode | None, probes: Mapping[Mode, ProbeResult]) -> S
         if not result.available:
             raise ModeUnavailableError(
                 f"mode {requested} cannot run here: {result.reason}"
-                " (fix that, or choose another mode with --mc-mode / TEST_MODE)"
+                f" (fix that, or choose another mode with {_CHOOSE})"
             )
         return Selection(requested, f"{requested} requested: {result.reason}")
     # Choosing another mode over a deployment someone configured would turn its failure into
@@ -37,7 +40,7 @@ def select_mode(requested: Mode | None, probes: Mapping[Mode, ProbeResult]) -> S
     if broken:
         raise ModeBrokenError(
             "; ".join(f"{mode} is {result.verdict}" for mode, result in broken.items())
-            + " (fix it or stop configuring it; --mc-mode / TEST_MODE chooses one mode)",
+            + f" (fix it or stop configuring it; {_CHOOSE} chooses one mode)",
             tuple(mode.value for mode in broken),
         )
     passed_over: list[str] = []

@@ -24,20 +24,27 @@ import time
 from test_framework.errors import ConfigError
 from test_framework.modes import Mode
 from test_framework.probes.result import ProbeResult
-from test_framework.service import AuthKind
+from test_framework.service import TABLE, AuthKind
 from test_framework.settings import Settings, check_url
+from test_framework.settings_table import (
+    STAGING_AUTH_TOKEN,
+    STAGING_AUTH_URL,
+    STAGING_BACKEND_URL,
+    STAGING_CA_BUNDLE,
+    STAGING_ENABLED,
+    STAGING_PASSWORD,
+    STAGING_USER,
+    STAGING_WS_URL,
+)
 
+_USER_AND_PASSWORD = f"{STAGING_USER.env} and {STAGING_PASSWORD.env}"
 NOT_CONFIGURED = (
-    "not configured: set STAGING_WEBSOCKET_URL (e.g. wss://staging.example.com/ws) or"
-    " STAGING_BACKEND_URL, with STAGING_TEST_USER and STAGING_TEST_PASSWORD or STAGING_AUTH_TOKEN"
+    f"not configured: set {STAGING_WS_URL.env} (e.g. wss://staging.example.com/ws) or"
+    f" {STAGING_BACKEND_URL.env}, with {_USER_AND_PASSWORD} or {STAGING_AUTH_TOKEN.env}"
 )
-NO_CREDENTIALS = (
-    "no credentials: set STAGING_TEST_USER and STAGING_TEST_PASSWORD, or STAGING_AUTH_TOKEN"
-)
-NO_BEARER_TOKEN = (
-    "no credentials: auth = 'bearer' in [tool.test_framework.service] needs STAGING_AUTH_TOKEN"
-)
-DISABLED = "disabled by USE_STAGING_FALLBACK=false"
+NO_CREDENTIALS = f"no credentials: set {_USER_AND_PASSWORD}, or {STAGING_AUTH_TOKEN.env}"
+NO_BEARER_TOKEN = f"no credentials: auth = 'bearer' in {TABLE} needs {STAGING_AUTH_TOKEN.env}"
+DISABLED = f"disabled by {STAGING_ENABLED.env}=false"
 
 
 def _refusal(settings: Settings) -> str | None:
@@ -55,13 +62,14 @@ def _refusal(settings: Settings) -> str | None:
     if kind is AuthKind.BEARER and not staging.auth_token:
         return NO_BEARER_TOKEN
     try:
-        check_url("STAGING_WEBSOCKET_URL", staging.ws_url, ("wss", "ws"))
-        check_url("STAGING_BACKEND_URL", staging.backend_url or "", ("https", "http"))
-        check_url("STAGING_AUTH_URL", staging.auth_url, ("https", "http"))
+        check_url(STAGING_WS_URL.env, staging.ws_url, ("wss", "ws"))
+        check_url(STAGING_BACKEND_URL.env, staging.backend_url or "", ("https", "http"))
+        check_url(STAGING_AUTH_URL.env, staging.auth_url, ("https", "http"))
     except ConfigError as exc:
         return str(exc)
     if staging.ca_bundle is not None and not staging.ca_bundle.is_file():
-        return f"STAGING_CA_BUNDLE={str(staging.ca_bundle)!r} is not a file: give a PEM CA bundle"
+        bundle = f"{STAGING_CA_BUNDLE.env}={str(staging.ca_bundle)!r}"
+        return f"{bundle} is not a file: give a PEM CA bundle"
     return None
 
 

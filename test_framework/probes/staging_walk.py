@@ -42,6 +42,14 @@ from test_framework.probes.wire import (
 )
 from test_framework.service import TABLE, AuthKind, ServiceSettings
 from test_framework.settings import Settings, StagingSettings
+from test_framework.settings_table import (
+    STAGING_AUTH_TOKEN,
+    STAGING_CA_BUNDLE,
+    STAGING_HEALTH_CHECK,
+    STAGING_PASSWORD,
+    STAGING_TIMEOUT,
+    STAGING_USER,
+)
 
 # A step whose connection is dropped (reset, or closed before an answer) is tried again, within
 # its own deadline: one dropped connection on a flaky network is not a broken deployment. A
@@ -121,7 +129,7 @@ def describe(exc: BaseException, timeout_s: float, waiting: str = "answer") -> s
     if isinstance(exc, TimeoutError):
         what, _, when = waiting.partition(" @ ")
         after = f" {when}" if when else ""
-        return f"no {what} within {timeout_s:g} s{after} (STAGING_FALLBACK_TIMEOUT)"
+        return f"no {what} within {timeout_s:g} s{after} ({STAGING_TIMEOUT.env})"
     if isinstance(exc, ssl.SSLCertVerificationError):
         return f"certificate verification failed: {exc.verify_message}"
     if isinstance(exc, ssl.SSLEOFError):
@@ -193,7 +201,8 @@ def walk_steps(settings: Settings, walk: Walk, in_session: bool) -> None:
         try:
             wrapped = tls_wrap(conn.sock, ws_origin.host, tls_context(ca), deadline)
         except ssl.SSLCertVerificationError as exc:
-            trusted = f"STAGING_CA_BUNDLE={ca}" if ca else "the system's CAs (no STAGING_CA_BUNDLE)"
+            bundle = STAGING_CA_BUNDLE.env
+            trusted = f"{bundle}={ca}" if ca else f"the system's CAs (no {bundle})"
             raise StepFailed(
                 f"certificate verification failed: {str(exc.verify_message).rstrip('.')};"
                 f" trusted: {trusted}"
@@ -214,7 +223,7 @@ def walk_steps(settings: Settings, walk: Walk, in_session: bool) -> None:
         if not service.health_path:
             walk.skip("health", f"no health_path in {TABLE}")
         elif not staging.health_check_enabled:
-            walk.skip("health", "STAGING_HEALTH_CHECK_ENABLED=false")
+            walk.skip("health", f"{STAGING_HEALTH_CHECK.env}=false")
         elif not walk.run("health", lambda d: _health(settings, walk, ws_origin, state, ca, d)):
             return
         credentials = _credentials(settings, walk, ca, in_session)
@@ -243,7 +252,7 @@ def _credentials(
         walk.skip("token", "auth = none")
         return {}, {}
     if kind is AuthKind.BEARER:
-        walk.skip("token", "auth = bearer: STAGING_AUTH_TOKEN is sent as it is")
+        walk.skip("token", f"auth = bearer: {STAGING_AUTH_TOKEN.env} is sent as it is")
         token = staging.auth_token
     elif kind is AuthKind.TOKEN_ENDPOINT:
         token = staging.auth_token
@@ -253,7 +262,7 @@ def _credentials(
                 return None
             token = fetched[0]
         else:
-            walk.skip("token", "using STAGING_AUTH_TOKEN")
+            walk.skip("token", f"using {STAGING_AUTH_TOKEN.env}")
     else:
         module = service.auth.partition(":")[0]
         if importlib.util.find_spec(module.split(".")[0]) is None and not in_session:
@@ -379,8 +388,8 @@ def _token(
         conn.close()
     if response.status == 401:
         raise StepFailed(
-            f"GET {url} refused STAGING_TEST_USER={staging.user!r}: {response.summary()};"
-            " check STAGING_TEST_PASSWORD"
+            f"GET {url} refused {STAGING_USER.env}={staging.user!r}: {response.summary()};"
+            f" check {STAGING_PASSWORD.env}"
         )
     if response.status != 200:
         raise StepFailed(f"GET {url} answered {response.summary()} (expected 200 with a token)")

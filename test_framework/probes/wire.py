@@ -18,6 +18,8 @@ import time
 from dataclasses import dataclass, field
 from urllib.parse import SplitResult, urlsplit
 
+from test_framework.settings_table import STAGING_AUTH_TOKEN, STAGING_AUTH_URL
+
 MAX_HEAD = 64 * 1024
 MAX_BODY = 1024 * 1024
 WS_GUID = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
@@ -289,7 +291,7 @@ def websocket_upgrade(
         if head.status == 401:
             advice = (
                 ": the token is expired or not from this deployment:"
-                " renew STAGING_AUTH_TOKEN, or check STAGING_AUTH_URL"
+                f" renew {STAGING_AUTH_TOKEN.env}, or check {STAGING_AUTH_URL.env}"
             )
         raise StepFailed(f"the upgrade was refused: {refused.summary()}{advice}")
     expected = base64.b64encode(hashlib.sha1((key + WS_GUID).encode("ascii")).digest()).decode()

@@ -54,6 +54,7 @@ from test_framework.results.ledger import (
     write_ledger,
 )
 from test_framework.settings import Settings, load_settings, writable_report_dir
+from test_framework.settings_table import MODE, PROFILE, PROFILE_OPTION, SETTINGS, Setting
 
 MARKERS = {
     "mission_critical": "a test of the service's protocol that must run in at least one mode",
@@ -61,8 +62,8 @@ MARKERS = {
     " skipped, with the reason, in modes that give no such control",
 }
 NOT_ACTIVE = (
-    "no execution mode chosen: run pytest with --mc-mode auto (or minimal, docker_local,"
-    " staging_fallback), or set TEST_MODE; `nox -s mission_critical` does this for you"
+    f"no execution mode chosen: run pytest with {MODE.option} auto (or minimal, docker_local,"
+    f" staging_fallback), or set {MODE.env}; `nox -s mission_critical` does this for you"
 )
 WORKER_PIDS = "worker-pids"
 # The failures the profile's retry policy may rerun ("the connection failed")...
@@ -104,35 +105,31 @@ class HarnessState:
 
 
 STATE = pytest.StashKey[HarnessState]()
+# The settings of the table that are pytest options (--mc-profile is several, below).
+OPTIONS = tuple(s for s in SETTINGS if s.option and not s.profile and not s.read_by)
+
+
+def _dest(setting: Setting) -> str:
+    return f"mc_{setting.name}"
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
     group = parser.getgroup("mission-critical", "mission-critical harness (test_framework)")
+    for setting in OPTIONS:
+        group.addoption(
+            setting.option,
+            dest=_dest(setting),
+            metavar=setting.metavar,
+            help=setting.option_help(),
+        )
     group.addoption(
-        "--mc-mode",
-        dest="mc_mode",
-        metavar="MODE",
-        help="execution mode: auto, docker_local, staging_fallback or minimal (env TEST_MODE)",
-    )
-    group.addoption(
-        "--mc-report-dir",
-        dest="mc_report_dir",
-        metavar="DIR",
-        help="where the ledger and transcripts go (default: reports; env MC_REPORT_DIR)",
-    )
-    group.addoption(
-        "--mc-required-modes",
-        dest="mc_required_modes",
-        metavar="LIST",
-        help="comma list of modes that must run (env MC_REQUIRED_MODES); read by the gate",
-    )
-    group.addoption(
-        "--mc-profile",
+        PROFILE_OPTION,
         dest="mc_profile",
         action="append",
         default=[],
         metavar="KEY=VALUE",
-        help="override a profile setting, e.g. connect_timeout_s=5 (repeatable)",
+        help="override a profile setting for every mode, e.g. connect_timeout_s=5 (repeatable;"
+        f" {', '.join(s.name for s in PROFILE)})",
     )
     group.addoption(
         "--shard",
@@ -162,7 +159,7 @@ def pytest_configure(config: pytest.Config) -> None:
             folder.mkdir(parents=True, exist_ok=True)
             (folder / state.run.worker_id).write_text(str(os.getpid()), "utf-8")
         return
-    if not (config.getoption("mc_mode") or os.environ.get("TEST_MODE")):
+    if not (config.getoption(_dest(MODE)) or os.environ.get(MODE.env)):
         return
     # SIGTERM to this process alone (a CI runner cancelling the job) ends the run as Ctrl-C
     # does: the workers get SIGINT, and the session's end removes the deployment.
@@ -226,18 +223,16 @@ def _adopt(config: pytest.Config, state: HarnessState) -> None:
 
 def _options(config: pytest.Config) -> dict[str, str]:
     options: dict[str, str] = {}
-    for key, dest in (
-        ("mode", "mc_mode"),
-        ("report_dir", "mc_report_dir"),
-        ("required_modes", "mc_required_modes"),
-    ):
-        value = config.getoption(dest)
+    for setting in OPTIONS:
+        value = config.getoption(_dest(setting))
         if value is not None:
-            options[key] = str(value)
+            options[setting.name] = str(value)
     for item in config.getoption("mc_profile"):
         key, sep, value = str(item).partition("=")
         if not sep:
-            raise HarnessError(f"--mc-profile {item!r} is not KEY=VALUE: e.g. connect_timeout_s=5")
+            raise HarnessError(
+                f"{PROFILE_OPTION} {item!r} is not KEY=VALUE: e.g. connect_timeout_s=5"
+            )
         options[f"profile.{key.strip()}"] = value.strip()
     return options
 
@@ -343,7 +338,7 @@ def _write_early_ledger(
 
 def _export_environment(state: HarnessState) -> None:
     """The variables tests written against the old fixtures read."""
-    os.environ["TEST_MODE"] = state.mode.value
+    os.environ[MODE.env] = state.mode.value
     os.environ["REAL_SERVICES"] = "false" if state.mode is Mode.MINIMAL else "true"
     os.environ["USE_STAGING_SERVICES"] = "true" if state.mode is Mode.STAGING_FALLBACK else "false"
 

@@ -29,6 +29,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from test_framework.errors import EXIT_USAGE, ConfigError, HarnessError
+from test_framework.given import OPTION, in_pyproject
 from test_framework.modes import ALL_MODES, parse_mode_list
 from test_framework.results.ledger import Outcome, RunStatus, collected_digest
 from test_framework.results.matrix import (
@@ -42,7 +43,8 @@ from test_framework.results.matrix import (
     load_ledger,
 )
 from test_framework.results.verdict import Problem, Rule, Verdict, first_line, utc
-from test_framework.settings import find_root, read_pyproject
+from test_framework.settings import find_root, read_pyproject, resolve
+from test_framework.settings_table import GATE_REQUIRED_OPTION, INVOCATION_ID, REQUIRED_MODES
 from test_framework.wording import counted
 
 # pytest's exit statuses that mean the run itself went wrong (interrupted, internal, usage).
@@ -394,19 +396,25 @@ def render_verdict(verdict: Verdict, extra_warnings: Sequence[str] = ()) -> str:
     return "\n".join(out)
 
 
-def required_from_environment(root: Path | None = None) -> tuple[str, ...]:
-    """``MC_REQUIRED_MODES``, else ``required_modes`` in ``[tool.test_framework]``."""
-    text = os.environ.get("MC_REQUIRED_MODES")
-    if text is None:
-        section = read_pyproject(find_root(root or Path.cwd()) / "pyproject.toml")
-        listed = section.get("required_modes", [])
-        if not isinstance(listed, list):
-            raise ConfigError("[tool.test_framework] required_modes must be a list of modes")
-        text = ",".join(str(m) for m in listed)
+def required_modes(option: str | None = None, root: Path | None = None) -> tuple[str, ...]:
+    """``--required``, else ``MC_REQUIRED_MODES``, else ``required_modes`` in
+    ``[tool.test_framework]``: read as the mode sessions read it (``settings.resolve``)."""
+    source = find_root((root or Path.cwd()).resolve()) / "pyproject.toml"
+    top = in_pyproject(source, "tool.test_framework")
+    # pyproject.toml is read only where it decides, as before: a gate given the modes judges
+    # whatever state that file is in.
+    decided = option is not None or REQUIRED_MODES.env in os.environ
+    section = {} if decided else read_pyproject(source)
+    given = resolve(REQUIRED_MODES, section, top, os.environ, option, GATE_REQUIRED_OPTION)
+    if given.origin == top and not isinstance(given.value, list):
+        raise ConfigError(
+            f"[tool.test_framework] {REQUIRED_MODES.pyproject} must be a list of modes"
+        )
     try:
-        return tuple(m.value for m in parse_mode_list(text))
+        return tuple(m.value for m in parse_mode_list(given.text))
     except ConfigError as exc:
-        raise ConfigError(f"MC_REQUIRED_MODES: {exc}") from None
+        where = GATE_REQUIRED_OPTION if given.origin == OPTION else REQUIRED_MODES.env
+        raise ConfigError(f"{where}: {exc}") from None
 
 
 def parser() -> argparse.ArgumentParser:
@@ -426,9 +434,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         help="ledger files or folders searched for ledger*.json (default: reports)",
     )
     p.add_argument(
-        "--required",
+        GATE_REQUIRED_OPTION,
         metavar="MODES",
-        help="comma list of modes that must execute tests (default: MC_REQUIRED_MODES)",
+        help=REQUIRED_MODES.option_help(),
     )
     p.add_argument(
         "--reports",
@@ -442,7 +450,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--invocation",
         metavar="ID",
-        help="judge only ledgers written under this MC_INVOCATION_ID (the noxfile passes its"
+        help=f"judge only ledgers written under this {INVOCATION_ID.env} (the noxfile passes its"
         " own); any other ledger found is stale and fails the gate",
     )
 
@@ -452,13 +460,7 @@ def run(args: argparse.Namespace) -> int:
     from test_framework.results import parity
 
     paths: list[Path] = args.paths or [Path("reports")]
-    if args.required is not None:
-        try:
-            required = tuple(m.value for m in parse_mode_list(args.required))
-        except ConfigError as exc:
-            raise ConfigError(f"--required: {exc}") from None
-    else:
-        required = required_from_environment()
+    required = required_modes(args.required)
     reading = read_paths(paths, args.invocation)
     matrix = build_matrix(reading.ledgers, extra_modes=[*required, *reading.modes])
     verdict = evaluate(matrix, required, reading.problems)

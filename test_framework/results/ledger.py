@@ -19,12 +19,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from test_framework.settings_table import INVOCATION_ID
+
 SCHEMA = "mission-critical-ledger"
 VERSION = 1
 MISSION_CRITICAL = "mission_critical"
 # Set by whatever runs several modes as one whole (the noxfile: one id per `nox` command), so
 # the gate can tell this run's ledgers from those an earlier run left.
-INVOCATION_ENV = "MC_INVOCATION_ID"
+INVOCATION_ENV = INVOCATION_ID.env
 
 
 class Outcome(enum.StrEnum):

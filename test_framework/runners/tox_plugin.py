@@ -42,6 +42,7 @@ from test_framework.probes.decision import Action, clear_ledgers, decide_mode, s
 from test_framework.results.ledger import INVOCATION_ENV
 from test_framework.runners.extras import DISTRIBUTION, extra_requirements
 from test_framework.settings import Settings, load_settings
+from test_framework.settings_table import SETTINGS
 
 if TYPE_CHECKING:
     from collections.abc import Iterable, Mapping
@@ -57,14 +58,12 @@ GATE = "mc-gate"
 STAGING = "mc-staging"
 JUDGED: dict[str, Mode] = {f"mc-{mode.value}": mode for mode in ALL_MODES}
 MODE_ENVS: dict[str, Mode] = {**JUDGED, STAGING: Mode.STAGING_FALLBACK}
-# What the probes, the pytest plugin and the gate read; tox passes nothing it is not told to.
+# What the probes, the pytest plugin and the gate read (every setting of the table, and the
+# Docker CLI's and XDG's variables the docker mode follows); tox passes nothing it is not told to.
+_PREFIXES = ("MC_", "STAGING_", "DOCKER_")
 PASS_ENV = (
-    "MC_*",
-    "STAGING_*",
-    "TEST_MODE",
-    "USE_STAGING_FALLBACK",
-    "FORCE_DOCKER_UNAVAILABLE",
-    "DOCKER_*",
+    *(f"{prefix}*" for prefix in _PREFIXES),
+    *(s.env for s in SETTINGS if s.env and not s.env.startswith(_PREFIXES)),
     "XDG_RUNTIME_DIR",
     "XDG_CACHE_HOME",
 )

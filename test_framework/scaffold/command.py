@@ -20,6 +20,7 @@ from pathlib import Path
 from test_framework.errors import ConfigError
 from test_framework.scaffold import templates
 from test_framework.service import parse_service
+from test_framework.settings_table import INSTALL, SUITE
 
 DISTRIBUTION = "mission-critical-harness"
 WORKFLOW = Path(".github/workflows/mission-critical.yml")
@@ -45,12 +46,13 @@ def default_harness() -> str:
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--root", type=Path, default=Path(), help="the repository (default: here)")
     p.add_argument("--dry-run", action="store_true", help="print what it would write; write none")
-    p.add_argument("--suite", default="tests/mission_critical", help="the suite's folder")
+    p.add_argument("--suite", default=SUITE.default, help="the suite's folder")
     p.add_argument(
         "--install",
         action="append",
         metavar="REQUIREMENT",
-        help='a requirement line the mode sessions install (repeatable; default "-e .")',
+        help="a requirement line the mode sessions install"
+        f' (repeatable; default "{INSTALL.default}")',
     )
     p.add_argument("--factory", default="", help="module:callable that starts it (minimal mode)")
     p.add_argument("--compose-file", default="", help="its Compose file (docker_local mode)")
@@ -76,7 +78,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 def answers_from(args: argparse.Namespace) -> templates.Answers:
     return templates.Answers(
         suite=str(args.suite).strip("/"),
-        install=tuple(args.install or ["-e ."]),
+        install=tuple(args.install or [INSTALL.default]),
         factory=args.factory,
         compose_file=args.compose_file,
         compose_service=args.compose_service,

@@ -16,21 +16,26 @@ SOURCE = Path("/project/pyproject.toml")
 def test_without_a_preset_the_defaults_are_generic() -> None:
     service = parse_service({"factory": "chat.testing:start"}, SOURCE)
     assert service == ServiceSettings(factory="chat.testing:start")
-    assert service.health_path == ""
-    assert service.auth_kind is AuthKind.NONE
-    assert service.token_via == "header"
-    assert service.ready_message == ""
-    assert service.protocol_ping is False
+    assert (service.health_path, service.auth_kind) == ("", AuthKind.NONE)
+    assert (service.token_via, service.ready_message, service.protocol_ping) == (
+        "header",
+        "",
+        False,
+    )
 
 
 def test_the_agent_events_preset_gives_the_protocols_values() -> None:
     service = parse_service({"preset": "agent-events"}, SOURCE)
-    assert service.ws_path == "/ws"
-    assert service.health_path == "/health"
+    assert service == ServiceSettings(
+        preset="agent-events",
+        ws_path="/ws",
+        health_path="/health",
+        auth="token_endpoint",
+        auth_path="/auth",
+        ready_message="connection_ready",
+        protocol_ping=True,
+    )
     assert service.auth_kind is AuthKind.TOKEN_ENDPOINT
-    assert service.auth_path == "/auth"
-    assert service.ready_message == "connection_ready"
-    assert service.protocol_ping is True
 
 
 def test_explicit_keys_override_the_preset() -> None:

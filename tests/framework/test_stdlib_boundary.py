@@ -75,6 +75,7 @@ STDLIB_ONLY = (
     "test_framework.scaffold.templates",
     "test_framework.service",
     "test_framework.settings",
+    "test_framework.settings_table",
     "test_framework.wording",
 )
 # The nox helper runs in nox's own interpreter too, which has nox and what nox depends on.
