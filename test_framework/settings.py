@@ -197,10 +197,11 @@ def derive_ws_url(backend_url: str, ws_path: str) -> str:
     return urlunsplit((scheme, parts.netloc, parts.path.rstrip("/") + ws_path, "", ""))
 
 
-def check_url(name: str, url: str, schemes: tuple[str, ...]) -> str:
-    """Refuse a URL that cannot be right, before any connection, with the expected form."""
+def check_url(name: str, url: str, schemes: tuple[str, ...], where: str = ENVIRONMENT) -> str:
+    """Refuse a URL that cannot be right, before any connection, with the expected form;
+    ``where`` says where ``name`` was given (the environment, or an option)."""
     expected = f"{schemes[0]}://host[:port]/path"
-    given = Given(name, url, ENVIRONMENT)
+    given = Given(name, url, where)
     try:
         parts = urlsplit(url)
         port = parts.port

@@ -26,6 +26,7 @@ from pathlib import Path
 
 import test_framework
 from test_framework.errors import ConfigError
+from test_framework.given import OPTION
 from test_framework.modes import ALL_MODES, Mode
 from test_framework.probes.decision import Action, clear_ledgers, decide_mode
 from test_framework.results import gate
@@ -33,6 +34,7 @@ from test_framework.results.ledger import INVOCATION_ENV
 from test_framework.runners.extras import DISTRIBUTION
 from test_framework.service import PRESETS
 from test_framework.settings import Settings, check_url, load_settings, writable_report_dir
+from test_framework.settings_table import REPORT_DIR, STAGING_PASSWORD, STAGING_USER, STAGING_WS_URL
 
 PRESET = "agent-events"
 assert PRESET in PRESETS
@@ -89,13 +91,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--url",
         metavar="WS_URL",
         help="staging_fallback mode: your deployment's WebSocket URL (wss:// or ws://), with"
-        " STAGING_TEST_USER and STAGING_TEST_PASSWORD in the environment",
+        f" {STAGING_USER.env} and {STAGING_PASSWORD.env} in the environment",
     )
     parser.add_argument(
         "--report-dir",
         type=Path,
         default=Path("reports") / "contract",
-        help="ledgers, JUnit XML and index.html (default: reports/contract; MC_REPORT_DIR wins)",
+        help="ledgers, JUnit XML and index.html (default: reports/contract;"
+        f" {REPORT_DIR.env} wins)",
     )
     parser.add_argument(
         "pytest_args",
@@ -112,7 +115,7 @@ def run(args: argparse.Namespace) -> int:
     passed_on = args.pytest_args[1:] if args.pytest_args[:1] == ["--"] else args.pytest_args
     environ = dict(os.environ)
     if args.url:
-        environ["STAGING_WEBSOCKET_URL"] = check_url("--url", args.url, ("wss", "ws"))
+        environ[STAGING_WS_URL.env] = check_url("--url", args.url, ("wss", "ws"), OPTION)
     invocation = time.strftime("%Y%m%d%H%M%S") + "-contract-" + secrets.token_hex(3)
     with tempfile.TemporaryDirectory(prefix="mc-contract-") as scratch:
         root = Path(scratch)

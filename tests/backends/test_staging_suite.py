@@ -124,7 +124,7 @@ def test_a_blackhole_ends_the_run_with_a_clear_failure_within_the_timeout(
         )
     assert completed.returncode not in (0, 5)
     output = completed.stdout + completed.stderr
-    assert "staging_fallback cannot run here: tls failed after" in output
+    assert "staging_fallback is configured but unhealthy: tls failed after" in output
     assert (
         "no answer to the TLS handshake with localhost within 1 s (STAGING_FALLBACK_TIMEOUT)"
         in output

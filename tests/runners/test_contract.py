@@ -116,6 +116,16 @@ def test_without_a_deployment_flag_the_command_refuses_naming_the_flags(tmp_path
     assert not (tmp_path / "reports").exists()
 
 
+def test_a_url_of_the_wrong_scheme_is_refused_naming_the_option(tmp_path: Path) -> None:
+    run = contract(tmp_path, "--url", "https://staging.example.com/ws")
+    assert run.returncode == 2, run.stdout + run.stderr
+    assert run.stderr == (
+        "error: --url='https://staging.example.com/ws' (option) has scheme 'https':"
+        " use wss:// or ws://, e.g. wss://host[:port]/path\n"
+    )
+    assert not (tmp_path / "reports").exists()
+
+
 def test_without_pyjwt_the_command_refuses_naming_the_extra(tmp_path: Path) -> None:
     """An interpreter where PyJWT is not installed: a virtualenv whose site-packages holds all of
     this one's but PyJWT."""
