@@ -114,6 +114,12 @@ def timed(
     return time.perf_counter() - began, done
 
 
+def reports_folder(scratch: Path, name: str, index: int) -> Path:
+    """A folder of its own under ``scratch`` for run ``index`` of ``name``."""
+    slug = "".join(c if c.isalnum() else "_" for c in name).strip("_")
+    return scratch / f"{slug}-{index}"
+
+
 def progress(text: str) -> None:
     print(f"[bench {time.strftime('%H:%M:%S')}] {text}", flush=True)
 
@@ -471,8 +477,7 @@ class SuiteRuns:
     failures: list[str] = field(default_factory=list)
 
     def run(self, scratch: Path) -> None:
-        slug = "".join(c if c.isalnum() else "_" for c in self.name).strip("_")
-        reports = scratch / f"{slug}-{len(self.seconds)}"
+        reports = reports_folder(scratch, self.name, len(self.seconds))
         seconds, done = timed(self.argv, {**self.env, "MC_REPORT_DIR": str(reports)})
         self.seconds.append(seconds)
         output = done.stdout + done.stderr
@@ -681,8 +686,7 @@ class MainJobRuns:
     problems: list[str] = field(default_factory=list)
 
     def run(self, scratch: Path) -> None:
-        slug = "".join(c if c.isalnum() else "_" for c in self.name).strip("_")
-        reports = scratch / f"{slug}-{len(self.seconds)}"
+        reports = reports_folder(scratch, self.name, len(self.seconds))
         seconds, done = timed(self.argv, {**self.env, "MC_REPORT_DIR": str(reports)})
         self.seconds.append(seconds)
         output = done.stdout + done.stderr

@@ -73,13 +73,17 @@ def deployment(tmp_path_factory: pytest.TempPathFactory) -> Iterator[StagingEnvi
         yield env
 
 
+def env_file(folder: Path) -> dict[str, str]:
+    """The variables ``up`` wrote for the deployment in ``folder``."""
+    return dict(line.split("=", 1) for line in (folder / "env").read_text().splitlines())
+
+
 def test_the_cli_starts_the_deployment_in_the_background_and_stops_it(tmp_path: Path) -> None:
     require_nginx()
     up = cli("up", "--dir", str(tmp_path))
     try:
         assert up.returncode == 0, up.stderr
-        env_lines = (tmp_path / "env").read_text().splitlines()
-        variables = dict(line.split("=", 1) for line in env_lines)
+        variables = env_file(tmp_path)
         assert set(variables) == {
             "STAGING_WEBSOCKET_URL",
             "STAGING_CA_BUNDLE",
@@ -115,8 +119,7 @@ def test_the_cli_fronts_another_service_with_a_bearer_token_as_told(tmp_path: Pa
     up = cli("up", "--dir", str(tmp_path), *CHAT_SERVICE)
     try:
         assert up.returncode == 0, up.stderr
-        env_lines = (tmp_path / "env").read_text().splitlines()
-        variables = dict(line.split("=", 1) for line in env_lines)
+        variables = env_file(tmp_path)
         assert set(variables) == {
             "STAGING_WEBSOCKET_URL",
             "STAGING_CA_BUNDLE",

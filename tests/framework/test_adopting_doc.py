@@ -34,6 +34,7 @@ import pytest
 
 from test_framework.probes.docker import probe_docker
 from test_framework.settings import load_settings
+from tests.support.checkout import clean_copy
 from tests.support.dockerd_lock import dockerd_lock
 from tests.support.requirements import absent
 from tests.support.staging_deployment import Auth, Service, StagingDeployment, find_nginx
@@ -48,21 +49,6 @@ ATTRIBUTES = {"skip", "needs", "substitutes"}
 TOOLS = {"docker", "nginx"}
 STAGING_EXPORT = re.compile(r"^export (STAGING_\w+)=.*$", re.M)
 SHELL_TIMEOUT_S = 900
-# What a fresh clone does not hold: environments, caches, build output, wheelhouses.
-UNTRACKED = shutil.ignore_patterns(
-    ".git",
-    ".venv",
-    ".nox",
-    ".tox",
-    "reports",
-    "build",
-    "dist",
-    "wheels",
-    "*.egg-info",
-    "__pycache__",
-    ".*_cache",
-    ".hypothesis",
-)
 # Variables of the machine running this test that would change what the page's commands do.
 FOREIGN_ENV = re.compile(
     r"^(VIRTUAL_ENV|PYTHONPATH|PYTHONHOME|TEST_MODE|FORCE_DOCKER_UNAVAILABLE"
@@ -195,9 +181,9 @@ def adoption(tmp_path_factory: pytest.TempPathFactory) -> Adoption:
         pytest.skip("the noxfile init writes needs test_framework.runners.nox_sessions")
     scratch = tmp_path_factory.mktemp("adopting")
     harness = scratch / "harness"
-    shutil.copytree(ROOT, harness, ignore=UNTRACKED)
+    clean_copy(ROOT, harness)
     project = scratch / "chat-service"
-    shutil.copytree(EXAMPLE, project, ignore=UNTRACKED)
+    clean_copy(EXAMPLE, project)
     pyproject = project / "pyproject.toml"
     pyproject.write_text(without_harness_tables(pyproject.read_text()))
 

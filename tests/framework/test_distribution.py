@@ -10,7 +10,6 @@ from __future__ import annotations
 import ast
 import configparser
 import re
-import shutil
 import sys
 import zipfile
 from email.parser import HeaderParser
@@ -18,31 +17,18 @@ from pathlib import Path
 
 import pytest
 
+from tests.support.checkout import clean_copy
 from tests.support.environment import run_captured
 
 ROOT = Path(__file__).resolve().parents[2]
 _BUILD = "import sys; from setuptools import build_meta; print(build_meta.build_wheel(sys.argv[1]))"
 SERVICE = ROOT / "services" / "agent-backend"
-# What a clean checkout does not hold: environments, caches, build output, the image wheelhouse.
-_UNTRACKED = shutil.ignore_patterns(
-    ".git",
-    ".venv",
-    ".nox",
-    "reports",
-    "build",
-    "dist",
-    "wheels",
-    "*.egg-info",
-    "__pycache__",
-    ".*_cache",
-    ".hypothesis",
-)
 
 
 def _build_wheel(source: Path, scratch: Path) -> zipfile.ZipFile:
     """A wheel of the project at ``source``, built from a copy of it in ``scratch``."""
     copy = scratch / "src"
-    shutil.copytree(source, copy, ignore=_UNTRACKED)
+    clean_copy(source, copy)
     out = scratch / "dist"
     out.mkdir()
     built = run_captured([sys.executable, "-c", _BUILD, str(out)], cwd=copy, timeout=120)

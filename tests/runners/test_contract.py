@@ -8,6 +8,7 @@ import subprocess
 import sys
 import sysconfig
 from pathlib import Path
+from typing import Any
 
 from tests.support.environment import isolated_environment, run_captured
 from tests.support.fake_staging import Behaviour, FakeStaging
@@ -28,6 +29,14 @@ def contract(
     )
 
 
+def contract_ledger(cwd: Path, mode: str) -> dict[str, Any]:
+    """The ledger the contract command wrote for ``mode``, run in ``cwd``."""
+    ledger: dict[str, Any] = json.loads(
+        (cwd / "reports" / "contract" / mode / "ledger.json").read_text()
+    )
+    return ledger
+
+
 def test_the_contract_suite_runs_against_the_reference_service_by_factory_and_the_gate_passes(
     tmp_path: Path,
 ) -> None:
@@ -37,7 +46,7 @@ def test_the_contract_suite_runs_against_the_reference_service_by_factory_and_th
     assert "probe minimal: available" in output
     assert "gate: PASSED" in output
     assert "ran nowhere: 0" in output
-    ledger = json.loads((tmp_path / "reports" / "contract" / "minimal" / "ledger.json").read_text())
+    ledger = contract_ledger(tmp_path, "minimal")
     assert ledger["status"] == "ran"
     names = {Path(test["nodeid"].partition("::")[0]).name for test in ledger["tests"]}
     assert "test_mc_handshake.py" in names
@@ -58,9 +67,7 @@ def test_a_url_whose_deployment_answers_the_wrong_nonce_fails_naming_the_step(
     assert "staging_fallback is configured but unhealthy: ping failed after" in output
     assert "wrong nonce" in output
     assert "gate: FAILED" in output
-    ledger = json.loads(
-        (tmp_path / "reports" / "contract" / "staging_fallback" / "ledger.json").read_text()
-    )
+    ledger = contract_ledger(tmp_path, "staging_fallback")
     assert ledger["status"] == "error"
     assert ledger["probes"][0]["status"] == "broken"
 
@@ -79,9 +86,7 @@ def test_a_url_alone_leaves_out_the_deployment_control_tests_saying_so_and_the_g
     assert "probe staging_fallback: available" in output
     assert "the deployment_control tests are left out" in output
     assert "gate: PASSED" in output
-    ledger = json.loads(
-        (tmp_path / "reports" / "contract" / "staging_fallback" / "ledger.json").read_text()
-    )
+    ledger = contract_ledger(tmp_path, "staging_fallback")
     names = {Path(test["nodeid"].partition("::")[0]).name for test in ledger["tests"]}
     assert "test_mc_handshake.py" in names
     assert "test_mc_shutdown.py" not in names

@@ -75,7 +75,6 @@ class _Handler(BaseHTTPRequestHandler):
         else:
             self._json(404, {"error": "not_found"})
 
-
     def _serve_wrong_nonces(self) -> None:
         key = self.headers.get("Sec-WebSocket-Key", "")
         accept = base64.b64encode(hashlib.sha1((key + _WS_GUID).encode()).digest()).decode()
