@@ -538,9 +538,9 @@ def minimal_profile_variables() -> dict[str, str]:
 
     profile = DEFAULT_PROFILES[Mode.MINIMAL]
     variables = {}
-    for key, (group, attribute, _) in FIELDS.items():
-        holder = getattr(profile, group) if group else profile
-        variables[f"MC_{key.upper()}"] = str(getattr(holder, attribute))
+    for field_ in FIELDS.values():
+        holder = getattr(profile, field_.group) if field_.group else profile
+        variables[field_.setting.env] = str(getattr(holder, field_.attr))
     return variables
 
 

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import dataclasses
+from pathlib import Path
+
 import pytest
 
 from benchmarks import run_all
@@ -22,3 +25,15 @@ def test_a_section_refuses_fewer_repetitions_than_its_figures_need(
         run_all.main(argv)
     assert stopped.value.code == 2
     assert complaint in capsys.readouterr().err
+
+
+def test_the_suite_baseline_variables_give_every_mode_the_minimal_profile(
+    tmp_path: Path,
+) -> None:
+    from test_framework.modes import ALL_MODES, Mode
+    from test_framework.settings import load_settings
+
+    settings = load_settings(tmp_path, environ=run_all.minimal_profile_variables())
+    minimal = settings.profile(Mode.MINIMAL)
+    for mode in ALL_MODES:
+        assert dataclasses.replace(settings.profile(mode), mode=Mode.MINIMAL) == minimal, mode
