@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import json
 import time
 from pathlib import Path
 
@@ -32,6 +31,8 @@ def run(args: argparse.Namespace) -> int:
         choice = None
     elapsed_ms = (time.perf_counter() - started) * 1000
     if args.json:
+        import json  # only here: most probe processes print the table
+
         print(
             json.dumps(
                 {
