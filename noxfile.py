@@ -61,7 +61,7 @@ def bench(session: nox.Session) -> None:
     """The benchmarks, side by side in one run, printed as one table (about 10 minutes)."""
     # Installed as a team has them, from wheels: an editable install's import finder costs
     # every Python process 10-15 ms at start-up, which the probe's figure would carry.
-    session.install(SERVICE, ".[test,bench]")
+    session.install(SERVICE, ".[docker,contract,bench]")
     session.run("python", "benchmarks/run_all.py", *session.posargs)
 
 

@@ -11,7 +11,6 @@ uses it too so that the probe, the Docker SDK and the Compose CLI all talk to th
 from __future__ import annotations
 
 import errno
-import json
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -91,6 +90,8 @@ def _tls_files(folder: Path, verify: bool) -> TlsFiles:
 
 
 def _current_context(config: Path) -> str:
+    import json  # only here: with DOCKER_HOST set, the probe never reads a CLI config
+
     path = config / "config.json"
     try:
         data = json.loads(path.read_text("utf-8"))
@@ -103,6 +104,8 @@ def _current_context(config: Path) -> str:
 
 
 def _context_address(config: Path, name: str) -> DaemonAddress:
+    import json
+
     meta_dir = config / "contexts" / "meta"
     for meta in sorted(meta_dir.glob("*/meta.json")):
         try:
