@@ -18,15 +18,14 @@ from tests.support.docker_resources import require_docker
 
 IMAGE = "local/python-base:bookworm"
 
-# A service that, on ``signal``, appends "<name> <signal name>" to /out/events (a bind mount of
-# the test's folder), waits ``linger`` seconds, and exits. It also records a SIGTERM it did not
-# ask for.
+# A service that, on SIGTERM or SIGUSR1, waits ``linger`` seconds, appends "<name> <signal
+# name>" to /out/events (a bind mount of the test's folder) and exits.
 HANDLER = """
 import signal, sys, time
 def stop(number, frame):
+    time.sleep(float(sys.argv[2]))
     with open('/out/events', 'a') as out:
         out.write('%s %s\\n' % (sys.argv[1], signal.Signals(number).name))
-    time.sleep(float(sys.argv[2]))
     sys.exit(0)
 signal.signal(signal.SIGTERM, stop)
 signal.signal(signal.SIGUSR1, stop)
@@ -98,8 +97,8 @@ def project(tmp_path: Path, client: docker.DockerClient) -> Iterator[Project]:
 def test_a_service_stops_only_after_the_services_that_depend_on_it(
     project: Project, client: docker.DockerClient
 ) -> None:
-    # app lingers half a second after its signal: had db been signalled at the same time (or
-    # first), db's line would come first.
+    # app takes half a second to stop: had cache or db been signalled at the same time (or
+    # first), their lines would come first.
     project.up(
         {
             "services": {
