@@ -12,7 +12,6 @@ import dataclasses
 import functools
 import logging
 import os
-import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
@@ -72,41 +71,9 @@ def _of_run(run_id: str) -> Select:
     return lambda labels: labels.get(RUN_ID, "").startswith(run_id)
 
 
-class RunSweep:
-    """``remove_run`` in two halves: the daemon is located and the client opened at once, in a
-    thread, while the caller does something else (``compose down``); ``finish()`` then lists
-    and removes what is left, so it sees only what that left behind."""
-
-    def __init__(self, run_id: str, host: str | None) -> None:
-        self._select = _of_run(run_id)
-        self._host = host
-        self._client: docker.DockerClient | None = None
-        self._error: BaseException | None = None
-        self._thread = threading.Thread(target=self._open, name="run-sweep", daemon=True)
-        self._thread.start()
-
-    def _open(self) -> None:
-        try:
-            self._client = _open(self._host)
-        except BaseException as exc:  # noqa: BLE001 - raised again by finish()
-            self._error = exc
-
-    def finish(self) -> CleanupReport:
-        self._thread.join()
-        if self._error is not None:
-            raise self._error
-        if self._client is None:
-            return CleanupReport()
-        try:
-            return remove_labelled(self._client, [PROJECT_FILTER], self._select)
-        finally:
-            self._client.close()
-
-    def cancel(self) -> None:
-        """No sweep after all (the daemon went away): close what was opened."""
-        self._thread.join()
-        if self._client is not None:
-            self._client.close()
+def sweep_run(client: docker.DockerClient, run_id: str) -> CleanupReport:
+    """``remove_run`` with a client already open: what a teardown left of run ``run_id``."""
+    return remove_labelled(client, [PROJECT_FILTER], _of_run(run_id))
 
 
 def remove_orphans(host: str | None = None) -> CleanupReport:
@@ -123,7 +90,7 @@ def remove_everything(host: str | None = None) -> CleanupReport:
 def _cleanup(
     host: str | None, extra: list[str], select: Select, prune: bool = False
 ) -> CleanupReport:
-    client = _open(host)
+    client = open_if_answering(host)
     if client is None:
         return CleanupReport()
     try:
@@ -147,7 +114,7 @@ def prune_images(client: docker.DockerClient) -> tuple[str, ...]:
     return removed
 
 
-def _open(host: str | None) -> docker.DockerClient | None:
+def open_if_answering(host: str | None) -> docker.DockerClient | None:
     """An SDK client for the daemon, or None when none answers."""
     search = locate_daemon(host, timeout=2.0)
     if search.found is None:
