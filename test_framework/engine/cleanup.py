@@ -104,7 +104,9 @@ def prune_images(client: docker.DockerClient) -> tuple[str, ...]:
     """Remove this harness's dangling images: builds of the service image that a later build
     replaced. The daemon never removes an image a container still uses."""
     filters: dict[str, str | list[str] | bool] = {"dangling": True, "label": PROJECT_FILTER}
-    candidates = [image.id for image in client.images.list(filters=filters) if image.id]
+    # The API's list, not the SDK's (which inspects each image it lists: an image another run
+    # prunes between the two answers "no such image" and failed the whole start).
+    candidates = [str(entry["Id"]) for entry in client.api.images(filters=filters)]
     if not candidates:
         return ()
     result = client.images.prune(filters=filters)
