@@ -13,6 +13,7 @@ from pathlib import Path
 import docker
 import pytest
 
+from test_framework.engine.docker_client import connect
 from test_framework.engine.teardown import Container, depends_on, stop_order, take_down
 from tests.support.docker_resources import require_docker
 
@@ -60,8 +61,8 @@ def listed(kind: str, project: str) -> list[str]:
 
 @pytest.fixture
 def client() -> Iterator[docker.DockerClient]:
-    require_docker()
-    opened = docker.from_env()
+    # The daemon the probe found (DOCKER_HOST, context or socket), as the harness uses it.
+    opened, _ = connect(require_docker().docker.host)
     yield opened
     opened.close()
 
