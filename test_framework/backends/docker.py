@@ -27,7 +27,6 @@ import filelock
 
 from test_framework.backends.base import Endpoints, RunContext
 from test_framework.engine.cleanup import (
-    open_if_answering,
     prune_images,
     remove_labelled,
     remove_run,
@@ -43,7 +42,7 @@ from test_framework.engine.compose import (
 from test_framework.engine.compose_command import find_compose
 from test_framework.engine.compose_file import resolve_compose_file
 from test_framework.engine.daemon_address import DaemonAddress
-from test_framework.engine.docker_client import connect
+from test_framework.engine.docker_client import connect, open_client
 from test_framework.engine.image_inputs import choose_base_image, wheelhouse_status
 from test_framework.engine.labels import PROJECT_FILTER, RUN_ID, compose_variables, owner_gone
 from test_framework.engine.labels import project_name as _project_name
@@ -447,12 +446,16 @@ class DockerBackend:
         """Remove the stack through the daemon's API (``teardown``), with the client ``start``
         left open when this worker started it; should that fail, with ``compose down``. Then
         the sweep of whatever still carries the run's labels, on the same client."""
+        from test_framework.engine.docker_host import locate_daemon
+
         started = time.monotonic()
-        client = self._client or open_if_answering(self.settings.docker.host)
-        self._client = None
+        client, self._client = self._client, None
         if client is None:
-            self._unremovable("no daemon answers")
-            return
+            search = locate_daemon(self.settings.docker.host, self.settings.probe_timeout_s)
+            if search.found is None:
+                self._unremovable(search.explain())
+                return
+            client = open_client(search.found.address)
         try:
             try:
                 take_down(client, self.project)

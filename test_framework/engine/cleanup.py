@@ -90,7 +90,7 @@ def remove_everything(host: str | None = None) -> CleanupReport:
 def _cleanup(
     host: str | None, extra: list[str], select: Select, prune: bool = False
 ) -> CleanupReport:
-    client = open_if_answering(host)
+    client = _open(host)
     if client is None:
         return CleanupReport()
     try:
@@ -116,7 +116,7 @@ def prune_images(client: docker.DockerClient) -> tuple[str, ...]:
     return removed
 
 
-def open_if_answering(host: str | None) -> docker.DockerClient | None:
+def _open(host: str | None) -> docker.DockerClient | None:
     """An SDK client for the daemon, or None when none answers."""
     search = locate_daemon(host, timeout=2.0)
     if search.found is None:
