@@ -51,3 +51,7 @@ class BackendUnavailableError(ConnectionLostError):
     Never rerun: a rerun would only fail fast again, after the retry delay, for every remaining
     test.
     """
+
+
+class TeardownError(ServiceUnavailableError):
+    """Removing a stack through the daemon's API failed at a step (named in the message)."""

@@ -21,12 +21,17 @@ import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import filelock
 
 from test_framework.backends.base import Endpoints, RunContext
-from test_framework.engine.cleanup import RunSweep, prune_images, remove_labelled, remove_run
+from test_framework.engine.cleanup import (
+    prune_images,
+    remove_labelled,
+    remove_run,
+    sweep_run,
+)
 from test_framework.engine.compose import (
     ComposeStack,
     Progress,
@@ -37,20 +42,25 @@ from test_framework.engine.compose import (
 from test_framework.engine.compose_command import find_compose
 from test_framework.engine.compose_file import resolve_compose_file
 from test_framework.engine.daemon_address import DaemonAddress
-from test_framework.engine.docker_client import connect
+from test_framework.engine.docker_client import connect, open_client
 from test_framework.engine.image_inputs import choose_base_image, wheelhouse_status
 from test_framework.engine.labels import PROJECT_FILTER, RUN_ID, compose_variables, owner_gone
 from test_framework.engine.labels import project_name as _project_name
 from test_framework.engine.step_clock import StepClock
+from test_framework.engine.teardown import take_down
 from test_framework.errors import (
     ConfigError,
     HarnessError,
     ModeUnavailableError,
     ServiceUnavailableError,
+    TeardownError,
 )
 from test_framework.interrupts import sigterm_as_interrupt
 from test_framework.service import NO_COMPOSE_FILE, ServiceSettings
 from test_framework.settings import Settings
+
+if TYPE_CHECKING:
+    import docker
 
 log = logging.getLogger(__name__)
 
@@ -88,6 +98,7 @@ class DockerBackend:
         self.project = _project_name(run.run_id)
         self._endpoints: Endpoints | None = None
         self._stack: ComposeStack | None = None
+        self._client: docker.DockerClient | None = None  # the one start() opened
 
     # -- the Backend protocol ------------------------------------------------------------------
 
@@ -120,6 +131,7 @@ class DockerBackend:
             count = sum(1 for _ in checked_out.iterdir())
             record = self._read()
             if count < self.run.worker_count or record is None or record.status == "down":
+                self._close_client()
                 return
             self._bring_down(record)
 
@@ -224,13 +236,16 @@ class DockerBackend:
             }
             clock.done("container facts")
             endpoints = self._reach(stack, details, clock, published)
-        except HarnessError as exc:
-            record = self._read()
-            if record is None or record.status != "failed":
-                self._write(StackRecord("failed", self.project, "", str(exc)))
-            raise
-        finally:
+        except BaseException as exc:
             client.close()
+            if isinstance(exc, HarnessError):
+                record = self._read()
+                if record is None or record.status != "failed":
+                    self._write(StackRecord("failed", self.project, "", str(exc)))
+            raise
+        # Kept open for stop(): the teardown then starts at once, with no second connect.
+        self._close_client()
+        self._client = client
         self._write(StackRecord("up", self.project, str(compose_file), "", endpoints.to_json()))
         log.info("%s started in %s", self.project, clock.summary())
         return endpoints
@@ -428,12 +443,44 @@ class DockerBackend:
         }
 
     def _bring_down(self, record: StackRecord) -> None:
+        """Remove the stack through the daemon's API (``teardown``), with the client ``start``
+        left open when this worker started it; should that fail, with ``compose down``. Then
+        the sweep of whatever still carries the run's labels, on the same client."""
         from test_framework.engine.docker_host import locate_daemon
 
         started = time.monotonic()
-        # The sweep's daemon connection opens while Compose takes the stack down; the sweep
-        # itself runs after, on what down left.
-        sweep = RunSweep(self.run.run_id, self.settings.docker.host)
+        client, self._client = self._client, None
+        if client is None:
+            search = locate_daemon(self.settings.docker.host, self.settings.probe_timeout_s)
+            if search.found is None:
+                self._unremovable(search.explain())
+                return
+            client = open_client(search.found.address)
+        try:
+            try:
+                take_down(client, self.project)
+            except TeardownError as exc:
+                log.warning(
+                    "removing %s through the daemon's API failed (%s): falling back to"
+                    " `compose down --volumes --remove-orphans`",
+                    self.project,
+                    exc,
+                )
+                if not self._compose_down(record):
+                    return
+            report = sweep_run(client, self.run.run_id)
+        finally:
+            client.close()
+        self._write(StackRecord("down", self.project, record.compose_file))
+        seconds = time.monotonic() - started
+        extra = f"; by labels: {report.summary()}" if report.removed_anything else ""
+        self.progress(f"docker_local: {self.project} removed in {seconds:.1f} s{extra}")
+
+    def _compose_down(self, record: StackRecord) -> bool:
+        """``compose down`` of the stack; False when the daemon stopped answering (nothing
+        more can be removed now)."""
+        from test_framework.engine.docker_host import locate_daemon
+
         try:
             if record.compose_file:
                 stack = self._stack
@@ -441,23 +488,27 @@ class DockerBackend:
                     # Another worker started it: find the daemon for Compose's environment.
                     stack = self._compose_stack(Path(record.compose_file), self._address())
                 stack.down()
+            return True
         except HarnessError as exc:
             # compose down failed; the labels still find everything, so remove by them.
             log.warning("compose down of %s failed (%s); removing by labels", self.project, exc)
-            search = locate_daemon(self.settings.docker.host, self.settings.probe_timeout_s)
-            if search.found is None:
-                self.progress(
-                    f"docker_local: {self.project} could not be removed, the Docker daemon"
-                    f" stopped answering ({search.explain()}): the next run, or `python -m"
-                    " test_framework cleanup`, removes it once the daemon is back"
-                )
-                sweep.cancel()
-                return
-        report = sweep.finish()
-        self._write(StackRecord("down", self.project, record.compose_file))
-        seconds = time.monotonic() - started
-        extra = f"; by labels: {report.summary()}" if report.removed_anything else ""
-        self.progress(f"docker_local: {self.project} removed in {seconds:.1f} s{extra}")
+        search = locate_daemon(self.settings.docker.host, self.settings.probe_timeout_s)
+        if search.found is None:
+            self._unremovable(search.explain())
+            return False
+        return True
+
+    def _close_client(self) -> None:
+        if self._client is not None:
+            self._client.close()
+            self._client = None
+
+    def _unremovable(self, why: str) -> None:
+        self.progress(
+            f"docker_local: {self.project} could not be removed, the Docker daemon"
+            f" stopped answering ({why}): the next run, or `python -m"
+            " test_framework cleanup`, removes it once the daemon is back"
+        )
 
     def _down_quietly(self, stack: ComposeStack) -> None:
         try:

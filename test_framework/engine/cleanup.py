@@ -12,7 +12,6 @@ import dataclasses
 import functools
 import logging
 import os
-import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
@@ -72,41 +71,9 @@ def _of_run(run_id: str) -> Select:
     return lambda labels: labels.get(RUN_ID, "").startswith(run_id)
 
 
-class RunSweep:
-    """``remove_run`` in two halves: the daemon is located and the client opened at once, in a
-    thread, while the caller does something else (``compose down``); ``finish()`` then lists
-    and removes what is left, so it sees only what that left behind."""
-
-    def __init__(self, run_id: str, host: str | None) -> None:
-        self._select = _of_run(run_id)
-        self._host = host
-        self._client: docker.DockerClient | None = None
-        self._error: BaseException | None = None
-        self._thread = threading.Thread(target=self._open, name="run-sweep", daemon=True)
-        self._thread.start()
-
-    def _open(self) -> None:
-        try:
-            self._client = _open(self._host)
-        except BaseException as exc:  # noqa: BLE001 - raised again by finish()
-            self._error = exc
-
-    def finish(self) -> CleanupReport:
-        self._thread.join()
-        if self._error is not None:
-            raise self._error
-        if self._client is None:
-            return CleanupReport()
-        try:
-            return remove_labelled(self._client, [PROJECT_FILTER], self._select)
-        finally:
-            self._client.close()
-
-    def cancel(self) -> None:
-        """No sweep after all (the daemon went away): close what was opened."""
-        self._thread.join()
-        if self._client is not None:
-            self._client.close()
+def sweep_run(client: docker.DockerClient, run_id: str) -> CleanupReport:
+    """``remove_run`` with a client already open: what a teardown left of run ``run_id``."""
+    return remove_labelled(client, [PROJECT_FILTER], _of_run(run_id))
 
 
 def remove_orphans(host: str | None = None) -> CleanupReport:
@@ -137,7 +104,9 @@ def prune_images(client: docker.DockerClient) -> tuple[str, ...]:
     """Remove this harness's dangling images: builds of the service image that a later build
     replaced. The daemon never removes an image a container still uses."""
     filters: dict[str, str | list[str] | bool] = {"dangling": True, "label": PROJECT_FILTER}
-    candidates = [image.id for image in client.images.list(filters=filters) if image.id]
+    # The API's list, not the SDK's (which inspects each image it lists: an image another run
+    # prunes between the two answers "no such image" and failed the whole start).
+    candidates = [str(entry["Id"]) for entry in client.api.images(filters=filters)]
     if not candidates:
         return ()
     result = client.images.prune(filters=filters)

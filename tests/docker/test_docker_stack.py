@@ -144,6 +144,43 @@ def test_workers_of_one_run_share_one_stack_and_the_last_one_out_stops_it(
     assert resources(run.run_id) == NOTHING
 
 
+def test_when_the_api_teardown_fails_compose_down_removes_the_stack_and_says_why(
+    docker_settings: Settings,
+    tmp_path: Path,
+    cleanup_after: list[str],
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    import docker.api.client
+    import docker.errors
+    import requests
+
+    run = new_run(tmp_path)
+    cleanup_after.append(run.run_id)
+    lines: list[str] = []
+    backend = DockerBackend(docker_settings, run, progress=lines.append)
+    backend.start()
+
+    def failing_stop(self: object, container: str, timeout: int | None = None) -> None:
+        answer = requests.Response()
+        answer.status_code = 500
+        raise docker.errors.APIError("500 Server Error", answer, "injected failure")
+
+    monkeypatch.setattr(docker.api.client.APIClient, "stop", failing_stop)
+    with caplog.at_level("WARNING", logger="test_framework.backends.docker"):
+        backend.stop()
+
+    assert resources(run.run_id) == NOTHING
+    warning = "\n".join(record.getMessage() for record in caplog.records)
+    assert "through the daemon's API failed" in warning
+    assert "500 injected failure" in warning
+    assert "falling back to `compose down --volumes --remove-orphans`" in warning
+    # compose down removed it all: the label sweep after it found nothing.
+    removed = [line for line in lines if " removed in " in line]
+    assert len(removed) == 1
+    assert "by labels" not in removed[0]
+
+
 def test_a_service_that_fails_to_start_reports_its_logs_and_leaves_nothing(
     docker_settings: Settings, tmp_path: Path, cleanup_after: list[str]
 ) -> None:
