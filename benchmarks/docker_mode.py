@@ -103,7 +103,7 @@ def bench_start(rounds: int, cold: bool) -> None:
         stops.append(stopped * 1000)
     kind = "cold (image build)" if cold else "warm (image cached)"
     summary(f"start to healthy, {kind}", starts)
-    summary("teardown (down + label sweep)", stops)
+    summary("teardown (API teardown + label sweep)", stops)
 
 
 def main() -> None:
