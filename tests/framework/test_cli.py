@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 
 from test_framework.cli import COMMANDS, SIGPIPE_EXIT_STATUS
-from tests.support.environment import isolated_environment
+from tests.support.environment import isolated_environment, run_captured
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -40,14 +40,8 @@ def test_a_reader_that_went_away_ends_the_probe_quietly_with_the_sigpipe_status(
 
 def run_cli(*args: str, tmp_path: Path) -> subprocess.CompletedProcess[str]:
     env = isolated_environment({"DOCKER_HOST": f"unix://{tmp_path}/no-daemon.sock"})
-    return subprocess.run(
-        [sys.executable, "-m", "test_framework", *args],
-        capture_output=True,
-        text=True,
-        cwd=REPO,
-        env=env,
-        timeout=60,
-        check=False,
+    return run_captured(
+        [sys.executable, "-m", "test_framework", *args], cwd=REPO, env=env, timeout=60
     )
 
 
@@ -73,7 +67,6 @@ def test_a_chosen_command_builds_and_imports_only_its_own_parser() -> None:
         " print(sorted(n for n, (m, _) in cli.COMMANDS.items() if m in sys.modules));"
         " print(parser.parse_args(['probe', '--json']).json)"
     )
-    done = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO, check=True
-    )
+    done = run_captured([sys.executable, "-c", code], cwd=REPO, timeout=60)
+    assert done.returncode == 0, done.stderr
     assert done.stdout.split("\n")[:2] == ["['probe']", "True"]
