@@ -450,7 +450,11 @@ def stack_figures(
             f"<= {START_RATIO_TARGET:g}x",
             median(start_ratios) <= START_RATIO_TARGET,
         ),
-        Figure(section, f"{label}DockerBackend.stop() (API teardown + label sweep)", with_range(stop_ours)),
+        Figure(
+            section,
+            f"{label}DockerBackend.stop() (API teardown + label sweep)",
+            with_range(stop_ours),
+        ),
         Figure(section, f"{label}pytest-docker: down -v", with_range(stop_theirs)),
         Figure(
             section,
