@@ -121,9 +121,8 @@ def stop_order(containers: Iterable[Container]) -> list[list[Container]]:
 
 def depends_on(label: str) -> frozenset[str]:
     """The services named in Compose's ``depends_on`` label: ``db:service_started:false,...``."""
-    return frozenset(
-        part.split(":", 1)[0].strip() for part in label.split(",") if part.split(":", 1)[0].strip()
-    )
+    names = (part.split(":", 1)[0].strip() for part in label.split(","))
+    return frozenset(name for name in names if name)
 
 
 def _container(entry: Mapping[str, object]) -> Container:

@@ -16,6 +16,7 @@ import pytest
 from test_framework.engine.docker_client import connect
 from test_framework.engine.teardown import Container, depends_on, stop_order, take_down
 from tests.support.docker_resources import require_docker
+from tests.support.environment import run_captured
 
 IMAGE = "local/python-base:bookworm"
 
@@ -48,7 +49,7 @@ def service(name: str, linger: float, **extra: object) -> dict[str, object]:
 
 
 def cli(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(["docker", *args], capture_output=True, text=True, timeout=60)
+    return run_captured(["docker", *args], timeout=60)
 
 
 def listed(kind: str, project: str) -> list[str]:
