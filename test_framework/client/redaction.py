@@ -17,11 +17,12 @@ from __future__ import annotations
 
 import re
 import threading
+from collections.abc import Mapping
 from typing import TYPE_CHECKING
 from urllib.parse import quote
 
 if TYPE_CHECKING:
-    from test_framework.settings import Settings
+    from test_framework.given import Given
 
 MASK = "***"
 # Keys whose values are secrets, whatever they look like (compared in lower case).
@@ -55,14 +56,14 @@ def register_secret(value: str | None) -> None:
         _secrets.add(quote(value, safe=""))
 
 
-def register_secret_settings(settings: Settings) -> None:
-    """Register the value of every secret setting (``Setting.secret``) that was given."""
+def register_secret_settings(given: Mapping[str, Given]) -> None:
+    """Register the value of every secret setting (``Setting.secret``) in ``given`` (a
+    ``Settings.given``)."""
     from test_framework.settings_table import SETTINGS
 
     for setting in SETTINGS:
-        given = settings.given.get(setting.name)
-        if setting.secret and given is not None:
-            register_secret(given.text)
+        if setting.secret and setting.name in given:
+            register_secret(given[setting.name].text)
 
 
 def redact_url(url: str) -> str:

@@ -220,7 +220,7 @@ def _adopt(config: pytest.Config, state: HarnessState) -> None:
     register_secret(state.run.test_password)
     register_secret(state.run.jwt_secret)
     register_secret(state.run.test_token)
-    register_secret_settings(state.settings)
+    register_secret_settings(state.settings.given)
 
 
 def _options(config: pytest.Config) -> dict[str, str]:

@@ -5,9 +5,19 @@ from __future__ import annotations
 import base64
 import json
 import secrets
+from pathlib import Path
 from urllib.parse import quote
 
-from test_framework.client.redaction import MASK, redact, redact_text, redact_url, register_secret
+from test_framework.client.redaction import (
+    MASK,
+    redact,
+    redact_text,
+    redact_url,
+    register_secret,
+    register_secret_settings,
+)
+from test_framework.settings import load_settings
+from test_framework.settings_table import SETTINGS
 
 JWT = "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJhbGljZSJ9.c2lnbmF0dXJlLXZhbHVl"
 
@@ -110,3 +120,13 @@ def test_userinfo_is_masked_inside_reprs_json_and_several_urls_in_one_text() -> 
 def test_urls_without_userinfo_and_at_signs_outside_an_authority_are_left_alone() -> None:
     text = "wss://staging.example.com:443/ws, https://h/users/@me, mail ci@example.com"
     assert redact_text(text) == text
+
+
+def test_every_secret_setting_of_the_table_is_registered_from_the_settings(
+    tmp_path: Path,
+) -> None:
+    values = {setting.env: fresh() for setting in SETTINGS if setting.secret}
+    assert values, "the table marks STAGING_TEST_PASSWORD and STAGING_AUTH_TOKEN as secret"
+    register_secret_settings(load_settings(tmp_path, environ=values).given)
+    text = " ".join(values.values())
+    assert redact_text(text) == " ".join([MASK] * len(values))
