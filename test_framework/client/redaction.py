@@ -67,8 +67,10 @@ def register_secret_settings(given: Mapping[str, Given]) -> None:
 
 
 def redact_url(url: str) -> str:
-    """``url`` as text: its userinfo masked (``http://user:***@host/health``; a user alone,
-    which may be a token, as ``http://***@host``), then as ``redact_text`` masks any text."""
+    """``url`` as text, masked as ``redact_text`` masks any text: its userinfo
+    (``http://user:***@host/health``; a user alone, which may be a token, as
+    ``http://***@host``), a ``?token=``, a registered secret. The one way a URL becomes text, so
+    that every place it does is found by this name."""
     return redact_text(url)
 
 
