@@ -54,6 +54,12 @@ DEFAULT_BASE_IMAGE = BASE_IMAGE.default
 LOCAL_BASE_IMAGE = "local/python-base:bookworm"
 
 _T = TypeVar("_T")
+# A URL's userinfo is never sent (docs/staging.md says why) and never echoed.
+USERINFO_REFUSED = (
+    "has a user and password in it (an '@'): they are never sent from a URL; set"
+    f" {STAGING_USER.env} and {STAGING_PASSWORD.env}, or {STAGING_AUTH_TOKEN.env}, instead"
+    " (an '@' in a path or query is written %40)"
+)
 
 
 @dataclass(frozen=True)
@@ -201,7 +207,11 @@ def check_url(name: str, url: str, schemes: tuple[str, ...], where: str = ENVIRO
     """Refuse a URL that cannot be right, before any connection, with the expected form;
     ``where`` says where ``name`` was given (the environment, or an option)."""
     expected = f"{schemes[0]}://host[:port]/path"
-    given = Given(name, url, where)
+    if "@" in url:  # before anything that echoes the URL: it may be a password's part
+        raise ConfigError(f"{name} ({where}) {USERINFO_REFUSED}")
+    from test_framework.client.redaction import redact_url  # a ?token= is echoed masked
+
+    given = Given(name, redact_url(url), where)
     try:
         parts = urlsplit(url)
         port = parts.port

@@ -66,6 +66,16 @@ class Setting:
     profile: bool = False  # per mode: [tool.test_framework.profiles.<mode>], MC_<NAME>
 
     @property
+    def secret(self) -> bool:
+        """Its value is a secret: registered with redaction, never printed."""
+        return self.kind is Kind.SECRET
+
+    @property
+    def url(self) -> bool:
+        """Its value is a URL, whose userinfo would be a secret: the settings refuse one."""
+        return self.kind in (Kind.WS_URL, Kind.HTTP_URL)
+
+    @property
     def accepts(self) -> str:
         """What the setting accepts, in words (the README's column)."""
         if self.floor is None:

@@ -32,7 +32,7 @@ from test_framework.backends.base import (
 from test_framework.backends.factory import make_backend
 from test_framework.backends.staging import staging_credentials
 from test_framework.client.credentials import DEFAULT_USER_PREFIX, Credentials
-from test_framework.client.redaction import register_secret
+from test_framework.client.redaction import register_secret, register_secret_settings
 from test_framework.errors import (
     BackendUnavailableError,
     ConnectionLostError,
@@ -43,6 +43,7 @@ from test_framework.interrupts import how_interrupted, sigterm_as_interrupt
 from test_framework.modes import ALL_MODES, Mode
 from test_framework.profiles import Profile
 from test_framework.pytest_plugin.recorder import LedgerRecorder
+from test_framework.pytest_plugin.report_redaction import redact_report
 from test_framework.results.ledger import (
     Ledger,
     RunStatus,
@@ -219,6 +220,7 @@ def _adopt(config: pytest.Config, state: HarnessState) -> None:
     register_secret(state.run.test_password)
     register_secret(state.run.jwt_secret)
     register_secret(state.run.test_token)
+    register_secret_settings(state.settings.given)
 
 
 def _options(config: pytest.Config) -> dict[str, str]:
@@ -489,10 +491,13 @@ def pytest_sessionfinish_interrupted(session: pytest.Session, exitstatus: int) -
 
 @pytest.hookimpl(hookwrapper=True)
 def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Iterator[None]:
-    """A failed test's report carries the service's recent logs, where the backend has them."""
+    """A test's report is redacted; a failed one's carries the service's recent logs, where the
+    backend has them."""
     outcome = yield
     report = outcome.get_result()  # type: ignore[attr-defined]
     state = item.config.stash.get(STATE, None)
+    if state is not None:
+        redact_report(report)
     backend = state.backend if state is not None else None
     # A fast failure on a known outage adds nothing to the logs the first failure carried, and
     # each fetch costs a Compose call while the rest of the suite is failing fast.

@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from test_framework.client.redaction import redact
 from test_framework.settings_table import INVOCATION_ID
 
 SCHEMA = "mission-critical-ledger"
@@ -252,7 +253,8 @@ def write_ledger(ledger: Ledger, path: Path) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".ledger-", suffix=".json")
     with os.fdopen(fd, "w", encoding="utf-8") as handle:
-        json.dump(ledger.to_json(), handle, indent=2, sort_keys=False)
+        # Every string redacted, whoever made it: reports and the gate's output come from here.
+        json.dump(redact(ledger.to_json()), handle, indent=2, sort_keys=False)
         handle.write("\n")
     os.replace(tmp, path)
 

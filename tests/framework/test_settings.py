@@ -9,6 +9,9 @@ import pytest
 from test_framework.errors import ConfigError
 from test_framework.modes import Mode
 from test_framework.settings import LOCAL_BASE_IMAGE, load_settings, writable_report_dir
+from test_framework.settings_table import SETTINGS, Kind, Setting
+
+URL_SETTINGS = [setting for setting in SETTINGS if setting.url]
 
 
 def write_pyproject(folder: Path, body: str) -> Path:
@@ -87,6 +90,33 @@ def test_staging_websocket_url_is_derived_from_the_backend_url(tmp_path: Path) -
     staging = load_settings(tmp_path, environ=env).staging
     assert staging.ws_url == "ws://127.0.0.1:9000/ws"
     assert staging.auth_url == "http://a:1/x"
+
+
+@pytest.mark.parametrize("setting", URL_SETTINGS, ids=lambda setting: setting.env)
+@pytest.mark.parametrize(
+    "userinfo", ["ci:Url-Secret-41@", "Url-Secret-41@", "ci:Url/Secret-41@", "ci:Url@Secret-41@"]
+)
+def test_a_user_and_password_in_any_url_setting_is_refused_without_echoing_them(
+    tmp_path: Path, setting: Setting, userinfo: str
+) -> None:
+    scheme = "wss" if setting.kind is Kind.WS_URL else "https"
+    env = {setting.env: f"{scheme}://{userinfo}staging.example:8443/ws"}
+    with pytest.raises(ConfigError) as raised:
+        load_settings(tmp_path, environ=env)
+    message = str(raised.value)
+    assert message.startswith(f"{setting.env} (environment) has a user and password in it")
+    assert "STAGING_TEST_PASSWORD" in message
+    assert "STAGING_AUTH_TOKEN" in message
+    assert "Secret-41" not in message
+    assert "\n" not in message
+
+
+def test_a_token_in_the_query_of_a_refused_url_is_echoed_masked(tmp_path: Path) -> None:
+    env = {"STAGING_WEBSOCKET_URL": "https://h/ws?token=query-secret-77"}
+    with pytest.raises(ConfigError, match="has scheme 'https'") as raised:
+        load_settings(tmp_path, environ=env)
+    assert "query-secret-77" not in str(raised.value)
+    assert "?token=***" in str(raised.value)
 
 
 def test_secrets_do_not_appear_in_the_settings_repr(tmp_path: Path) -> None:

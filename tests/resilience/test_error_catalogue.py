@@ -438,6 +438,25 @@ CASES: tuple[Case, ...] = (
         pyproject=AGENT_EVENTS,
     ),
     Case(
+        "staging URL with a user and password in it",
+        "probe",
+        "error: STAGING_WEBSOCKET_URL (environment) has a user and password in it (an '@'):"
+        " they are never sent from a URL; set STAGING_TEST_USER and STAGING_TEST_PASSWORD, or"
+        " STAGING_AUTH_TOKEN, instead (an '@' in a path or query is written %40)",
+        HARNESS_USAGE,
+        env={"STAGING_WEBSOCKET_URL": "wss://ci:Catalogue-Secret-1@staging.example.com/ws"},
+        pyproject=AGENT_EVENTS,
+    ),
+    Case(
+        "staging URL with a wrong scheme and a token in its query",
+        "probe",
+        "error: STAGING_BACKEND_URL='ws://staging.example.com/?token=***' (environment) has"
+        " scheme 'ws': use https:// or http://, e.g. https://host[:port]/path",
+        HARNESS_USAGE,
+        env={"STAGING_BACKEND_URL": "ws://staging.example.com/?token=catalogue-token-1"},
+        pyproject=AGENT_EVENTS,
+    ),
+    Case(
         "staging URL with a port out of range",
         "probe",
         "error: STAGING_WEBSOCKET_URL='wss://staging.example.com:99999/ws' (environment) cannot"
