@@ -132,7 +132,9 @@ class _Run:
             session.error(str(exc))
         return settings
 
-    def run_mode(self, session: nox.Session, mode: Mode, *, judge: bool = True) -> None:
+    def run_mode(
+        self, session: nox.Session, mode: Mode, *, judge: bool = True, asked_by: str = ""
+    ) -> None:
         settings = self.settings(session)
         try:
             shard = shard_from_args(session.posargs)
@@ -144,7 +146,7 @@ class _Run:
             self._queue_gate(session)
         clear_ledgers(settings, mode, shard, f"nox run {self.invocation}")
         self.judged.append(mode.value)
-        decision = decide_mode(settings, mode, shard, self.invocation)
+        decision = decide_mode(settings, mode, shard, self.invocation, asked_by=asked_by)
         session.log(decision.probe_line)
         if decision.action is Action.FAIL:
             session.error(decision.message)
@@ -266,9 +268,9 @@ def define_sessions(root: Path | str | None = None) -> None:
         Not judged by the gate: staging gives no control of the deployment, so the tests that
         need it never run here, and the gate would fail every staging-only run for that.
         pytest's own verdict stands; `nox -s mission_critical` judges staging together with the
-        other modes.
+        other modes. Asked for by name, staging must run: not configured is a failure here.
         """
-        run.run_mode(session, Mode.STAGING_FALLBACK, judge=False)
+        run.run_mode(session, Mode.STAGING_FALLBACK, judge=False, asked_by="nox -s staging")
 
     # The scheduler of a parallel run starts the gate after all the modes; one after another,
     # each mode session queues it instead, and the gate judges a mode that failed too.

@@ -238,7 +238,9 @@ def _decide(tox_env: ToxEnv, mode: Mode) -> None:
     if name in JUDGED:
         with _RUN.lock:
             _RUN.judged.append(mode.value)
-    decision = decide_mode(settings, mode, shard, _RUN.invocation)
+    # mc-staging exists only to run staging: absent there fails, as nox -s staging does.
+    asked_by = f"tox -e {STAGING}" if name == STAGING else ""
+    decision = decide_mode(settings, mode, shard, _RUN.invocation, asked_by=asked_by)
     _LOG.warning("%s", decision.probe_line)
     if decision.action is Action.FAIL:
         raise Fail(decision.message)
