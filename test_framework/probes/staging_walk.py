@@ -50,6 +50,7 @@ from test_framework.settings_table import (
     STAGING_TIMEOUT,
     STAGING_USER,
 )
+from test_framework.wording import quoted
 
 # A step whose connection is dropped (reset, or closed before an answer) is tried again, within
 # its own deadline: one dropped connection on a flaky network is not a broken deployment. A
@@ -169,11 +170,11 @@ def walk_steps(settings: Settings, walk: Walk, in_session: bool) -> None:
     state: dict[str, object] = {}
 
     def dns(deadline: Deadline) -> str:
-        walk.waiting = f"address for {ws_origin.host!r}"
+        walk.waiting = f"address for {quoted(ws_origin.host)}"
         try:
             addresses = resolve(ws_origin.host, ws_origin.port, deadline.remaining())
         except socket.gaierror as exc:
-            raise StepFailed(f"cannot resolve {ws_origin.host!r}: {exc.strerror}") from None
+            raise StepFailed(f"cannot resolve {quoted(ws_origin.host)}: {exc.strerror}") from None
         state["addresses"] = addresses
         return ", ".join(sorted({address[0] for _, address in addresses}))
 

@@ -14,6 +14,7 @@ import os
 import re
 import secrets
 import shutil
+import sys
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field, replace
@@ -66,6 +67,20 @@ NOT_ACTIVE = (
     f"no execution mode chosen: run pytest with {MODE.option} auto (or minimal, docker_local,"
     f" staging_fallback), or set {MODE.env}; `nox -s mission_critical` does this for you"
 )
+# The session fixtures that need the run's mode (each calls ``_active``); every other
+# harness fixture builds on them, so a test's fixture closure names one of these.
+MODE_FIXTURES = frozenset(
+    {
+        "mc_settings",
+        "mc_mode",
+        "mc_profile",
+        "mc_run",
+        "mc_credentials",
+        "mc_transcript_dir",
+        "mc_endpoints",
+        "mc_control",
+    }
+)
 WORKER_PIDS = "worker-pids"
 # The failures the profile's retry policy may rerun ("the connection failed")...
 RERUN_ON: tuple[type[BaseException], ...] = (ConnectionLostError,)
@@ -106,6 +121,9 @@ class HarnessState:
 
 
 STATE = pytest.StashKey[HarnessState]()
+# Set in the controller when a pytest-xdist worker found tests that need a mode and none chosen.
+NO_MODE = pytest.StashKey[bool]()
+NO_MODE_OUTPUT = "mc_no_mode"
 # The settings of the table that are pytest options (--mc-profile is several, below).
 OPTIONS = tuple(s for s in SETTINGS if s.option and not s.profile and not s.read_by)
 
@@ -409,6 +427,7 @@ def pytest_collection_modifyitems(
         item.user_properties.append(("mc_markers", sorted({m.name for m in item.iter_markers()})))
     state = config.stash.get(STATE, None)
     if state is None:
+        refuse_without_mode(config, items)
         return
     if state.mode is Mode.STAGING_FALLBACK:
         reason = (
@@ -428,6 +447,34 @@ def pytest_collection_modifyitems(
         _select_shard(config, items, str(shard_option))
 
 
+def refuse_without_mode(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """A run with no mode chosen that collected tests needing one (a harness fixture, or the
+    mission_critical marker) is one usage error before any test, never a mode picked for it
+    and never the same setup error once per test."""
+    needing = [
+        item
+        for item in items
+        if item.get_closest_marker("mission_critical")
+        or MODE_FIXTURES.intersection(getattr(item, "fixturenames", ()))
+    ]
+    if not needing:
+        return
+    workeroutput = getattr(config, "workeroutput", None)
+    if workeroutput is None:
+        raise pytest.UsageError(NOT_ACTIVE)
+    # A pytest-xdist worker cannot end the run with a usage error (the controller reports an
+    # internal error): it runs nothing and tells the controller, which does.
+    workeroutput[NO_MODE_OUTPUT] = True
+    config.hook.pytest_deselected(items=list(items))
+    items[:] = []
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_testnodedown(node: Any, error: object) -> None:
+    if getattr(node, "workeroutput", {}).get(NO_MODE_OUTPUT):
+        node.config.stash[NO_MODE] = True
+
+
 def _select_shard(config: pytest.Config, items: list[pytest.Item], shard_option: str) -> None:
     from test_framework.ci.sharding import load_durations, parse_shard, select_shard
 
@@ -445,6 +492,10 @@ def _select_shard(config: pytest.Config, items: list[pytest.Item], shard_option:
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     state = session.config.stash.get(STATE, None)
     if state is None:
+        if session.config.stash.get(NO_MODE, False):
+            # What pytest prints for a usage error, once, however many workers found it.
+            print(f"ERROR: {NOT_ACTIVE}", file=sys.stderr)
+            session.exitstatus = pytest.ExitCode.USAGE_ERROR
         return
     if state.backend is None and hasattr(session.config, "workerinput"):
         # Every worker checks out of the deployment, even one that never used it, so that one

@@ -29,7 +29,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from test_framework.errors import EXIT_USAGE, ConfigError, HarnessError
-from test_framework.given import OPTION, in_pyproject
+from test_framework.given import OPTION, Given, in_pyproject
 from test_framework.modes import ALL_MODES, parse_mode_list
 from test_framework.results.ledger import Outcome, RunStatus, collected_digest
 from test_framework.results.matrix import (
@@ -43,12 +43,13 @@ from test_framework.results.matrix import (
     load_ledger,
 )
 from test_framework.results.verdict import Problem, Rule, Verdict, first_line, utc
-from test_framework.settings import find_root, read_pyproject, resolve
+from test_framework.settings import find_root, read_pyproject, resolve, writable_folder
 from test_framework.settings_table import GATE_REQUIRED_OPTION, INVOCATION_ID, REQUIRED_MODES
 from test_framework.wording import counted
 
 # pytest's exit statuses that mean the run itself went wrong (interrupted, internal, usage).
 BROKEN_PYTEST_STATUSES = {2: "interrupted", 3: "internal error", 4: "usage error"}
+REPORTS_OPTION = "--reports"
 
 
 def evaluate(
@@ -439,7 +440,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         help=REQUIRED_MODES.option_help(),
     )
     p.add_argument(
-        "--reports",
+        REPORTS_OPTION,
         metavar="DIR",
         type=Path,
         help="also write DIR/index.html and DIR/<mode>/junit.xml",
@@ -465,16 +466,30 @@ def run(args: argparse.Namespace) -> int:
     matrix = build_matrix(reading.ledgers, extra_modes=[*required, *reading.modes])
     verdict = evaluate(matrix, required, reading.problems)
     differences = [] if args.no_parity else parity.compare(matrix)
+    written: list[Path] = []
+    if args.reports is not None:
+        # Written before the verdict is printed: a verdict whose reports could not be
+        # written is no verdict, so a folder that cannot take them is a usage error first.
+        from test_framework.results import junit, report_html
+
+        check_report_folders(args.reports, matrix)
+        written = junit.write_all(matrix, args.reports)
+        written.append(report_html.write(verdict, differences, args.reports / "index.html"))
     print(render_table(verdict))
     print()
     print(render_verdict(verdict, [d.render() for d in differences]))
-    if args.reports is not None:
-        from test_framework.results import junit, report_html
-
-        written = junit.write_all(matrix, args.reports)
-        written.append(report_html.write(verdict, differences, args.reports / "index.html"))
+    if written:
         print("reports: " + ", ".join(str(p) for p in written))
     return verdict.exit_code
+
+
+def check_report_folders(reports: Path, matrix: Matrix) -> None:
+    """Refuse, in one line, a ``--reports`` folder (or a mode's folder in it) that cannot be
+    created or written: a file, a folder under /proc, one without write permission."""
+    given = Given(REPORTS_OPTION, str(reports), OPTION)
+    writable_folder(reports, given)
+    for run in matrix.modes:
+        writable_folder(reports / run.mode, given)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

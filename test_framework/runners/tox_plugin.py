@@ -41,7 +41,7 @@ from test_framework.modes import ALL_MODES, Mode
 from test_framework.probes.decision import Action, clear_ledgers, decide_mode, shard_from_args
 from test_framework.results.ledger import INVOCATION_ENV
 from test_framework.runners.extras import DISTRIBUTION, extra_requirements
-from test_framework.settings import Settings, load_settings
+from test_framework.settings import Settings, load_settings, writable_report_dir
 from test_framework.settings_table import SETTINGS
 
 if TYPE_CHECKING:
@@ -92,7 +92,11 @@ _RUN = _Run()
 
 def _settings(root: Path, environ: Mapping[str, str]) -> Settings:
     try:
-        return load_settings(root, environ)
+        settings = load_settings(root, environ)
+        # As the nox sessions do: a report folder that cannot be written fails in one line,
+        # before the probe writes a ledger there.
+        writable_report_dir(settings)
+        return settings
     except HarnessError as exc:
         raise Fail(str(exc)) from None
 
@@ -234,7 +238,9 @@ def _decide(tox_env: ToxEnv, mode: Mode) -> None:
     if name in JUDGED:
         with _RUN.lock:
             _RUN.judged.append(mode.value)
-    decision = decide_mode(settings, mode, shard, _RUN.invocation)
+    # mc-staging exists only to run staging: absent there fails, as nox -s staging does.
+    asked_by = f"tox -e {STAGING}" if name == STAGING else ""
+    decision = decide_mode(settings, mode, shard, _RUN.invocation, asked_by=asked_by)
     _LOG.warning("%s", decision.probe_line)
     if decision.action is Action.FAIL:
         raise Fail(decision.message)

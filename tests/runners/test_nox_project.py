@@ -31,7 +31,7 @@ def ledger(project: Path, mode: str) -> dict[str, object]:
     return data
 
 
-def test_nox_reuse_runs_a_mode_an_earlier_run_skipped_with_the_environments_own_pytest(
+def test_nox_reuse_runs_a_mode_whose_earlier_run_installed_nothing_with_its_own_pytest(
     project: Path, tmp_path: Path, staging: LoopbackStaging
 ) -> None:
     # A pytest earlier on PATH than anything else, as a system-wide one would be.
@@ -42,9 +42,10 @@ def test_nox_reuse_runs_a_mode_an_earlier_run_skipped_with_the_environments_own_
     (outside / "pytest").chmod(0o755)
     path = {"PATH": f"{outside}{os.pathsep}{os.environ['PATH']}"}
 
-    skipped = nox_in(project, "-s", "staging", env=path)
-    assert skipped.returncode == 0, skipped.stdout + skipped.stderr
-    assert "Session staging skipped" in skipped.stderr
+    # Nothing configured: the session fails at its probe, after nox made its environment.
+    absent = nox_in(project, "-s", "staging", env=path)
+    assert absent.returncode == 1, absent.stdout + absent.stderr
+    assert "cannot run here: not configured" in absent.stderr
     assert (project / ".nox" / "staging").is_dir()
 
     reused = nox_in(project, "-R", "-s", "staging", env={**path, **staging.variables()})

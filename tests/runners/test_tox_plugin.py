@@ -226,6 +226,19 @@ def test_a_configured_deployment_that_fails_its_probe_fails_rather_than_skips(
     assert ledger(reports, "staging_fallback")["status"] == "error"
 
 
+def test_mc_staging_with_nothing_configured_fails_with_the_reason(
+    project: Path, tmp_path: Path
+) -> None:
+    reports = tmp_path / "reports"
+    run = tox(project, "-e", "mc-staging", env={"MC_REPORT_DIR": str(reports)})
+    output = run.stdout + run.stderr
+    assert run.returncode != 0, output[-4000:]
+    assert (
+        "mc-staging: failed with staging_fallback is what tox -e mc-staging runs, but it cannot"
+        " run here: not configured: set STAGING_WEBSOCKET_URL"
+    ) in output
+
+
 def test_under_parallel_the_gate_waits_for_the_modes_and_judges_them(
     project: Path, tmp_path: Path
 ) -> None:
