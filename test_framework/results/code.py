@@ -156,8 +156,14 @@ def _imported_from_tree(top: str, root: Path) -> bool:
         return False
     if spec is None or not spec.origin:
         return False
-    inside = root.resolve()
-    return inside in Path(spec.origin).resolve().parents
+    origin = Path(spec.origin).resolve()
+    # The tree's own module or package, not merely below the project's folder (a .nox or
+    # .venv environment is there too).
+    for layout in _LAYOUTS:
+        place = (root / layout / top).resolve()
+        if origin == place.with_name(top + ".py") or place in origin.parents:
+            return True
+    return False
 
 
 def _stale_install(

@@ -55,7 +55,8 @@ class CopiedFolder:
 
 def copied_folders(words: list[str], root: Path) -> list[CopiedFolder]:
     """The folder requirements among ``words`` (``install``'s lines split into words, relative
-    to ``root``) that are not editable: those a reused environment keeps as stale copies."""
+    to ``root``) that are not editable and are ``root`` or below it, the project's own code:
+    those a reused environment keeps as stale copies."""
     found: list[CopiedFolder] = []
     skip_next = False
     for word in words:
@@ -68,6 +69,8 @@ def copied_folders(words: list[str], root: Path) -> list[CopiedFolder]:
         if word.startswith("-"):
             continue  # an option, or -e/--editable=... glued to its value
         folder = (root / _EXTRAS.sub("", word)).resolve()
+        if root.resolve() not in (folder, *folder.parents):
+            continue  # not the project's code: a checkout of the harness, a sibling repository
         if (folder / "pyproject.toml").is_file() or (folder / "setup.py").is_file():
             found.append(CopiedFolder(word, folder, _project_name(folder)))
     return found
