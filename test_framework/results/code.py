@@ -118,7 +118,7 @@ def record(root: Path, *, check_install: bool) -> CodeRecord:
     """What a run starting now in this interpreter tests, for the project in ``root``; with
     ``check_install``, whether the project's installed copy is the working tree's."""
     found = fingerprint(root)
-    name = _project_name(root)
+    name = project_name(root)
     base = CodeRecord(found.source, found.checkout, found.missing, project=name)
     if name is None:
         return base
@@ -217,7 +217,8 @@ def _direct_url(dist: importlib.metadata.Distribution) -> tuple[bool, Path | Non
     return editable, Path(urllib.parse.unquote(url.path))
 
 
-def _project_name(root: Path) -> str | None:
+def project_name(root: Path) -> str | None:
+    """The ``[project]`` name in ``root``'s ``pyproject.toml``, or None."""
     path = root / "pyproject.toml"
     if not path.is_file():
         return None

@@ -12,9 +12,10 @@ reused environment may skip. Editable folders are left alone: they are imported 
 from __future__ import annotations
 
 import re
-import tomllib
 from dataclasses import dataclass
 from pathlib import Path
+
+from test_framework.results.code import project_name
 
 # pip's options that take a value as the next word: that word is not a requirement.
 _VALUED = {
@@ -72,7 +73,7 @@ def copied_folders(words: list[str], root: Path) -> list[CopiedFolder]:
         if root.resolve() not in (folder, *folder.parents):
             continue  # not the project's code: a checkout of the harness, a sibling repository
         if (folder / "pyproject.toml").is_file() or (folder / "setup.py").is_file():
-            found.append(CopiedFolder(word, folder, _project_name(folder)))
+            found.append(CopiedFolder(word, folder, project_name(folder)))
     return found
 
 
@@ -88,15 +89,3 @@ def reinstall_arguments(folders: list[CopiedFolder], *, uv: bool) -> list[str]:
     else:
         options.append("--force-reinstall")
     return [*options, *(str(folder.folder) for folder in folders)]
-
-
-def _project_name(folder: Path) -> str | None:
-    path = folder / "pyproject.toml"
-    if not path.is_file():
-        return None
-    try:
-        project = tomllib.loads(path.read_text("utf-8")).get("project", {})
-    except tomllib.TOMLDecodeError:
-        return None  # the install itself reports the broken file
-    name = project.get("name") if isinstance(project, dict) else None
-    return name if isinstance(name, str) else None

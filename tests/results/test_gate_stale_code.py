@@ -7,7 +7,6 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
-import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -20,6 +19,7 @@ from test_framework.results.ledger import ledger_path, write_ledger
 from tests.support.environment import isolated_environment, run_captured
 from tests.support.ledger_samples import ledger
 from tests.support.ledger_samples import record as sample_record
+from tests.support.projects import install_copy
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -135,14 +135,7 @@ def test_stale_code_fails_a_minimal_run_against_an_installed_copy_that_is_not_th
     git(repo, "add", "-A")
     git(repo, "commit", "-q", "-m", "a package")
     site = tmp_path / "site"
-    uv = shutil.which("uv")
-    installer = [uv, "pip"] if uv else [sys.executable, "-m", "pip"]
-    done = run_captured(
-        [*installer, "install", "-q", "--no-deps", "--target", str(site), str(repo)],
-        cwd=tmp_path,
-        timeout=180,
-    )
-    assert done.returncode == 0, done.stdout + done.stderr
+    install_copy(repo, site)
     (package / "__init__.py").write_text("ANSWER = 41\n")  # the bug, after the install
     git(repo, "commit", "-q", "-am", "a bug")
     script = (

@@ -13,6 +13,7 @@ from typing import Any
 
 from tests.support.environment import isolated_environment, run_captured
 from tests.support.fake_staging import Behaviour, FakeStaging
+from tests.support.projects import install_copy
 from tests.support.requirements import require_nginx
 from tests.support.staging_deployment import StagingDeployment
 
@@ -187,14 +188,7 @@ def test_a_bug_seeded_after_a_first_run_in_a_service_installed_as_a_copy_fails_t
         )
     )
     site = tmp_path / "site"
-    uv = shutil.which("uv")
-    installer = [uv, "pip"] if uv else [sys.executable, "-m", "pip"]
-    installed = run_captured(
-        [*installer, "install", "-q", "--no-deps", "--target", str(site), str(team)],
-        cwd=tmp_path,
-        timeout=180,
-    )
-    assert installed.returncode == 0, installed.stdout + installed.stderr
+    install_copy(team, site)
     # The service's installed copy first on the path; the harness is this interpreter's.
     path = {"PYTHONPATH": str(site)}
     args = ("--factory", "agent_backend.testing:start_in_process", "--", "-k", "connection_ready")
