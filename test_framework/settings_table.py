@@ -154,6 +154,15 @@ INVOCATION_ID = Setting(
     env="MC_INVOCATION_ID",
     read_by="test_framework.results.ledger",
 )
+CODE_ROOT = Setting(
+    "code_root",
+    Kind.FOLDER,
+    "the folder whose git checkout a ledger's code fingerprint describes (default: the"
+    " project's folder); set by `python -m test_framework contract` to the folder it runs in"
+    " ([docs/ledger.md](docs/ledger.md))",
+    env="MC_CODE_ROOT",
+    read_by="test_framework.results.code",
+)
 SHARDS = Setting(
     "shards",
     Kind.SHARDS,
@@ -318,6 +327,7 @@ SETTINGS: tuple[Setting, ...] = (
     SUITE,
     INSTALL,
     INVOCATION_ID,
+    CODE_ROOT,
     SHARDS,
     STAGING_ENABLED,
     STAGING_WS_URL,

@@ -45,6 +45,8 @@ from test_framework.modes import ALL_MODES, Mode
 from test_framework.profiles import Profile
 from test_framework.pytest_plugin.recorder import LedgerRecorder
 from test_framework.pytest_plugin.report_redaction import redact_report
+from test_framework.results.code import code_root
+from test_framework.results.code import record as code_record
 from test_framework.results.ledger import (
     Ledger,
     RunStatus,
@@ -214,6 +216,12 @@ def pytest_configure(config: pytest.Config) -> None:
             shard_count=state.shard[1],
             probes=tuple(state.probes),
             invocation=invocation_from_environment(),
+            # Only minimal serves the installed copy of the project; the other modes test an
+            # image built from the tree, or a deployment.
+            code=code_record(
+                code_root(state.settings.root, dict(os.environ)),
+                check_install=state.mode is Mode.MINIMAL,
+            ),
         ),
     )
     state.recorder.flush()

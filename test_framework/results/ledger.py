@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from test_framework.client.redaction import redact
+from test_framework.results.code import CodeRecord
 from test_framework.settings_table import INVOCATION_ID
 
 SCHEMA = "mission-critical-ledger"
@@ -138,6 +139,9 @@ class Ledger:
     collected_sha256: str | None = None
     # The id of the command that ran this mode with others (``MC_INVOCATION_ID``), or None.
     invocation: str | None = None
+    # What code the run tested (``test_framework.results.code``); None: not recorded (a mode
+    # that did not run, or a ledger older than the field).
+    code: CodeRecord | None = None
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -158,6 +162,7 @@ class Ledger:
                 else {"count": self.collected_count, "sha256": self.collected_sha256}
             ),
             "exit_status": self.exit_status,
+            "code": None if self.code is None else self.code.to_json(),
             "probes": list(self.probes),
             "deployment": self.deployment,
             "collection_errors": [
@@ -197,6 +202,7 @@ class Ledger:
             collected_count=collected.get("count"),
             collected_sha256=collected.get("sha256"),
             invocation=data.get("invocation"),
+            code=CodeRecord.from_json(data["code"]) if data.get("code") else None,
         )
 
 

@@ -48,6 +48,7 @@ from test_framework.modes import ALL_MODES, Mode
 from test_framework.probes.decision import Action, clear_ledgers, decide_mode, shard_from_args
 from test_framework.results.ledger import INVOCATION_ENV
 from test_framework.runners.extras import DISTRIBUTION, extra_requirements
+from test_framework.runners.working_tree import copied_folders, reinstall_arguments
 from test_framework.settings import Settings, load_settings, writable_report_dir
 
 PARALLEL_COMMAND = "nox -t mission_critical --parallel 3"
@@ -204,6 +205,23 @@ class _Run:
         _ensure(session, packages, needed, "the harness")
         if mode is Mode.DOCKER_LOCAL:
             _ensure(session, _docker_extra(session), ["docker"], "the harness's docker extra")
+        _reinstall_copies(session, settings.root, packages)
+
+
+def _reinstall_copies(session: nox.Session, root: Path, packages: list[str]) -> None:
+    """Reinstall the working tree's folders that ``install`` installs as copies, without their
+    dependencies, on every run: ``-R`` skips ``session.install``, and pip and uv both keep an
+    installed folder as it was (docs/adopting.md, "Reused environments")."""
+    folders = copied_folders(packages, root)
+    if not folders:
+        return
+    session.log(
+        f"reinstalling {', '.join(f.word for f in folders)} from the working tree (installed"
+        " as a copy, which a reused environment keeps), without dependencies"
+    )
+    uv = session.venv_backend == "uv"
+    installer = ["uv", "pip", "install"] if uv else ["python", "-m", "pip", "install"]
+    session.run(*installer, *reinstall_arguments(folders, uv=uv), silent=True)
 
 
 def _ensure(session: nox.Session, packages: list[str], needed: list[str], what: str) -> None:

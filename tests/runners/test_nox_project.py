@@ -12,7 +12,14 @@ from pathlib import Path
 
 import pytest
 
-from tests.support.nox_project import LoopbackStaging, make_project, nox_in
+from tests.support.nox_project import (
+    ROOT,
+    LoopbackStaging,
+    make_project,
+    make_service_project,
+    nox_in,
+    seed_bug,
+)
 
 
 @pytest.fixture
@@ -85,3 +92,28 @@ def test_a_mode_whose_session_crashed_fails_the_gate_and_leaves_nothing_of_the_e
     properties = {p.get("name"): p.get("value") for p in junit.iter("property")}
     assert properties["status"] == "missing"
     assert ledger(project, "staging_fallback")["status"] == "ran"
+
+
+def test_nox_reuse_tests_the_working_tree_after_a_bug_is_seeded_in_a_service_installed_as_a_copy(
+    tmp_path: Path,
+) -> None:
+    """``-R`` skips every session.install: the service (".", not editable) is reinstalled from
+    the working tree anyway, without its dependencies, and the seeded bug fails the run."""
+    project = make_service_project(tmp_path / "team", f"-e {ROOT}")
+    session = ("-s", "mission_critical(mode='minimal')")
+    first = nox_in(project, *session)
+    output = first.stdout + first.stderr
+    assert first.returncode == 0, output
+    assert "gate: PASSED" in output
+
+    seed_bug(project)
+    reused = nox_in(project, "-R", *session)
+    output = reused.stdout + reused.stderr
+    assert reused.returncode != 0, output
+    assert "reinstalling . from the working tree" in output
+    assert "test_the_service_greets_every_connection [minimal]: failed" in output
+    assert "gate: FAILED" in output
+    code = ledger(project, "minimal")["code"]
+    assert isinstance(code, dict)
+    assert (code["project"], code["version"], code["editable"]) == ("greeter", "1.0.0", False)
+    assert code["stale_install"] is None
