@@ -61,6 +61,8 @@ STDLIB_ONLY = (
     "test_framework.probes.wire",
     "test_framework.profiles",
     "test_framework.results",
+    "test_framework.results.baseline",
+    "test_framework.results.baseline_command",
     "test_framework.results.gate",
     "test_framework.results.junit",
     "test_framework.results.ledger",
