@@ -448,6 +448,7 @@ def _selection(config: pytest.Config, state: HarnessState) -> Selection:
     """What the run was asked to run, in node-id terms: the gate judges the baseline against
     it and names a subset run (docs/ledger.md)."""
     root, here = config.rootpath, config.invocation_params.dir
+    suite = state.settings.suite.partition("::")[0]
 
     def node(arg: str, base: Path = here) -> str:
         path, sep, rest = str(arg).partition("::")
@@ -456,7 +457,8 @@ def _selection(config: pytest.Config, state: HarnessState) -> Selection:
 
     return Selection(
         paths=tuple(node(arg) for arg in config.args),
-        suite=node(state.settings.suite, state.settings.root),
+        # A suite setting that names nothing here cannot say what the whole is.
+        suite=node(suite, state.settings.root) if (state.settings.root / suite).exists() else "",
         keyword=str(config.option.keyword or ""),
         markexpr=str(config.option.markexpr or ""),
         deselect=tuple(node(d) for d in config.getoption("deselect", None) or ()),

@@ -170,7 +170,7 @@ def describe(selection: Selection) -> str:
     """The selection as a command line would give it, e.g. ``-k 'handshake' (140 deselected)``."""
     words: list[str] = []
     if narrower(selection):
-        words += [shlex.quote(path or ".") for path in selection.paths]
+        words += [shlex.quote(path) for path in selection.paths]
     if selection.keyword:
         words += ["-k", shlex.quote(selection.keyword)]
     if selection.markexpr:
@@ -196,9 +196,11 @@ def covers(selection: Selection | None, nodeid: str) -> bool:
     below a path the run was given and not below one it ignored. ``-k`` and ``-m`` cannot be
     matched against a test that was never collected, so such a test (a deleted file, a
     ``collect_ignore``) counts as missing, never as left out; ``--lf`` and ``--ignore-glob``
-    leave no way to tell, so the run covers only what it recorded."""
-    if selection is None:
+    leave no way to tell, so the run covers only what it recorded. A run of the whole suite
+    covers every line of the baseline, one that names no test of the suite too."""
+    if not is_subset(selection):
         return True
+    assert selection is not None
     if selection.last_failed or selection.ignore_glob:
         return False
     paths = selection.paths or ("",)
