@@ -19,7 +19,7 @@ from pathlib import Path
 
 from test_framework.errors import ConfigError, HarnessError
 from test_framework.given import in_pyproject
-from test_framework.results.ledger import MISSION_CRITICAL, RunStatus, Selection
+from test_framework.results.ledger import MISSION_CRITICAL, Outcome, RunStatus, Selection
 from test_framework.results.matrix import Matrix, ModeRun
 from test_framework.settings import find_root, read_pyproject
 from test_framework.settings_table import ALLOW_SUBSET, BASELINE
@@ -313,13 +313,21 @@ def judge(baseline: Baseline, matrix: Matrix) -> Judgement:
         if run.status is RunStatus.RAN
         for selection in (mode_selection(run),)
     ]
+    # Only a ledger's record executes a test (a skipped mode's cells are skips): the records
+    # say it once for all, where the matrix's cells would be built test by test.
+    ran_outcomes = {outcome for outcome in Outcome if outcome.executed}
+    executed = {
+        nodeid
+        for run in matrix.modes
+        for nodeid, (record, _) in run.tests.items()
+        if record.outcome in ran_outcomes
+    }
     ran: list[str] = []
     missing: list[Missing] = []
     outside: list[str] = []
     for nodeid in baseline.nodeids:
-        marked = matrix.is_mission_critical(nodeid)
-        if marked:
-            if any(cell.outcome.executed for _, cell in matrix.row(nodeid)):
+        if matrix.is_mission_critical(nodeid):
+            if nodeid in executed:
                 ran.append(nodeid)
             continue
         if not views:
