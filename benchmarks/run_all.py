@@ -1,6 +1,6 @@
 """Every benchmark in one run, printed as one table (``nox -s bench``).
 
-    python benchmarks/run_all.py [--reps N] [--only probe,stack,suite,nox,mainjob,load]
+    python benchmarks/run_all.py [--reps N] [--only probe,stack,suite,nox,mainjob,load,baseline]
                                  [--markdown FILE]
 
 Each figure is the median of ``--reps`` repetitions (at least 5, the default; the main job,
@@ -30,6 +30,8 @@ ratios and differences. Sections:
   when both runs' gates passed with the same table and every mode ran.
 - load: benchmarks/backend_load.py --connections 1000 --rounds REPS, and
   benchmarks/backend_path.py (the server's CPU per run in process, steadier).
+- baseline: the gate over ledgers of 10,000 tests with a 10,000-test baseline, beside the same
+  gate without one (benchmarks/baseline_gate.py); target: at most 50 ms more.
 
 Runs never write into reports/: every suite gets a report folder of its own under a temporary
 directory. Docker resources carry this process's labels and are removed at the end of each round.
@@ -77,7 +79,7 @@ from benchmarks.figures import (  # noqa: E402
 )
 
 PY = sys.executable
-SECTIONS = ("probe", "stack", "suite", "nox", "mainjob", "load")
+SECTIONS = ("probe", "stack", "suite", "nox", "mainjob", "load", "baseline")
 # A section's repetitions when --reps is not given, and the fewest it takes: a main job's run
 # takes minutes, the others' seconds.
 DEFAULT_REPS = {"mainjob": 2}
@@ -915,6 +917,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         # The load section first, on a quiet machine: the Docker and nox sections leave the
         # engine and the page cache busy for a while after they end.
         load_figures = bench_load(reps("load")) if "load" in wanted else []
+        if "baseline" in wanted:
+            from benchmarks.baseline_gate import bench as bench_baseline
+
+            load_figures += bench_baseline(reps("baseline"), scratch, progress)
         with daemon_kept_up():
             if "probe" in wanted:
                 figures += bench_probe(max(reps("probe"), 7))

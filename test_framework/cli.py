@@ -1,4 +1,4 @@
-"""``python -m test_framework``: probe, gate, cleanup, monitor, init and contract.
+"""``python -m test_framework``: probe, gate, cleanup, monitor, init, contract and baseline.
 
 Each subcommand is a ``run(args) -> int`` in its own module, imported only when chosen, so
 ``probe`` and ``gate`` stay standard-library only. A ``HarnessError`` prints as one line on
@@ -37,6 +37,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "init": (
         "test_framework.scaffold.command",
         "adopt the harness here: settings, noxfile, a first test, the CI workflow",
+    ),
+    "baseline": (
+        "test_framework.results.baseline_command",
+        "write the baseline of the suite's mission-critical tests, or --check it",
     ),
     "contract": (
         "test_framework.runners.contract",

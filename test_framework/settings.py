@@ -22,6 +22,7 @@ from test_framework.modes import ALL_MODES, AUTO, Mode, parse_mode, parse_mode_l
 from test_framework.profiles import DEFAULT_PROFILES, Profile
 from test_framework.service import ServiceSettings, parse_service
 from test_framework.settings_table import (
+    ALLOW_SUBSET,
     BASE_IMAGE,
     DOCKER_HOST,
     DOCKER_START_TIMEOUT,
@@ -101,6 +102,8 @@ class Settings:
     # first (requirement lines, as in a requirements file).
     suite: str = SUITE.default
     install: tuple[str, ...] = (INSTALL.default,)
+    # The run selects part of the suite on purpose: recorded in the ledger for the gate.
+    allow_subset: bool = False
     service: ServiceSettings = field(default_factory=ServiceSettings)
     staging: StagingSettings = StagingSettings()
     docker: DockerSettings = DockerSettings()
@@ -133,6 +136,7 @@ _PYPROJECT_TYPES: dict[Kind, type] = {
     Kind.TEXT: str,
     Kind.LINES: list,
     Kind.SECONDS: float,
+    Kind.PROJECT_FILE: str,
 }
 
 
@@ -374,6 +378,7 @@ def load_settings(
         probe_timeout_s=probe_timeout,
         suite=given[SUITE.name].text,
         install=tuple(str(line) for line in _as_list(given[INSTALL.name].value)),
+        allow_subset=parse_bool(given[ALLOW_SUBSET.name]),
         service=service,
         staging=_staging_settings(given, service),
         docker=DockerSettings(

@@ -34,6 +34,7 @@ class Kind(enum.Enum):
     FILE = "a PEM file"
     DOCKER_ADDRESS = "a unix:// or tcp:// address"
     SHARDS = "N for every mode, or mode=N,... (others 1)"
+    PROJECT_FILE = "a file, relative to the project"
     ID = "an id"
 
 
@@ -162,6 +163,23 @@ CODE_ROOT = Setting(
     " ([docs/ledger.md](docs/ledger.md))",
     env="MC_CODE_ROOT",
     read_by="test_framework.results.code",
+)
+BASELINE = Setting(
+    "baseline",
+    Kind.PROJECT_FILE,
+    "the committed list of the suite's mission-critical tests the gate judges against"
+    " (`python -m test_framework baseline` writes it); pyproject.toml only, so that it is"
+    " reviewed like code ([docs/reports.md](docs/reports.md))",
+    pyproject="baseline",
+    read_by="test_framework.results.baseline",
+)
+ALLOW_SUBSET = Setting(
+    "allow_subset",
+    Kind.BOOL,
+    "`true`: the run selects part of the suite on purpose (`-k`, `-m`, a narrower path), so"
+    " the gate does not fail it under `CI`; read by the pytest run and recorded in its ledger",
+    default="false",
+    env="MC_ALLOW_SUBSET",
 )
 SHARDS = Setting(
     "shards",
@@ -328,6 +346,8 @@ SETTINGS: tuple[Setting, ...] = (
     INSTALL,
     INVOCATION_ID,
     CODE_ROOT,
+    BASELINE,
+    ALLOW_SUBSET,
     SHARDS,
     STAGING_ENABLED,
     STAGING_WS_URL,

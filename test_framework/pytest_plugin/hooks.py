@@ -48,8 +48,10 @@ from test_framework.pytest_plugin.report_redaction import redact_report
 from test_framework.results.code import code_root
 from test_framework.results.code import record as code_record
 from test_framework.results.ledger import (
+    Deselected,
     Ledger,
     RunStatus,
+    Selection,
     broken_ledger,
     collected_digest,
     invocation_from_environment,
@@ -105,6 +107,8 @@ class HarnessState:
     recorder: LedgerRecorder | None = None
     control_count: int = 0
     started_at: float = field(default_factory=time.time)
+    # The tests this process's selection options (-k, -m, --deselect, a plugin) deselected.
+    deselected: list[Deselected] = field(default_factory=list)
 
     @property
     def profile(self) -> Profile:
@@ -449,6 +453,9 @@ def pytest_collection_modifyitems(
     # whether the shards of a mode agree on what the suite is.
     nodeids = [item.nodeid for item in items]
     collected = {"count": len(set(nodeids)), "sha256": collected_digest(nodeids)}
+    # The selection before the shard split, whose deselection is not one: shards of a mode
+    # together are the whole suite.
+    collected["selection"] = _selection(config, state).to_json()
     (state.run.shared_dir / "collected.json").write_text(json.dumps(collected), "utf-8")
     shard_option = config.getoption("mc_shard")
     if shard_option:
@@ -481,6 +488,43 @@ def refuse_without_mode(config: pytest.Config, items: list[pytest.Item]) -> None
 def pytest_testnodedown(node: Any, error: object) -> None:
     if getattr(node, "workeroutput", {}).get(NO_MODE_OUTPUT):
         node.config.stash[NO_MODE] = True
+
+
+def pytest_deselected(items: list[pytest.Item]) -> None:
+    if not items:
+        return
+    state = items[0].config.stash.get(STATE, None)
+    if state is not None:
+        state.deselected.extend(
+            Deselected(item.nodeid, tuple(sorted({m.name for m in item.iter_markers()})))
+            for item in items
+        )
+
+
+def _selection(config: pytest.Config, state: HarnessState) -> Selection:
+    """What the run was asked to run, in node-id terms: the gate judges the baseline against
+    it and names a subset run (docs/ledger.md)."""
+    root, here = config.rootpath, config.invocation_params.dir
+    suite = state.settings.suite.partition("::")[0]
+
+    def node(arg: str, base: Path = here) -> str:
+        path, sep, rest = str(arg).partition("::")
+        relative = Path(os.path.relpath(base / path, root)).as_posix()
+        return ("" if relative == "." else relative) + sep + rest
+
+    return Selection(
+        paths=tuple(node(arg) for arg in config.args),
+        # A suite setting that names nothing here cannot say what the whole is.
+        suite=node(suite, state.settings.root) if (state.settings.root / suite).exists() else "",
+        keyword=str(config.option.keyword or ""),
+        markexpr=str(config.option.markexpr or ""),
+        deselect=tuple(node(d) for d in config.getoption("deselect", None) or ()),
+        ignore=tuple(node(i) for i in config.getoption("ignore", None) or ()),
+        ignore_glob=tuple(str(g) for g in config.getoption("ignore_glob", None) or ()),
+        last_failed=bool(getattr(config.option, "lf", False)),
+        deselected=tuple(state.deselected),
+        allowed=state.settings.allow_subset,
+    )
 
 
 def _select_shard(config: pytest.Config, items: list[pytest.Item], shard_option: str) -> None:
@@ -526,6 +570,7 @@ def _close_run(state: HarnessState, exit_status: int, *, complete: bool) -> None
         deployment=_read_deployment(state),
         collected_count=collected.get("count"),
         collected_sha256=collected.get("sha256"),
+        selection=Selection.from_json(collected["selection"]) if "selection" in collected else None,
     )
     (state.backend or make_backend(state.mode, state.settings, state.run)).end_run()
     shutil.rmtree(state.run.shared_dir, ignore_errors=True)

@@ -16,6 +16,9 @@ shards and fails the build (exit 1) when
 - a mode ran and recorded no test at all;
 - a ledger's code is not this checkout's: its fingerprint differs from the working tree's,
   or minimal mode ran against an installed copy of the project that was not the tree's.
+- a test of the baseline (``baseline`` in ``[tool.test_framework]``) ran in no mode: not
+  collected, deselected, or collected without its ``mission_critical`` marker;
+- under ``CI``, a mode's run selected part of the suite without asking for a subset.
 
 It prints a summary table and then why, test by test. Exit 0 pass, 1 fail, 2 usage error (one
 line, no traceback). Standard library only: nox runs it in its own process.
@@ -33,6 +36,8 @@ from pathlib import Path
 from test_framework.errors import EXIT_USAGE, ConfigError, HarnessError
 from test_framework.given import OPTION, Given, in_pyproject
 from test_framework.modes import ALL_MODES, parse_mode_list
+from test_framework.results import baseline as baselines
+from test_framework.results.baseline import Baseline, Judgement, Subset
 from test_framework.results.code import Fingerprint, fingerprint
 from test_framework.results.ledger import Outcome, RunStatus, collected_digest
 from test_framework.results.matrix import (
@@ -53,13 +58,25 @@ from test_framework.wording import counted
 # pytest's exit statuses that mean the run itself went wrong (interrupted, internal, usage).
 BROKEN_PYTEST_STATUSES = {2: "interrupted", 3: "internal error", 4: "usage error"}
 REPORTS_OPTION = "--reports"
+NO_BASELINE = (
+    "baseline: none configured, so a test that was never collected goes unnoticed: set"
+    f" `baseline` in [tool.test_framework] and run `{baselines.COMMAND}`"
+)
+# The values of CI that mean "not in CI" (GitHub Actions and GitLab set CI=true).
+_NOT_CI = ("", "0", "false", "no")
 
 
 def evaluate(
-    matrix: Matrix, required_modes: Sequence[str] = (), found: Sequence[Problem] = ()
+    matrix: Matrix,
+    required_modes: Sequence[str] = (),
+    found: Sequence[Problem] = (),
+    baseline: Baseline | None = None,
+    ci: bool = False,
 ) -> Verdict:
     """Judge ``matrix``; ``found`` are the problems ``read_paths`` found while reading the
-    ledgers. Pure: the same ledgers always give the same verdict and text."""
+    ledgers; ``baseline`` the committed list of mission-critical tests, if one is configured;
+    ``ci``: the build runs in CI, where a subset run must have asked to be one. Pure: the same
+    ledgers always give the same verdict and text."""
     problems: list[Problem] = list(found)
     warnings: list[str] = []
     if not matrix.ledgers and not problems:
@@ -91,7 +108,39 @@ def evaluate(
         else:
             why = "no ledger holds a test marked mission_critical"
         problems.append(Problem(Rule.NOTHING_RAN, "(all)", why))
-    return Verdict(matrix, tuple(required_modes), tuple(problems), tuple(warnings))
+    judgement = None if baseline is None else baselines.judge(baseline, matrix)
+    if judgement is not None:
+        problems.extend(_check_missing_tests(judgement, warnings))
+    subsets = baselines.subsets(matrix)
+    problems.extend(_check_subsets(subsets, ci))
+    return Verdict(
+        matrix, tuple(required_modes), tuple(problems), tuple(warnings), judgement, subsets
+    )
+
+
+def _check_missing_tests(judgement: Judgement, warnings: list[str]) -> Iterable[Problem]:
+    """MISSING TEST: a baseline test that ran in no mode. A mission-critical test the baseline
+    lacks, and a line the file repeats, are warnings."""
+    for missing in judgement.missing:
+        yield Problem(Rule.MISSING_TEST, missing.nodeid, missing.why)
+    for nodeid in judgement.new:
+        warnings.append(f"{nodeid}: new: not in the baseline; add it with `{baselines.COMMAND}`")
+    base = judgement.baseline
+    for number, nodeid in base.duplicates:
+        warnings.append(
+            f"{base.path.name}:{number} repeats {nodeid} (line {base.lines[nodeid]}):"
+            f" rewrite the file with `{baselines.COMMAND}`"
+        )
+
+
+def _check_subsets(subsets: Sequence[Subset], ci: bool) -> Iterable[Problem]:
+    """Under CI, a subset run that did not ask to be one fails: it would pass off part of the
+    suite as the whole."""
+    if not ci:
+        return
+    for subset in subsets:
+        if not subset.allowed:
+            yield Problem(Rule.SUBSET, subset.mode, baselines.subset_refusal(subset))
 
 
 @dataclass(frozen=True)
@@ -429,6 +478,8 @@ def render_table(verdict: Verdict) -> str:
         f"mission-critical tests: {len(mc)}, ran in at least one mode: {len(covered)},"
         f" ran nowhere: {len(mc) - len(covered)}"
     )
+    if verdict.baseline is not None:
+        out.append(verdict.baseline.coverage_line())
     return "\n".join(out)
 
 
@@ -438,6 +489,9 @@ def render_verdict(verdict: Verdict, extra_warnings: Sequence[str] = ()) -> str:
     if warnings:
         out.append(f"warnings ({len(warnings)}):")
         out.extend(f"  {w}" for w in warnings)
+    out.extend(baselines.render_subsets(verdict.subsets))
+    if verdict.baseline is None:
+        out.append(NO_BASELINE)
     if verdict.passed:
         out.append("gate: PASSED")
     else:
@@ -511,13 +565,16 @@ def run(args: argparse.Namespace) -> int:
 
     paths: list[Path] = args.paths or [Path("reports")]
     required = required_modes(args.required)
+    configured = baselines.configured_path(Path.cwd())
+    baseline = None if configured is None else baselines.read_baseline(*configured)
     reading = read_paths(paths, args.invocation)
     # git runs only when a ledger recorded its code.
     recorded = any(lo.ledger.code is not None for lo in reading.ledgers)
     tree = fingerprint(Path.cwd()) if recorded else Fingerprint(None, None, "not needed")
     stale_code, code_warnings = check_code(reading.ledgers, tree)
     matrix = build_matrix(reading.ledgers, extra_modes=[*required, *reading.modes])
-    verdict = evaluate(matrix, required, [*reading.problems, *stale_code])
+    ci = os.environ.get("CI", "").strip().lower() not in _NOT_CI
+    verdict = evaluate(matrix, required, [*reading.problems, *stale_code], baseline, ci)
     differences = [] if args.no_parity else parity.compare(matrix)
     written: list[Path] = []
     if args.reports is not None:

@@ -118,6 +118,72 @@ class CollectionError:
 
 
 @dataclass(frozen=True)
+class Deselected:
+    """A test the run collected and its selection left out, with its markers: a dropped
+    ``mission_critical`` marker stays visible even on a test no mode ran."""
+
+    nodeid: str
+    markers: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Selection:
+    """What the run was asked to run, in node-id terms (relative to pytest's rootdir).
+
+    ``paths`` are the paths and node ids pytest was given (``""`` is the rootdir itself);
+    ``suite`` is the mode sessions' whole suite. ``deselected`` are the tests the selection
+    options (or a plugin) left out before the shard split: the split itself is not a
+    selection, so the shards of a mode together are the whole. ``allowed``: the run asked for
+    a subset (``MC_ALLOW_SUBSET``), so the gate does not fail it under ``CI``.
+    """
+
+    paths: tuple[str, ...] = ()
+    suite: str = ""
+    keyword: str = ""
+    markexpr: str = ""
+    deselect: tuple[str, ...] = ()
+    ignore: tuple[str, ...] = ()
+    ignore_glob: tuple[str, ...] = ()
+    last_failed: bool = False
+    deselected: tuple[Deselected, ...] = ()
+    allowed: bool = False
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "paths": list(self.paths),
+            "suite": self.suite,
+            "keyword": self.keyword,
+            "markexpr": self.markexpr,
+            "deselect": list(self.deselect),
+            "ignore": list(self.ignore),
+            "ignore_glob": list(self.ignore_glob),
+            "last_failed": self.last_failed,
+            "deselected": [
+                {"nodeid": d.nodeid, "markers": list(d.markers)} for d in self.deselected
+            ],
+            "allowed": self.allowed,
+        }
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> Selection:
+        return cls(
+            paths=tuple(str(p) for p in data.get("paths", ())),
+            suite=str(data.get("suite", "")),
+            keyword=str(data.get("keyword", "")),
+            markexpr=str(data.get("markexpr", "")),
+            deselect=tuple(str(d) for d in data.get("deselect", ())),
+            ignore=tuple(str(i) for i in data.get("ignore", ())),
+            ignore_glob=tuple(str(i) for i in data.get("ignore_glob", ())),
+            last_failed=bool(data.get("last_failed", False)),
+            deselected=tuple(
+                Deselected(str(d["nodeid"]), tuple(str(m) for m in d.get("markers", ())))
+                for d in data.get("deselected", ())
+            ),
+            allowed=bool(data.get("allowed", False)),
+        )
+
+
+@dataclass(frozen=True)
 class Ledger:
     run_id: str
     mode: str
@@ -142,6 +208,9 @@ class Ledger:
     # What code the run tested (``test_framework.results.code``); None: not recorded (a mode
     # that did not run, or a ledger older than the field).
     code: CodeRecord | None = None
+    # What the run selected (``-k``, ``-m``, paths, ...); None: not recorded (a mode that did
+    # not run, or an older ledger), which the gate reads as the whole suite.
+    selection: Selection | None = None
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -169,6 +238,7 @@ class Ledger:
                 {"nodeid": e.nodeid, "message": e.message} for e in self.collection_errors
             ],
             "tests": [t.to_json() for t in self.tests],
+            "selection": None if self.selection is None else self.selection.to_json(),
         }
 
     @classmethod
@@ -203,6 +273,9 @@ class Ledger:
             collected_sha256=collected.get("sha256"),
             invocation=data.get("invocation"),
             code=CodeRecord.from_json(data["code"]) if data.get("code") else None,
+            selection=(
+                None if data.get("selection") is None else Selection.from_json(data["selection"])
+            ),
         )
 
 

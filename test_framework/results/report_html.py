@@ -14,6 +14,7 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
+from test_framework.results.baseline import COMMAND, render_subsets
 from test_framework.results.ledger import Outcome, RunStatus
 from test_framework.results.matrix import MODE_SKIPPED, Cell, Matrix, ModeRun
 from test_framework.results.parity import Difference, TranscriptFormatError, read_transcript
@@ -72,6 +73,12 @@ td.num { text-align:right; font-variant-numeric:tabular-nums; }
 .probe-table.deployment th { width:1%; white-space:nowrap; }
 .yes { color:var(--ok); font-weight:600; } .no { color:var(--bad); font-weight:600; }
 ul.problems li { margin:3px 0; } ul.problems code { font-size:12px; }
+.baseline { background:#fff; border:1px solid var(--line); border-radius:6px; padding:4px 14px;
+  margin:10px 0; }
+.baseline h3 { font-size:14px; margin:10px 0 4px; }
+ul.missing-tests li { color:var(--bad); }
+.subset, .baseline-none { background:var(--skip-bg); color:var(--skip); border-radius:6px;
+  padding:6px 12px; }
 .matrix { width:100%; table-layout:fixed; }
 .matrix col.test-col { width:40%; }
 .matrix thead th { position:sticky; top:0; z-index:1; }
@@ -141,6 +148,7 @@ def render(
         f'<div class="sub">{len(matrix.ledgers)} ledger(s), {len(matrix.modes)} mode(s){_e(span)},'
         f" generated {_e(stamp)}</div>",
         _banner(verdict),
+        _baseline(verdict),
         _problems(verdict, differences),
         "<h2>Modes</h2>",
         _totals(verdict),
@@ -170,6 +178,40 @@ def _banner(verdict: Verdict) -> str:
         f'<div class="banner fail">Gate failed: {len(verdict.problems)} problem(s)'
         f"<small>{_e(detail)}</small></div>"
     )
+
+
+def _baseline(verdict: Verdict) -> str:
+    """At the top: the tests the baseline lists that ran nowhere, those it lacks, and any
+    subset run, so that a deleted test is the first thing a reader sees."""
+    out = [f'<p class="subset">{_e(line)}</p>' for line in render_subsets(verdict.subsets)]
+    judged = verdict.baseline
+    if judged is None:
+        out.append(
+            '<p class="baseline-none">No baseline configured: a test that was never collected'
+            " goes unnoticed (set <code>baseline</code> in [tool.test_framework] and run"
+            f" <code>{_e(COMMAND)}</code>).</p>"
+        )
+        return "\n".join(out)
+    out.append(
+        f'<section class="baseline"><h2>Baseline <code>{_e(judged.baseline.path.name)}</code></h2>'
+        f"<p>{_e(judged.coverage_line())}</p>"
+    )
+    if judged.missing:
+        out.append(
+            f"<h3>Missing tests ({len(judged.missing)}): in the baseline, ran in no mode</h3>"
+            '<ul class="problems missing-tests">'
+        )
+        out.extend(f"<li><code>{_e(m.nodeid)}</code>: {_e(m.why)}</li>" for m in judged.missing)
+        out.append("</ul>")
+    if judged.new:
+        out.append(
+            f"<h3>New tests ({len(judged.new)}): mission-critical, not in the baseline</h3>"
+            f'<p>Add them with <code>{_e(COMMAND)}</code>.</p><ul class="problems new-tests">'
+        )
+        out.extend(f"<li><code>{_e(n)}</code></li>" for n in judged.new)
+        out.append("</ul>")
+    out.append("</section>")
+    return "\n".join(out)
 
 
 def _problems(verdict: Verdict, differences: Sequence[Difference]) -> str:

@@ -10,6 +10,7 @@ import enum
 import time
 from dataclasses import dataclass
 
+from test_framework.results.baseline import Judgement, Subset
 from test_framework.results.matrix import Matrix
 
 EXIT_PASS = 0
@@ -33,6 +34,8 @@ class Rule(enum.StrEnum):
     REQUIRED_MODE = "required mode"
     SHARDS = "shards disagree"
     NOTHING_RAN = "nothing ran"
+    MISSING_TEST = "missing test"
+    SUBSET = "subset run"
 
 
 @dataclass(frozen=True)
@@ -51,6 +54,10 @@ class Verdict:
     required_modes: tuple[str, ...]
     problems: tuple[Problem, ...]
     warnings: tuple[str, ...]
+    # The baseline against the matrix; None: no baseline configured (the verdict says so).
+    baseline: Judgement | None = None
+    # The modes whose run selected part of the suite.
+    subsets: tuple[Subset, ...] = ()
 
     @property
     def passed(self) -> bool:

@@ -1,7 +1,10 @@
 """``python -m test_framework init``: adopt the harness in an existing repository.
 
 Writes the ``[tool.test_framework]`` section (appended to ``pyproject.toml``, or a new one), a
-``noxfile.py``, ``<suite>/conftest.py`` with one example test, and the GitHub Actions workflow.
+``noxfile.py``, ``<suite>/conftest.py`` with one example test, and the GitHub Actions workflow;
+then collects the suite and writes its first baseline, ``<suite>/BASELINE`` (as
+``python -m test_framework baseline`` does). A collection that fails leaves the other files
+written and exits 2, naming that command to run once it collects.
 It never overwrites a file: one that exists is listed as "exists, not written" (for
 ``noxfile.py``, with the lines to add to it) and the others are still written. A
 ``pyproject.toml`` that already has ``[tool.test_framework]`` is refused before anything is
@@ -13,11 +16,12 @@ from __future__ import annotations
 
 import argparse
 import importlib.metadata
+import sys
 import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 
-from test_framework.errors import ConfigError
+from test_framework.errors import ConfigError, HarnessError
 from test_framework.scaffold import templates
 from test_framework.service import parse_service
 from test_framework.settings_table import INSTALL, SUITE
@@ -125,7 +129,8 @@ def run(args: argparse.Namespace) -> int:
     root: Path = args.root.resolve()
     if not root.is_dir():
         raise ConfigError(f"--root {args.root} is not a folder: give the repository's folder")
-    for item in plan(root, answers_from(args)):
+    answers = answers_from(args)
+    for item in plan(root, answers):
         target = root / item.path
         if target.exists() and not item.append:
             print(f"exists, not written: {item.path}")
@@ -148,6 +153,31 @@ def run(args: argparse.Namespace) -> int:
         else:
             target.write_text(item.text, encoding="utf-8")
             print(f"wrote {item.path}")
+    baseline = Path(answers.suite) / templates.BASELINE_NAME
+    if (root / baseline).exists():
+        print(f"exists, not written: {baseline}")
+    elif args.dry_run:
+        print(f"would write {baseline}: the suite's mission-critical tests, once collected")
+    elif not _first_baseline(root):
+        return 2
     if not args.dry_run:
         print("next: nox -s mission_critical   (the harness must be installed next to nox)")
     return 0
+
+
+def _first_baseline(root: Path) -> bool:
+    """Collect the suite just written and write its baseline; False (said in one line) when the
+    suite does not collect here."""
+    # Imported here: only a run that writes needs the collection.
+    from test_framework.results import baseline_command
+
+    try:
+        print(baseline_command.write(root))
+    except HarnessError as exc:
+        print(
+            f"error: the first baseline was not written: {exc}; then run"
+            " `python -m test_framework baseline`",
+            file=sys.stderr,
+        )
+        return False
+    return True

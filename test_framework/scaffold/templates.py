@@ -16,6 +16,7 @@ NOXFILE_LINES = (
 )
 
 # Pinned as in the harness's own workflow (tests/framework/test_init_command.py keeps them equal).
+BASELINE_NAME = "BASELINE"
 NOX_VERSION = "2026.10.20"
 CHECKOUT = "actions/checkout@11bd71901bbe5b1630ceea73d27597364c9af683 # v4.2.2"
 SETUP_PYTHON = "actions/setup-python@a26af69be951a213d495a4c3e4e4022e16d87065 # v5.6.0"
@@ -51,6 +52,9 @@ def pyproject_section(answers: Answers) -> str:
         "[tool.test_framework]",
         f"suite = {toml_string(answers.suite)}",
         f"install = [{install}]",
+        "# The committed list of the suite's mission-critical tests the gate judges against:",
+        "# rewrite it with `python -m test_framework baseline` when you add or remove one.",
+        f"baseline = {toml_string(answers.suite + '/' + BASELINE_NAME)}",
         'mode = "auto"',
         'report_dir = "reports"',
         "",
@@ -146,8 +150,9 @@ def workflow(answers: Answers) -> str:
 #   matrix  `nox -s ci_matrix` turns `nox -l --json` into {{"include": [cells]}}
 #   cell    `nox -s "<mode session>" -- --shard i/N`; uploads reports/ (ledger, transcripts)
 #   gate    downloads every cell's ledgers and runs the gate: exit 1 when a test failed, a
-#           mission-critical test ran in no mode, a required mode executed nothing, a shard is
-#           missing or disagrees, or a run was interrupted.
+#           mission-critical test (or one the committed baseline lists) ran in no mode, a
+#           required mode executed nothing, a shard is missing or disagrees, or a run was
+#           interrupted.
 #
 # HARNESS: the requirement that installs the harness next to nox (the noxfile imports it).
 # Shards per mode: the MC_SHARDS repository variable ("4", or "minimal=4,docker_local=2").

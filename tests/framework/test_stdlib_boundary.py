@@ -62,6 +62,8 @@ STDLIB_ONLY = (
     "test_framework.profiles",
     "test_framework.results",
     "test_framework.results.code",
+    "test_framework.results.baseline",
+    "test_framework.results.baseline_command",
     "test_framework.results.gate",
     "test_framework.results.junit",
     "test_framework.results.ledger",

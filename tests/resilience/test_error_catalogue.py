@@ -53,6 +53,7 @@ TEST_FILE = "def test_uses_the_deployment(mc_endpoints):\n    assert mc_endpoint
 # The docker_local cases talk to a fake daemon, not to whatever daemon this machine has (or
 # lacks): what they test is the harness's handling of the compose file, not the daemon.
 FAKE_DAEMON = {"DOCKER_HOST": "{fake_docker_host}"}
+WITH_BASELINE = PYPROJECT + 'baseline = "BASELINE"\n'
 LEDGER_V1 = '{"schema": "mission-critical-ledger/0", "mode": "minimal"}'
 PASSING_LEDGER = json.dumps(ledger("minimal", [record("test_passes")]).to_json())
 LONG_HOST_URL = "wss://" + "a" * 10_000 + "/ws"
@@ -69,7 +70,8 @@ class Case:
     ``<port>`` and ``<n> ms`` standing for what changes from run to run."""
 
     name: str
-    entry: str  # "probe", "gate", "pytest" or "plain pytest" (neither --mc-mode nor TEST_MODE)
+    # "probe", "gate", "pytest", "baseline" or "plain pytest" (neither --mc-mode nor TEST_MODE)
+    entry: str
     message: str
     status: int
     args: tuple[str, ...] = ()
@@ -821,6 +823,67 @@ CASES: tuple[Case, ...] = (
         args=("out", "--reports", "html"),
         files={"out/minimal/ledger.json": PASSING_LEDGER, "html/minimal": ""},
     ),
+    # -- the baseline -------------------------------------------------------------------------
+    Case(
+        "bad boolean in MC_ALLOW_SUBSET",
+        "probe",
+        "error: MC_ALLOW_SUBSET='sometimes' (environment) is not a boolean: use true or false",
+        HARNESS_USAGE,
+        env={"MC_ALLOW_SUBSET": "sometimes"},
+    ),
+    Case(
+        "gate with a configured baseline that does not exist",
+        "gate",
+        "error: the baseline BASELINE does not exist: write it with"
+        " `python -m test_framework baseline` and commit it",
+        HARNESS_USAGE,
+        args=("out",),
+        pyproject=WITH_BASELINE,
+        files={"out/minimal/ledger.json": "{}"},
+    ),
+    Case(
+        "gate with an empty baseline",
+        "gate",
+        "error: the baseline BASELINE lists no test: a baseline with no test guards nothing;"
+        " write it with `python -m test_framework baseline`",
+        HARNESS_USAGE,
+        args=("out",),
+        pyproject=WITH_BASELINE,
+        files={"BASELINE": "# comments and blank lines only\r\n\r\n   \n", "out/x": ""},
+    ),
+    Case(
+        "baseline command with no baseline configured",
+        "baseline",
+        'error: no baseline is configured: add baseline = "tests/mission_critical/BASELINE"'
+        " (the path you want) to [tool.test_framework] in pyproject.toml",
+        HARNESS_USAGE,
+    ),
+    Case(
+        "baseline command with a suite folder that does not exist",
+        "baseline",
+        "error: the suite tests/mission_critical (suite in [tool.test_framework]) does not exist"
+        " in <project>: give the folder of the mission-critical tests",
+        HARNESS_USAGE,
+        pyproject=WITH_BASELINE,
+    ),
+    Case(
+        "baseline command with a suite that fails to collect",
+        "baseline",
+        "error: collecting . failed in 1 module (test_broken.py: ModuleNotFoundError: No module"
+        " named 'not_installed_anywhere'): fix it, or run this where the suite's dependencies"
+        " are installed; a baseline without those tests would drop them",
+        HARNESS_USAGE,
+        pyproject=WITH_BASELINE + 'suite = "."\n',
+        files={"test_broken.py": "import not_installed_anywhere\n"},
+    ),
+    Case(
+        "baseline command with a suite without a mission-critical test",
+        "baseline",
+        "error: pytest collected no test marked mission_critical in .: a baseline with no test"
+        " guards nothing; mark the suite's tests @pytest.mark.mission_critical",
+        HARNESS_USAGE,
+        pyproject=WITH_BASELINE + 'suite = "."\n',
+    ),
 )
 
 
@@ -951,6 +1014,7 @@ ENTRY_COMMANDS = {
     "gate": "`python -m test_framework gate`",
     "pytest": "`pytest --mc-mode …`",
     "plain pytest": "`pytest` (no mode)",
+    "baseline": "`python -m test_framework baseline`",
 }
 
 

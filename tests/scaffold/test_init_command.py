@@ -194,3 +194,67 @@ def test_the_example_test_passes_in_minimal_mode_against_a_service_that_is_not_o
     )
     assert done.returncode == 0, done.stdout + done.stderr
     assert "1 passed" in done.stdout
+
+
+EXAMPLE_ID = (
+    "tests/mission_critical/test_mc_example.py::test_the_service_accepts_an_authenticated_websocket"
+)
+
+
+def test_init_writes_the_first_baseline_of_the_suite_and_it_checks_clean(repo: Path) -> None:
+    done = init(repo)
+    assert done.returncode == 0, done.stderr
+    assert "wrote tests/mission_critical/BASELINE: 1 test (1 added, 0 removed)" in done.stdout
+    lines = (repo / "tests/mission_critical/BASELINE").read_text().splitlines()
+    assert lines[-1] == EXAMPLE_ID
+    assert all(line.startswith("# ") for line in lines[:-1])
+    check = run_captured(
+        [sys.executable, "-m", "test_framework", "baseline", "--check"], cwd=repo, timeout=60
+    )
+    assert check.returncode == 0, check.stdout + check.stderr
+
+
+def test_init_collects_the_teams_own_tests_into_the_first_baseline(repo: Path) -> None:
+    suite = repo / "tests" / "mission_critical"
+    suite.mkdir(parents=True)
+    (suite / "test_ours.py").write_text(
+        "import pytest\n\n@pytest.mark.mission_critical\ndef test_ours():\n    pass\n"
+    )
+    assert init(repo).returncode == 0
+    lines = (suite / "BASELINE").read_text().splitlines()
+    assert lines[-2:] == [EXAMPLE_ID, "tests/mission_critical/test_ours.py::test_ours"]
+
+
+def test_init_never_overwrites_a_baseline(repo: Path) -> None:
+    suite = repo / "tests" / "mission_critical"
+    suite.mkdir(parents=True)
+    (suite / "BASELINE").write_text("ours::t\n")
+    done = init(repo)
+    assert done.returncode == 0, done.stderr
+    assert "exists, not written: tests/mission_critical/BASELINE" in done.stdout
+    assert (suite / "BASELINE").read_text() == "ours::t\n"
+
+
+def test_a_dry_run_says_it_would_write_the_baseline(repo: Path) -> None:
+    done = init(repo, "--dry-run")
+    assert "would write tests/mission_critical/BASELINE:" in done.stdout
+    assert not (repo / "tests").exists()
+
+
+def test_a_suite_that_does_not_collect_gets_no_baseline_and_one_line_naming_the_command(
+    repo: Path,
+) -> None:
+    suite = repo / "tests" / "mission_critical"
+    suite.mkdir(parents=True)
+    (suite / "test_broken.py").write_text("import not_installed_anywhere\n")
+    done = init(repo)
+    assert done.returncode == 2
+    assert done.stderr.strip().count("\n") == 0, done.stderr
+    assert done.stderr.startswith(
+        "error: the first baseline was not written: collecting tests/mission_critical failed"
+        " in 1 module (tests/mission_critical/test_broken.py: ModuleNotFoundError"
+    )
+    assert done.stderr.strip().endswith("then run `python -m test_framework baseline`")
+    assert not (suite / "BASELINE").exists()
+    for name in WRITTEN:
+        assert (repo / name).is_file(), name
