@@ -40,7 +40,7 @@ from pathlib import Path
 import nox
 
 import test_framework
-from test_framework.ci.github_matrix import GATE_TAG, TAG
+from test_framework.ci.matrix import GATE_TAG, TAG
 from test_framework.errors import HarnessError
 from test_framework.modes import ALL_MODES, Mode
 from test_framework.probes.decision import Action, clear_ledgers, decide_mode, shard_from_args
@@ -115,7 +115,9 @@ class _Run:
         if _PARALLEL_WORKER in sys.argv and inherited:
             self.invocation = inherited
             return
-        self.invocation = _new_invocation()
+        # A CI pipeline sets it to its own id (GitLab's CI_PIPELINE_ID, GitHub's run id), so
+        # that every cell's ledgers carry the one id its gate job judges (docs/ci.md).
+        self.invocation = inherited or _new_invocation()
         os.environ.pop(GATE_FOLLOWS_ENV, None)
         if self.command_line.parallel and self.command_line.gate_selected:
             os.environ[INVOCATION_ENV] = self.invocation
@@ -305,11 +307,11 @@ def define_sessions(root: Path | str | None = None) -> None:
 
     @nox.session(name="ci_matrix", venv_backend="none", default=False, tags=["ci"])
     def ci_matrix(session: nox.Session) -> None:
-        """Print the GitHub Actions matrix (mode x shard), e.g. `nox -s ci_matrix -- --shards 4`."""
+        """Print the CI matrix (mode x shard): `nox -s ci_matrix -- --shards 4 --format cells`."""
         session.run(
             sys.executable,
             "-m",
-            "test_framework.ci.github_matrix",
+            "test_framework.ci.matrix",
             *session.posargs,
             env={"PYTHONPATH": _HARNESS_PATH},
             external=True,
