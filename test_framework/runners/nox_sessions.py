@@ -140,9 +140,9 @@ class _Run:
             shard = shard_from_args(session.posargs)
         except HarnessError as exc:
             session.error(str(exc))
-        # One shard (`-- --shard i/N`, a CI matrix cell) cannot be judged alone: the gate runs
-        # over all the cells' ledgers in the workflow's last job.
-        if judge and shard[1] == 1:
+        # A CI matrix cell (`-- --shard i/N`, 1/1 too) cannot be judged alone: the gate runs
+        # over all the cells' ledgers in the pipeline's last job.
+        if judge and not _names_a_shard(session.posargs):
             self._queue_gate(session)
         clear_ledgers(settings, mode, shard, f"nox run {self.invocation}")
         self.judged.append(mode.value)
@@ -198,6 +198,10 @@ class _Run:
         _ensure(session, packages, needed, "the harness")
         if mode is Mode.DOCKER_LOCAL:
             _ensure(session, _docker_extra(session), ["docker"], "the harness's docker extra")
+
+
+def _names_a_shard(args: Sequence[str]) -> bool:
+    return any(arg == "--shard" or arg.startswith("--shard=") for arg in args)
 
 
 def _ensure(session: nox.Session, packages: list[str], needed: list[str], what: str) -> None:
