@@ -252,13 +252,17 @@ jobs:
         with:
           pattern: ledger-*
           path: ledgers
-      - name: Gate (exit 1 when a test failed or a mission-critical test ran nowhere)
+      - name: Gate (exit 1 when a test failed, a cell left no ledger, or a test ran nowhere)
         env:
           MC_REQUIRED_MODES: ${{{{ vars.MC_REQUIRED_MODES || 'minimal' }}}}
           MC_INVOCATION_ID: ${{{{ github.run_id }}}}
-        run: >-
-          python -m test_framework gate ledgers --invocation "$MC_INVOCATION_ID"
-          --reports gate-report
+          # Each cell's folder: one that holds no ledger fails the gate (MISSING LEDGER).
+          CELLS: ${{{{ join(fromJSON(needs.matrix.outputs.matrix).include.*.artifact, ' ') }}}}
+        run: |
+          folders=""
+          for cell in $CELLS; do mkdir -p "ledgers/$cell"; folders="$folders ledgers/$cell"; done
+          python -m test_framework gate $folders --invocation "$MC_INVOCATION_ID" \\
+            --reports gate-report
       - name: Upload the report (index.html, JUnit per mode)
         if: ${{{{ !cancelled() }}}}
         uses: {UPLOAD}
@@ -342,9 +346,10 @@ include:
   extends: .mission-critical-job
   when: always
   script:
-    - for cell in $MC_CELLS; do mkdir -p "ledgers/$cell"; done
+    - folders=""
+    - for cell in $MC_CELLS; do mkdir -p "ledgers/$cell"; folders="$folders ledgers/$cell"; done
     - >-
-      python -m test_framework gate $(for cell in $MC_CELLS; do printf 'ledgers/%s ' "$cell"; done)
+      python -m test_framework gate $folders
       --invocation "$MC_INVOCATION_ID" --reports gate-report
     - >-
       nox -s ci_matrix -- --format gitlab --shards "$MC_MATRIX_SHARDS"

@@ -164,8 +164,11 @@ def test_the_workflow_runs_the_cells_ci_matrix_builds_and_gates_them_all() -> No
     assert "nox -s ci_matrix -- --shards" in text
     assert 'nox -s "$SESSION" -- --shard "$SHARD"' in text
     assert (
-        'python -m test_framework.results.gate ledgers --invocation "$MC_INVOCATION_ID"'
-        in " ".join(text.split())
+        "CELLS: ${{ join(fromJSON(needs.matrix.outputs.matrix).include.*.artifact, ' ') }}" in text
+    )
+    assert (
+        'python -m test_framework.results.gate $folders --invocation "$MC_INVOCATION_ID" \\'
+        " --reports gate-report" in " ".join(text.split())
     )
     assert text.count("MC_INVOCATION_ID: ${{ github.run_id }}") == 2
     assert "pattern: ledger-*" in text
@@ -177,11 +180,20 @@ def test_the_workflow_runs_the_cells_ci_matrix_builds_and_gates_them_all() -> No
 def test_the_cells_artifacts_gated_together_give_the_verdict(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """What the gate job sees: each cell's reports/ downloaded into ledgers/<artifact>/."""
+    """What the gate job sees: each cell's reports/ downloaded into ledgers/<artifact>/, and
+    each cell's folder made and named to the gate, as the workflow's gate step does."""
     monkeypatch.setenv("MC_REQUIRED_MODES", "minimal")
     tests = [record(f"test_{i}") for i in range(9)]
     ids = [t.nodeid for t in tests]
-    for cell in renderers.github(matrix.build(SESSIONS, 1, {"minimal": 3}))["include"]:
+    include = renderers.github(matrix.build(SESSIONS, 1, {"minimal": 3}))["include"]
+    folders = [tmp_path / "ledgers" / cell["artifact"] for cell in include]
+
+    def gate_job() -> int:
+        for folder in folders:
+            folder.mkdir(parents=True, exist_ok=True)
+        return gate.main([str(folder) for folder in folders])
+
+    for cell in include:
         reports = tmp_path / "ledgers" / cell["artifact"]
         if cell["mode"] != "minimal":
             write(reports, ledger(cell["mode"], status=RunStatus.SKIPPED, reason="not here"))
@@ -189,11 +201,22 @@ def test_the_cells_artifacts_gated_together_give_the_verdict(
         mine = set(select_shard(ids, cell["shard"], cell["shards"]))
         part = [t for t in tests if t.nodeid in mine]
         write(reports, ledger("minimal", part, shard=(cell["shard"], 3), collected=ids))
-    assert gate.main([str(tmp_path / "ledgers")]) == 0
+    assert gate_job() == 0
     assert "ran in at least one mode: 9, ran nowhere: 0" in capsys.readouterr().out
-    shutil.rmtree(tmp_path / "ledgers" / "ledger-minimal-2-of-3")
-    assert gate.main([str(tmp_path / "ledgers")]) == 1
-    assert "no ledger for shard 2/3" in capsys.readouterr().out
+    aside = tmp_path / "aside"
+    folders[3].rename(aside)
+    assert gate_job() == 1
+    out = capsys.readouterr().out
+    assert "no ledger for shard 2/3" in out
+    assert re.search(r"MISSING LEDGER: \S*ledger-minimal-2-of-3", out), out
+    # A cell of one shard that left nothing is caught only because its folder is named.
+    shutil.rmtree(folders[3])
+    aside.rename(folders[3])
+    shutil.rmtree(folders[1])
+    assert gate_job() == 1
+    out = capsys.readouterr().out
+    assert re.search(r"MISSING LEDGER: \S*ledger-staging_fallback-1-of-1", out), out
+    assert gate.main([str(tmp_path / "ledgers")]) == 0, "the whole folder cannot tell"
 
 
 @pytest.mark.parametrize("spec", ["1", "3", "minimal=2,docker_local=3"])
