@@ -27,8 +27,8 @@ import pytest
 from test_framework.ci import matrix, renderers
 from test_framework.scaffold import command, templates
 from tests.support import gitlab_pipeline
-from tests.support.environment import run_captured
 from tests.support.nox_project import SUITE, make_team_project, nox_in
+from tests.support.projects import run_init, team_repository
 from tests.support.workflow_linters import GITLAB_CI, check_schema
 
 PIPELINE_ID = "4242"
@@ -38,17 +38,12 @@ GATE_JOB = renderers.GITLAB_GATE_JOB
 WRITTEN = (".gitlab-ci.yml", renderers.GITLAB_TEMPLATES_FILE, renderers.GITLAB_MATRIX_FILE)
 
 
-def init(repo: Path, *flags: str) -> subprocess.CompletedProcess[str]:
-    return run_captured(
-        [sys.executable, "-m", "test_framework", "init", *flags], cwd=repo, timeout=60
-    )
+init = run_init
 
 
 @pytest.fixture
 def repo(tmp_path: Path) -> Path:
-    subprocess.run(["git", "init", "-q", str(tmp_path)], check=True)
-    (tmp_path / "pyproject.toml").write_text('[project]\nname = "team-service"\nversion = "1"')
-    return tmp_path
+    return team_repository(tmp_path)
 
 
 def cell_names(config: dict[str, Any]) -> list[str]:

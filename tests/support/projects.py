@@ -3,9 +3,13 @@ that run the harness."""
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
+
+from tests.support.environment import run_captured
 
 # docs/protocol.md's adapter, as this repository's own pyproject.toml has it, without the
 # service's factory and compose file (a test names those when it needs them).
@@ -42,3 +46,18 @@ def harness_project(
         + ini
     )
     return pytester
+
+
+def team_repository(folder: Path) -> Path:
+    """``folder`` as a git repository holding a project of its own, with a pyproject.toml
+    (what ``init`` adopts the harness into); returns ``folder``."""
+    subprocess.run(["git", "init", "-q", str(folder)], check=True)
+    (folder / "pyproject.toml").write_text('[project]\nname = "team-service"\nversion = "1"')
+    return folder
+
+
+def run_init(repo: Path, *flags: str) -> subprocess.CompletedProcess[str]:
+    """``python -m test_framework init`` in ``repo``."""
+    return run_captured(
+        [sys.executable, "-m", "test_framework", "init", *flags], cwd=repo, timeout=60
+    )
