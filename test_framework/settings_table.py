@@ -151,7 +151,9 @@ INVOCATION_ID = Setting(
     Kind.ID,
     "set by the noxfile (and the tox plugin), one per run, shared by all the processes of"
     " `nox --parallel`: written into every ledger of that run, whose gate judges no other"
-    " ledger ([docs/reports.md](docs/reports.md))",
+    " ledger ([docs/reports.md](docs/reports.md)); a CI job sets it to its pipeline's id, which"
+    " the noxfile then keeps, so that the gate job judges only that pipeline's cells"
+    " ([docs/ci.md](docs/ci.md))",
     env="MC_INVOCATION_ID",
     read_by="test_framework.results.ledger",
 )
@@ -188,7 +190,7 @@ SHARDS = Setting(
     default="1",
     env="MC_SHARDS",
     option="--shards",
-    read_by="test_framework.ci.github_matrix",
+    read_by="test_framework.ci.matrix",
     metavar="SPEC",
 )
 

@@ -42,7 +42,7 @@ import nox
 from packaging.version import Version
 
 import test_framework
-from test_framework.ci.github_matrix import GATE_TAG, TAG
+from test_framework.ci.matrix import GATE_TAG, TAG
 from test_framework.errors import EXIT_USAGE, HarnessError
 from test_framework.modes import ALL_MODES, Mode
 from test_framework.probes.decision import Action, clear_ledgers, decide_mode, shard_from_args
@@ -122,7 +122,9 @@ class _Run:
         if _PARALLEL_WORKER in sys.argv and inherited:
             self.invocation = inherited
             return
-        self.invocation = _new_invocation()
+        # A CI pipeline sets it to its own id (GitLab's CI_PIPELINE_ID, GitHub's run id), so
+        # that every cell's ledgers carry the one id its gate job judges (docs/ci.md).
+        self.invocation = inherited or _new_invocation()
         os.environ.pop(GATE_FOLLOWS_ENV, None)
         if self.command_line.parallel and self.command_line.gate_selected:
             os.environ[INVOCATION_ENV] = self.invocation
@@ -147,9 +149,9 @@ class _Run:
             shard = shard_from_args(session.posargs)
         except HarnessError as exc:
             session.error(str(exc))
-        # One shard (`-- --shard i/N`, a CI matrix cell) cannot be judged alone: the gate runs
-        # over all the cells' ledgers in the workflow's last job.
-        if judge and shard[1] == 1:
+        # A CI matrix cell (`-- --shard i/N`, 1/1 too) cannot be judged alone: the gate runs
+        # over all the cells' ledgers in the pipeline's last job.
+        if judge and not _names_a_shard(session.posargs):
             self._queue_gate(session)
         clear_ledgers(settings, mode, shard, f"nox run {self.invocation}")
         self.judged.append(mode.value)
@@ -222,6 +224,10 @@ def _reinstall_copies(session: nox.Session, root: Path, packages: list[str]) -> 
     uv = session.venv_backend == "uv"
     installer = ["uv", "pip", "install"] if uv else ["python", "-m", "pip", "install"]
     session.run(*installer, *reinstall_arguments(folders, uv=uv), silent=True)
+
+
+def _names_a_shard(args: Sequence[str]) -> bool:
+    return any(arg == "--shard" or arg.startswith("--shard=") for arg in args)
 
 
 def _ensure(session: nox.Session, packages: list[str], needed: list[str], what: str) -> None:
@@ -349,11 +355,11 @@ def define_sessions(root: Path | str | None = None) -> None:
 
     @nox.session(name="ci_matrix", venv_backend="none", default=False, tags=["ci"])
     def ci_matrix(session: nox.Session) -> None:
-        """Print the GitHub Actions matrix (mode x shard), e.g. `nox -s ci_matrix -- --shards 4`."""
+        """Print the CI matrix (mode x shard): `nox -s ci_matrix -- --shards 4 --format cells`."""
         session.run(
             sys.executable,
             "-m",
-            "test_framework.ci.github_matrix",
+            "test_framework.ci.matrix",
             *session.posargs,
             env={"PYTHONPATH": _HARNESS_PATH},
             external=True,

@@ -1,15 +1,17 @@
 """``python -m test_framework init``: adopt the harness in an existing repository.
 
 Writes the ``[tool.test_framework]`` section (appended to ``pyproject.toml``, or a new one), a
-``noxfile.py``, ``<suite>/conftest.py`` with one example test, and the GitHub Actions workflow;
-then collects the suite and writes its first baseline, ``<suite>/BASELINE`` (as
+``noxfile.py``, ``<suite>/conftest.py`` with one example test, and the CI files: the GitHub
+Actions workflow, or with ``--ci gitlab`` the GitLab CI pipeline (``.gitlab-ci.yml`` including
+``.gitlab/mission-critical.yml``, which includes the matrix ``ci_matrix --format gitlab``
+prints); then collects the suite and writes its first baseline, ``<suite>/BASELINE`` (as
 ``python -m test_framework baseline`` does). A collection that fails leaves the other files
-written and exits 2, naming that command to run once it collects.
-It never overwrites a file: one that exists is listed as "exists, not written" (for
-``noxfile.py``, with the lines to add to it) and the others are still written. A
-``pyproject.toml`` that already has ``[tool.test_framework]`` is refused before anything is
-written. Exit status 0 when it wrote (or, with ``--dry-run``, would write) the section; 2 when it
-refused. Standard library only: it runs wherever the harness is installed.
+written and exits 2, naming that command to run once it collects. It never overwrites a file:
+one that exists is listed as "exists, not written" (for ``noxfile.py`` and ``.gitlab-ci.yml``,
+with the lines to add to it) and the others are still written. A ``pyproject.toml`` that
+already has ``[tool.test_framework]`` is refused before anything is written. Exit status 0
+when it wrote (or, with ``--dry-run``, would write) the section; 2 when it refused. Standard
+library only: it runs wherever the harness is installed.
 """
 
 from __future__ import annotations
@@ -21,13 +23,20 @@ import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 
+from test_framework.ci import matrix, renderers
 from test_framework.errors import ConfigError, HarnessError
 from test_framework.scaffold import templates
 from test_framework.service import parse_service
-from test_framework.settings_table import INSTALL, SUITE
+from test_framework.settings_table import INSTALL, SHARDS, SUITE
 
 DISTRIBUTION = "mission-critical-harness"
 WORKFLOW = Path(".github/workflows/mission-critical.yml")
+CI_SYSTEMS = ("github", "gitlab")
+# What to add to a file of the team's that exists, rather than overwrite it.
+LINES_TO_ADD = {
+    Path("noxfile.py"): templates.NOXFILE_LINES,
+    Path(templates.GITLAB_CI): templates.GITLAB_INCLUDE_LINES,
+}
 
 
 @dataclass(frozen=True)
@@ -71,6 +80,19 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument(
         "--ready-message", default="", help="the type of the first message (default: none)"
+    )
+    p.add_argument(
+        "--ci",
+        action="append",
+        choices=CI_SYSTEMS,
+        help="the CI files to write (repeatable; default github): github writes"
+        f" {WORKFLOW}, gitlab {templates.GITLAB_CI} and .gitlab/ (docs/ci.md)",
+    )
+    p.add_argument(
+        SHARDS.option,
+        default=SHARDS.default,
+        metavar=SHARDS.metavar,
+        help="the shards of the GitLab matrix, as ci_matrix takes them (default 1)",
     )
     p.add_argument(
         "--harness",
@@ -121,8 +143,27 @@ def plan(root: Path, answers: templates.Answers) -> list[Planned]:
         Planned(Path("noxfile.py"), templates.noxfile()),
         Planned(suite / "conftest.py", templates.conftest()),
         Planned(suite / "test_mc_example.py", templates.example_test()),
-        Planned(WORKFLOW, templates.workflow(answers)),
     ]
+
+
+def plan_ci(answers: templates.Answers, systems: list[str], shards: str) -> list[Planned]:
+    """The CI files: GitHub's workflow builds its matrix in the run; GitLab's is written here,
+    from the mode sessions ``define_sessions()`` makes, and checked by its gate job."""
+    planned = []
+    if "github" in systems:
+        planned.append(Planned(WORKFLOW, templates.workflow(answers)))
+    if "gitlab" in systems:
+        default, per_mode = matrix.parse_shards(shards)
+        cells = matrix.build(matrix.harness_sessions(), default, per_mode)
+        planned += [
+            Planned(Path(templates.GITLAB_CI), templates.gitlab_ci()),
+            Planned(
+                Path(renderers.GITLAB_TEMPLATES_FILE),
+                templates.gitlab_templates(answers, renderers.GITLAB_MATRIX_FILE),
+            ),
+            Planned(Path(renderers.GITLAB_MATRIX_FILE), renderers.gitlab(cells, shards)),
+        ]
+    return planned
 
 
 def run(args: argparse.Namespace) -> int:
@@ -130,13 +171,14 @@ def run(args: argparse.Namespace) -> int:
     if not root.is_dir():
         raise ConfigError(f"--root {args.root} is not a folder: give the repository's folder")
     answers = answers_from(args)
-    for item in plan(root, answers):
+    planned = plan(root, answers) + plan_ci(answers, args.ci or ["github"], args.shards)
+    for item in planned:
         target = root / item.path
         if target.exists() and not item.append:
             print(f"exists, not written: {item.path}")
-            if item.path == Path("noxfile.py"):
+            if item.path in LINES_TO_ADD:
                 print("  add these lines to it:")
-                for line in templates.NOXFILE_LINES:
+                for line in LINES_TO_ADD[item.path]:
                     print(f"    {line}" if line else "")
             continue
         verb = "append to" if item.append else "write"

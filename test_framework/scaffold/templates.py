@@ -227,6 +227,8 @@ jobs:
         env:
           SESSION: ${{{{ matrix.session }}}}
           SHARD: ${{{{ matrix.shard }}}}/${{{{ matrix.shards }}}}
+          # The run's id in every cell's ledgers: the gate judges only this run's.
+          MC_INVOCATION_ID: ${{{{ github.run_id }}}}
           MC_REQUIRED_MODES: ${{{{ vars.MC_REQUIRED_MODES || 'minimal' }}}}
           STAGING_WEBSOCKET_URL: ${{{{ vars.STAGING_WEBSOCKET_URL }}}}
           STAGING_TEST_USER: ${{{{ secrets.STAGING_TEST_USER }}}}
@@ -264,10 +266,17 @@ jobs:
         with:
           pattern: ledger-*
           path: ledgers
-      - name: Gate (exit 1 when a test failed or a mission-critical test ran nowhere)
+      - name: Gate (exit 1 when a test failed, a cell left no ledger, or a test ran nowhere)
         env:
           MC_REQUIRED_MODES: ${{{{ vars.MC_REQUIRED_MODES || 'minimal' }}}}
-        run: python -m test_framework gate ledgers --reports gate-report
+          MC_INVOCATION_ID: ${{{{ github.run_id }}}}
+          # Each cell's folder: one that holds no ledger fails the gate (MISSING LEDGER).
+          CELLS: ${{{{ join(fromJSON(needs.matrix.outputs.matrix).include.*.artifact, ' ') }}}}
+        run: |
+          folders=""
+          for cell in $CELLS; do mkdir -p "ledgers/$cell"; folders="$folders ledgers/$cell"; done
+          python -m test_framework gate $folders --invocation "$MC_INVOCATION_ID" \\
+            --reports gate-report
       - name: Upload the report (index.html, JUnit per mode)
         if: ${{{{ !cancelled() }}}}
         uses: {UPLOAD}
@@ -275,4 +284,95 @@ jobs:
           name: mission-critical-report
           path: gate-report/
           if-no-files-found: error
+"""
+
+
+# What `init --ci gitlab` writes: .gitlab-ci.yml only includes TEMPLATES_FILE (the lines to add
+# to a .gitlab-ci.yml that exists), which includes the matrix `ci_matrix --format gitlab` prints.
+GITLAB_CI = ".gitlab-ci.yml"
+GITLAB_INCLUDE_LINES = (
+    "include:",
+    "  - local: .gitlab/mission-critical.yml",
+)
+
+
+def gitlab_ci() -> str:
+    return "\n".join(
+        (
+            "# The mission-critical suite as a CI matrix: one job per mode x shard, then one",
+            "# gate over all (.gitlab/mission-critical.yml). Written by `python -m test_framework",
+            "# init`; your own jobs go below.",
+            *GITLAB_INCLUDE_LINES,
+            "",
+        )
+    )
+
+
+def gitlab_templates(answers: Answers, matrix_file: str) -> str:
+    return f"""\
+# The mission-critical suite as a GitLab CI matrix: one job per mode x shard, then one gate.
+# Written by `python -m test_framework init --ci gitlab`. The jobs are in
+#   {matrix_file}
+# which `nox -s ci_matrix -- --format gitlab --shards SPEC > {matrix_file}` rewrites.
+#
+#   cell    `nox -s "$MC_SESSION" -- --shard "$MC_SHARD"` writes ledgers/<mode>-<i>-of-<N>/;
+#           kept as the job's artifact, also when the tests failed
+#   gate    needs every cell with its artifacts and runs after failed cells too (when: always);
+#           judges exactly the cells' folders and only this pipeline's ledgers
+#           (--invocation $CI_PIPELINE_ID): exit 1 when a test failed, a mission-critical test
+#           ran in no mode, a required mode executed nothing, a cell's ledger is missing, shards
+#           disagree, or a run was interrupted; then checks that the matrix is current
+#
+# CI/CD variables (Settings > CI/CD > Variables): MC_REQUIRED_MODES (default: minimal);
+# STAGING_WEBSOCKET_URL; STAGING_AUTH_TOKEN or STAGING_TEST_USER / STAGING_TEST_PASSWORD,
+# masked and protected (then only pipelines of protected branches and tags get them; elsewhere
+# staging_fallback is skipped with that reason). docker_local needs a runner with Docker.
+# Both jobs are in the stage `test`: keep it in your `stages:`.
+
+include:
+  - local: {matrix_file}
+
+.mission-critical-job:
+  image: python:3.11-bookworm
+  stage: test
+  variables:
+    NOX_VERSION: "{NOX_VERSION}"
+    HARNESS: {json.dumps(answers.harness)}
+    MC_REQUIRED_MODES: minimal
+    # The pipeline's id in every cell's ledgers: the gate judges no other ledger.
+    MC_INVOCATION_ID: $CI_PIPELINE_ID
+  before_script:
+    - python -m pip install "nox==$NOX_VERSION" "$HARNESS"
+
+.mission-critical-cell:
+  extends: .mission-critical-job
+  timeout: 60 minutes
+  script:
+    - export MC_REPORT_DIR="ledgers/$MC_MODE-${{MC_SHARD%/*}}-of-${{MC_SHARD#*/}}"
+    - nox -s "$MC_SESSION" -- --shard "$MC_SHARD"
+  artifacts:
+    when: always
+    paths:
+      - ledgers/
+    expire_in: 2 weeks
+
+.mission-critical-gate:
+  extends: .mission-critical-job
+  when: always
+  script:
+    - folders=""
+    - for cell in $MC_CELLS; do mkdir -p "ledgers/$cell"; folders="$folders ledgers/$cell"; done
+    - >-
+      python -m test_framework gate $folders
+      --invocation "$MC_INVOCATION_ID" --reports gate-report
+    - >-
+      nox -s ci_matrix -- --format gitlab --shards "$MC_MATRIX_SHARDS"
+      --check {matrix_file}
+  artifacts:
+    when: always
+    paths:
+      - gate-report/
+    reports:
+      junit: gate-report/*/junit.xml
+    expire_in: 2 weeks
 """

@@ -196,12 +196,14 @@ SPELT_ELSEWHERE = {
     ("backends/docker.py", "MC_BASE_IMAGE"),
     # Written for the docker CLI and Compose, with DOCKER_TLS_VERIFY and DOCKER_CERT_PATH.
     ("engine/daemon_address.py", "DOCKER_HOST"),
-    # The GitHub workflow `init` writes for a team: its own text, naming the variables it sets.
+    # The CI files `init` writes for a team: their own text, naming the variables they set.
     *(
         ("scaffold/templates.py", name)
         for name in (
             "MC_SHARDS",
             "MC_REQUIRED_MODES",
+            "MC_REPORT_DIR",
+            "MC_INVOCATION_ID",
             "STAGING_WEBSOCKET_URL",
             "STAGING_TEST_USER",
             "STAGING_TEST_PASSWORD",

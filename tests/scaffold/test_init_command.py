@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import re
-import subprocess
 import sys
 from pathlib import Path
 
@@ -13,6 +12,7 @@ import pytest
 from test_framework.scaffold import templates
 from test_framework.settings import load_settings
 from tests.support.environment import run_captured
+from tests.support.projects import run_init, team_repository
 from tests.support.workflow_linters import audit, check_schema
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -42,18 +42,13 @@ CHAT_FLAGS = (
 )
 
 
-def init(repo: Path, *flags: str) -> subprocess.CompletedProcess[str]:
-    return run_captured(
-        [sys.executable, "-m", "test_framework", "init", *flags], cwd=repo, timeout=60
-    )
+init = run_init
 
 
 @pytest.fixture
 def repo(tmp_path: Path) -> Path:
     """A git repository holding a project of its own, with a pyproject.toml."""
-    subprocess.run(["git", "init", "-q", str(tmp_path)], check=True)
-    (tmp_path / "pyproject.toml").write_text('[project]\nname = "team-service"\nversion = "1"')
-    return tmp_path
+    return team_repository(tmp_path)
 
 
 def snapshot(folder: Path) -> dict[str, bytes]:

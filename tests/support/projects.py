@@ -4,6 +4,7 @@ that run the harness."""
 from __future__ import annotations
 
 import shutil
+import subprocess
 import sys
 from pathlib import Path
 
@@ -59,3 +60,18 @@ def install_copy(folder: Path, target: Path) -> None:
         timeout=180,
     )
     assert done.returncode == 0, done.stdout + done.stderr
+
+
+def team_repository(folder: Path) -> Path:
+    """``folder`` as a git repository holding a project of its own, with a pyproject.toml
+    (what ``init`` adopts the harness into); returns ``folder``."""
+    subprocess.run(["git", "init", "-q", str(folder)], check=True)
+    (folder / "pyproject.toml").write_text('[project]\nname = "team-service"\nversion = "1"')
+    return folder
+
+
+def run_init(repo: Path, *flags: str) -> subprocess.CompletedProcess[str]:
+    """``python -m test_framework init`` in ``repo``."""
+    return run_captured(
+        [sys.executable, "-m", "test_framework", "init", *flags], cwd=repo, timeout=60
+    )

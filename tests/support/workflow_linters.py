@@ -1,4 +1,6 @@
-"""The two checks a GitHub workflow file must pass: GitHub's published schema, and zizmor's audit.
+"""The checks a CI or Compose file must pass offline: its published schema (check-jsonschema's
+vendored copies of GitHub's workflow, GitLab CI's and the Compose specification's), and for a
+GitHub workflow zizmor's audit.
 
 Both tools come with ``pip install -e '.[test]'`` into the interpreter running the tests; a test
 that finds one missing fails, naming the install, rather than skipping a check CI relies on.
@@ -26,11 +28,18 @@ def tool(name: str) -> str:
     return found
 
 
-def check_schema(workflow: Path) -> subprocess.CompletedProcess[str]:
-    """``check-jsonschema`` against GitHub's workflow schema; the caller judges the result."""
+GITHUB_WORKFLOWS = "vendor.github-workflows"
+GITLAB_CI = "vendor.gitlab-ci"
+COMPOSE_SPEC = "vendor.compose-spec"
+
+
+def check_schema(
+    workflow: Path, schema: str = GITHUB_WORKFLOWS
+) -> subprocess.CompletedProcess[str]:
+    """``check-jsonschema`` against a vendored schema (GitHub's workflow schema unless told);
+    the caller judges the result."""
     return run_captured(
-        [tool("check-jsonschema"), "--builtin-schema", "vendor.github-workflows", str(workflow)],
-        timeout=120,
+        [tool("check-jsonschema"), "--builtin-schema", schema, str(workflow)], timeout=120
     )
 
 

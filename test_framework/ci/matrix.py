@@ -1,27 +1,31 @@
-"""The GitHub Actions matrix (mode x shard), built from the nox session list.
+"""The CI matrix (mode x shard), built from the nox session list, in the format a CI asks for.
 
-``nox -s ci_matrix -- [--shards SPEC] [--github-output]`` prints
-``{"include": [{"session", "mode", "shard", "shards", "name", "artifact"}, ...]}``: one cell
-per shard of every session tagged ``mission_critical`` in ``nox -l --json`` but the gate
-(tagged ``gate`` too). A workflow job runs a cell as
-``nox -s "$SESSION" -- --shard "$SHARD/$SHARDS"`` and uploads ``reports/`` as the cell's
-artifact; a last job gates all of them (``.github/workflows/mission-critical.yml``,
-``docs/reports.md``). Standard library only.
+``nox -s ci_matrix -- [--shards SPEC] [--format github|gitlab|cells] [--github-output]
+[--check FILE]`` builds one cell per shard of every session tagged ``mission_critical`` in
+``nox -l --json`` but the gate (tagged ``gate`` too), and prints it as GitHub Actions'
+``include`` list (the default), as the GitLab CI jobs of the matrix (``parallel: matrix`` and a
+gate that needs every cell), or as the neutral list of cells ``{session, mode, shard, of}``
+any other CI can read (``docs/ci.md``). A job runs a cell as
+``nox -s "$SESSION" -- --shard "$SHARD/$OF"``; a last job gates all the cells' ledgers.
+Standard library only.
 """
 
 from __future__ import annotations
 
 import argparse
+import enum
 import json
 import os
 import subprocess
 import sys
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from test_framework.ci import renderers
 from test_framework.errors import EXIT_USAGE, ConfigError, HarnessError
-from test_framework.modes import parse_mode
+from test_framework.modes import ALL_MODES, parse_mode
 from test_framework.settings_table import SHARDS
 
 TAG = "mission_critical"
@@ -30,6 +34,36 @@ TAG = "mission_critical"
 GATE_TAG = "gate"
 MAX_SHARDS = 64
 NOX_TIMEOUT_S = 120.0
+EXIT_STALE = 1
+
+
+class Format(enum.StrEnum):
+    GITHUB = "github"
+    GITLAB = "gitlab"
+    CELLS = "cells"
+
+
+@dataclass(frozen=True)
+class Cell:
+    """One CI job: shard ``shard`` of ``of`` of the nox session ``session`` (mode ``mode``)."""
+
+    session: str
+    mode: str
+    shard: int
+    of: int
+
+    @property
+    def name(self) -> str:
+        return f"{self.mode} {self.shard}/{self.of}"
+
+    @property
+    def label(self) -> str:
+        """A name safe in paths and artifact names: ``minimal-2-of-4``."""
+        return f"{self.mode}-{self.shard}-of-{self.of}"
+
+    def to_json(self) -> dict[str, Any]:
+        """The neutral form, a stable interface (docs/ci.md): these four keys, no others."""
+        return {"session": self.session, "mode": self.mode, "shard": self.shard, "of": self.of}
 
 
 def parse_shards(spec: str) -> tuple[int, dict[str, int]]:
@@ -87,14 +121,32 @@ def parse_sessions(text: str) -> list[dict[str, Any]]:
     return data
 
 
+def harness_sessions() -> list[dict[str, Any]]:
+    """The mode sessions ``define_sessions()`` makes, as ``nox -l --json`` lists them.
+
+    For ``init``, which writes the noxfile and the CI files together, before nox can list
+    anything; tests/ci/test_ci_matrix.py keeps this equal to the real listing.
+    """
+    return [
+        {
+            "session": f"{TAG}(mode='{mode.value}')",
+            "name": TAG,
+            "tags": [TAG, mode.value],
+            "call_spec": {"mode": mode.value},
+        }
+        for mode in ALL_MODES
+    ]
+
+
 def build(
     sessions: Sequence[Mapping[str, Any]],
     default_shards: int = 1,
     shards_per_mode: Mapping[str, int] | None = None,
     tag: str = TAG,
-) -> dict[str, list[dict[str, Any]]]:
+) -> list[Cell]:
+    """The cells, in the session list's order, each mode's shards in order."""
     per_mode = dict(shards_per_mode or {})
-    include: list[dict[str, Any]] = []
+    cells: list[Cell] = []
     modes_seen: list[str] = []
     for session in sessions:
         tags = session.get("tags", ())
@@ -110,24 +162,14 @@ def build(
             raise HarnessError(f"two nox sessions tagged {tag} run mode {mode}: keep one")
         modes_seen.append(mode)
         count = per_mode.pop(mode, default_shards)
-        for index in range(1, count + 1):
-            include.append(
-                {
-                    "session": session["session"],
-                    "mode": mode,
-                    "shard": index,
-                    "shards": count,
-                    "name": f"{mode} {index}/{count}",
-                    "artifact": f"ledger-{mode}-{index}-of-{count}",
-                }
-            )
-    if not include:
+        cells += [Cell(session["session"], mode, index, count) for index in range(1, count + 1)]
+    if not cells:
         raise HarnessError(f"`nox -l --json` lists no session tagged {tag}: nothing to run")
     if per_mode:
         raise ConfigError(
             f"--shards names mode(s) with no nox session: {', '.join(sorted(per_mode))}"
         )
-    return {"include": include}
+    return cells
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -136,6 +178,15 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         default=os.environ.get(SHARDS.env, SHARDS.default),
         metavar=SHARDS.metavar,
         help=SHARDS.option_help(),
+    )
+    p.add_argument(
+        "--format",
+        type=Format,
+        choices=list(Format),
+        default=Format.GITHUB,
+        help="github: the include list of a GitHub Actions matrix (default); gitlab: the GitLab"
+        " CI jobs of the matrix (.gitlab/mission-critical-matrix.yml); cells: the neutral JSON"
+        " list of {session, mode, shard, of}",
     )
     p.add_argument("--tag", default=TAG, help=f"the nox tag of the mode sessions ({TAG})")
     p.add_argument("--noxfile", type=Path, help="the noxfile (default: nox's own lookup)")
@@ -148,12 +199,29 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--github-output",
         action="store_true",
-        help="also append matrix=<json> to the file named by GITHUB_OUTPUT",
+        help="also append matrix=<json> to the file named by GITHUB_OUTPUT (--format github)",
     )
+    p.add_argument(
+        "--check",
+        type=Path,
+        metavar="FILE",
+        help="print nothing; exit 1 when FILE differs from what this would print (a committed"
+        " matrix, e.g. the GitLab one, gone stale)",
+    )
+
+
+def render(cells: Sequence[Cell], form: Format, shards_spec: str) -> str:
+    if form is Format.GITLAB:
+        return renderers.gitlab(cells, shards_spec)
+    if form is Format.CELLS:
+        return renderers.cells_json(cells) + "\n"
+    return renderers.github_json(cells) + "\n"
 
 
 def run(args: argparse.Namespace) -> int:
     default, per_mode = parse_shards(args.shards)
+    if args.github_output and args.format is not Format.GITHUB:
+        raise ConfigError(f"--github-output goes with --format github, not {args.format}")
     if args.sessions is not None:
         try:
             sessions = parse_sessions(args.sessions.read_text("utf-8"))
@@ -161,21 +229,40 @@ def run(args: argparse.Namespace) -> int:
             raise HarnessError(f"--sessions {args.sessions}: cannot read ({exc})") from None
     else:
         sessions = list_sessions(args.noxfile)
-    matrix = json.dumps(build(sessions, default, per_mode, args.tag), separators=(",", ":"))
-    print(matrix)
+    text = render(build(sessions, default, per_mode, args.tag), args.format, args.shards)
+    if args.check is not None:
+        return check(args.check, text, args)
+    sys.stdout.write(text)
     if args.github_output:
         target = os.environ.get("GITHUB_OUTPUT")
         if not target:
             raise ConfigError("--github-output: GITHUB_OUTPUT is not set (it is, in Actions)")
         with open(target, "a", encoding="utf-8") as handle:
-            handle.write(f"matrix={matrix}\n")
+            handle.write(f"matrix={text}")
     return 0
+
+
+def check(path: Path, expected: str, args: argparse.Namespace) -> int:
+    try:
+        found = path.read_text("utf-8")
+    except OSError as exc:
+        raise ConfigError(f"--check {path}: cannot read ({exc})") from None
+    if found == expected:
+        print(f"ci_matrix: {path} is the matrix of `nox -l --json` with --shards {args.shards}")
+        return 0
+    print(
+        f"ci_matrix: {path} is stale: it is not the matrix of `nox -l --json` with --shards"
+        f" {args.shards}; rewrite it: nox -s ci_matrix -- --format {args.format}"
+        f" --shards {args.shards} > {path}",
+        file=sys.stderr,
+    )
+    return EXIT_STALE
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     p = argparse.ArgumentParser(
-        prog="python -m test_framework.ci.github_matrix",
-        description="Print the GitHub Actions matrix (mode x shard) from `nox -l --json`.",
+        prog="python -m test_framework.ci.matrix",
+        description="Print the CI matrix (mode x shard) from `nox -l --json`.",
     )
     add_arguments(p)
     try:
