@@ -19,11 +19,11 @@ import os
 import subprocess
 import sys
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from test_framework.ci import renderers
+from test_framework.ci.cell import Cell
 from test_framework.errors import EXIT_USAGE, ConfigError, HarnessError
 from test_framework.modes import ALL_MODES, parse_mode
 from test_framework.settings_table import SHARDS
@@ -41,29 +41,6 @@ class Format(enum.StrEnum):
     GITHUB = "github"
     GITLAB = "gitlab"
     CELLS = "cells"
-
-
-@dataclass(frozen=True)
-class Cell:
-    """One CI job: shard ``shard`` of ``of`` of the nox session ``session`` (mode ``mode``)."""
-
-    session: str
-    mode: str
-    shard: int
-    of: int
-
-    @property
-    def name(self) -> str:
-        return f"{self.mode} {self.shard}/{self.of}"
-
-    @property
-    def label(self) -> str:
-        """A name safe in paths and artifact names: ``minimal-2-of-4``."""
-        return f"{self.mode}-{self.shard}-of-{self.of}"
-
-    def to_json(self) -> dict[str, Any]:
-        """The neutral form, a stable interface (docs/ci.md): these four keys, no others."""
-        return {"session": self.session, "mode": self.mode, "shard": self.shard, "of": self.of}
 
 
 def parse_shards(spec: str) -> tuple[int, dict[str, int]]:

@@ -8,12 +8,10 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
+from test_framework.ci.cell import Cell
 from test_framework.errors import ConfigError
-
-if TYPE_CHECKING:  # the matrix module imports this one to print its cells
-    from test_framework.ci.matrix import Cell
 
 # The file `ci_matrix --format gitlab` prints and `init --ci gitlab` writes; the jobs' scripts
 # are in TEMPLATES, which includes it.

@@ -10,6 +10,7 @@ import sys
 from pathlib import Path
 
 from test_framework.ci import matrix, renderers
+from test_framework.ci.cell import Cell
 from tests.support.environment import run_captured
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -17,7 +18,7 @@ DOC = ROOT / "docs" / "ci.md"
 SHARDS = "minimal=2"
 
 
-def cells() -> list[matrix.Cell]:
+def cells() -> list[Cell]:
     default, per_mode = matrix.parse_shards(SHARDS)
     return matrix.build(matrix.harness_sessions(), default, per_mode)
 

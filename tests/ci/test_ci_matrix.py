@@ -183,6 +183,7 @@ def test_the_cells_artifacts_gated_together_give_the_verdict(
     """What the gate job sees: each cell's reports/ downloaded into ledgers/<artifact>/, and
     each cell's folder made and named to the gate, as the workflow's gate step does."""
     monkeypatch.setenv("MC_REQUIRED_MODES", "minimal")
+    monkeypatch.chdir(tmp_path)  # the gate reads the baseline of the project it runs in
     tests = [record(f"test_{i}") for i in range(9)]
     ids = [t.nodeid for t in tests]
     include = renderers.github(matrix.build(SESSIONS, 1, {"minimal": 3}))["include"]

@@ -25,6 +25,7 @@ from typing import Any
 import pytest
 
 from test_framework.ci import matrix, renderers
+from test_framework.ci.cell import Cell
 from test_framework.scaffold import command, templates
 from tests.support import gitlab_pipeline
 from tests.support.nox_project import SUITE, make_team_project, nox_in
@@ -50,7 +51,7 @@ def cell_names(config: dict[str, Any]) -> list[str]:
     return list(gitlab_pipeline.expand(CELL_JOB, gitlab_pipeline.jobs(config)[CELL_JOB]))
 
 
-def expected_names(cells: list[matrix.Cell]) -> list[str]:
+def expected_names(cells: list[Cell]) -> list[str]:
     return [f"{CELL_JOB}: [{c.session}, {c.mode}, {c.shard}/{c.of}]" for c in cells]
 
 

@@ -24,6 +24,7 @@ STDLIB_ONLY = (
     "test_framework.backends",
     "test_framework.backends.base",
     "test_framework.ci",
+    "test_framework.ci.cell",
     "test_framework.ci.matrix",
     "test_framework.ci.renderers",
     "test_framework.ci.sharding",
