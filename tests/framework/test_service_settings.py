@@ -30,6 +30,7 @@ def test_the_agent_events_preset_gives_the_protocols_values() -> None:
         preset="agent-events",
         ws_path="/ws",
         health_path="/health",
+        health_status_ok=True,
         auth="token_endpoint",
         auth_path="/auth",
         ready_message="connection_ready",

@@ -62,7 +62,8 @@ def test_no_factory_is_absent_saying_no_service_is_configured(project: Path) -> 
     assert result.status is ProbeStatus.ABSENT
     assert result.reason == NO_SERVICE
     assert result.reason == (
-        "no service configured: set factory in [tool.test_framework.service] (see docs/adopting.md)"
+        "no service configured: set command, asgi_app or factory in"
+        " [tool.test_framework.service] (see docs/adopting.md)"
     )
 
 
@@ -88,8 +89,8 @@ def test_a_misspelt_factory_is_broken_naming_what_is_missing(project: Path) -> N
 @pytest.mark.parametrize(
     ("factory", "problem"),
     [
-        ("start_positional", "takes no host or port keyword argument"),
-        ("start_without_port", "takes no port keyword argument"),
+        ("start_positional", "does not accept host and port"),
+        ("start_without_port", "does not accept port"),
         ("start_needing_more", "requires region, which the harness does not pass"),
     ],
 )
@@ -129,8 +130,9 @@ def test_a_module_not_importable_here_is_left_to_the_session_which_finds_it_brok
     )
     assert inside.status is ProbeStatus.BROKEN
     assert inside.reason == (
-        "cannot import service factory module 'team_pkg.servce': install the service in the"
-        " session's environment, or fix factory in [tool.test_framework.service]"
+        "module 'team_pkg.servce' of factory team_pkg.servce:start is not importable in the"
+        " tests' environment (install in [tool.test_framework] gives '-e .'): install the"
+        " service there, or fix factory in [tool.test_framework.service]"
     )
 
 

@@ -591,7 +591,7 @@ CASES: tuple[Case, ...] = (
     _unavailable(
         "no service configured",
         "minimal",
-        "no service configured: set factory in [tool.test_framework.service]"
+        "no service configured: set command, asgi_app or factory in [tool.test_framework.service]"
         " (see docs/adopting.md)",
     ),
     _unavailable(
