@@ -93,3 +93,22 @@ def placeholder_values(
         "test_password": test_password,
         "jwt_secret": jwt_secret,
     }
+
+
+@dataclass(frozen=True)
+class Resolved:
+    """The command with its placeholders filled, where it runs, and what it runs."""
+
+    argv: tuple[str, ...]
+    env: dict[str, str]
+    cwd: Path
+    executable: str | None  # None: not on PATH (nor a file in ``cwd``)
+
+
+def resolve(
+    service: ServiceSettings, root: Path, values: Mapping[str, str], base: Mapping[str, str]
+) -> Resolved:
+    cwd = working_dir(service, root)
+    env = environment(service, values, base)
+    argv = tuple(fill(word, values) for word in template_argv(service, cwd))
+    return Resolved(argv, env, cwd, find_executable(argv[0], cwd, env))

@@ -22,10 +22,8 @@ from test_framework.backends.launch import (
     LOOPBACK,
     Launch,
     describe,
-    environment,
-    find_executable,
     placeholder_values,
-    template_argv,
+    resolve,
     working_dir,
 )
 from test_framework.backends.process import ServiceProcess, describe_exit
@@ -38,7 +36,7 @@ from test_framework.backends.process_records import (
 from test_framework.backends.readiness import answers, expected_answer
 from test_framework.client.availability import AVAILABILITY
 from test_framework.errors import ModeUnavailableError, ServiceUnavailableError
-from test_framework.service import NO_SERVICE, TABLE, ServiceSettings, fill
+from test_framework.service import NO_SERVICE, TABLE, ServiceSettings
 from test_framework.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -181,20 +179,19 @@ class LocalServiceBackend:
             test_password=self.run.test_password,
             jwt_secret=self.run.jwt_secret,
         )
-        env = environment(service, values, os.environ)
-        argv = tuple(fill(word, values) for word in template_argv(service, cwd))
-        executable = find_executable(argv[0], cwd, env)
+        resolved = resolve(service, self.settings.root, values, os.environ)
+        executable = resolved.executable
         if executable is None:
             raise ServiceUnavailableError(
-                f"{name}: {argv[0]!r} is not on PATH (nor a file in {cwd}): install it, or fix"
-                f" command in {TABLE}"
+                f"{name}: {resolved.argv[0]!r} is not on PATH (nor a file in {cwd}): install it,"
+                f" or fix command in {TABLE}"
             )
         self._starts += 1
         marker = f"{self.run.run_id}-{self.run.worker_id}-{self._starts}-{secrets.token_hex(4)}"
         launch = Launch(
-            argv=argv,
+            argv=resolved.argv,
             executable=executable,
-            env=env,
+            env=resolved.env,
             cwd=cwd,
             log_path=self._log_path(),
             marker=marker,

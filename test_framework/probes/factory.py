@@ -35,15 +35,10 @@ class FactoryCheck:
 
 def check_factory(reference: str) -> FactoryCheck:
     module_name, _, attribute = reference.partition(":")
-    source = _module_source(module_name)
-    if source is None:
-        return FactoryCheck(False, f"module {module_name!r} is not importable here")
-    if isinstance(source, str):
-        return FactoryCheck(True, f"{module_name}: not checked: {source}")
-    try:
-        tree = ast.parse(source.read_bytes(), filename=str(source))
-    except (OSError, SyntaxError, ValueError) as exc:
-        return FactoryCheck(True, str(source), f"cannot read {source}: {exc}")
+    read = _read_module(module_name, "here")
+    if isinstance(read, FactoryCheck):
+        return read
+    source, tree = read
     binding = _top_level_binding(tree, attribute)
     if binding is None:
         return FactoryCheck(
@@ -155,15 +150,10 @@ def check_asgi_app(reference: str, app_dir: Path) -> FactoryCheck:
     """Is ``module:attribute`` there for uvicorn, which imports it with ``app_dir`` first on
     its path? Read from the source like a factory; the attribute may be bound any way."""
     module_name, _, attribute = reference.partition(":")
-    source = _module_source(module_name, first=str(app_dir))
-    if source is None:
-        return FactoryCheck(False, f"module {module_name!r} is not importable from {app_dir}")
-    if isinstance(source, str):
-        return FactoryCheck(True, f"{module_name}: not checked: {source}")
-    try:
-        tree = ast.parse(source.read_bytes(), filename=str(source))
-    except (OSError, SyntaxError, ValueError) as exc:
-        return FactoryCheck(True, str(source), f"cannot read {source}: {exc}")
+    read = _read_module(module_name, f"from {app_dir}", first=str(app_dir))
+    if isinstance(read, FactoryCheck):
+        return read
+    source, tree = read
     if _top_level_binding(tree, attribute) is None:
         return FactoryCheck(
             True,
@@ -171,6 +161,22 @@ def check_asgi_app(reference: str, app_dir: Path) -> FactoryCheck:
             f"{module_name} has no top-level {attribute!r}: fix asgi_app, e.g. 'main:app'",
         )
     return FactoryCheck(True, f"{reference} in {source}")
+
+
+def _read_module(
+    module_name: str, where: str, first: str | None = None
+) -> tuple[Path, ast.Module] | FactoryCheck:
+    """The module's source and its syntax tree, or the check that ends there (not found, no
+    source to read, unreadable)."""
+    source = _module_source(module_name, first)
+    if source is None:
+        return FactoryCheck(False, f"module {module_name!r} is not importable {where}")
+    if isinstance(source, str):
+        return FactoryCheck(True, f"{module_name}: not checked: {source}")
+    try:
+        return source, ast.parse(source.read_bytes(), filename=str(source))
+    except (OSError, SyntaxError, ValueError) as exc:
+        return FactoryCheck(True, str(source), f"cannot read {source}: {exc}")
 
 
 def _module_source(name: str, first: str | None = None) -> Path | str | None:

@@ -21,16 +21,14 @@ from test_framework.backends.launch import (
     ASGI_EXTRA,
     ASGI_SERVER,
     describe,
-    environment,
-    find_executable,
     placeholder_values,
-    template_argv,
+    resolve,
     working_dir,
 )
 from test_framework.modes import Mode
 from test_framework.probes.factory import check_asgi_app, check_factory, imported_problem
 from test_framework.probes.result import ProbeResult, StepResult
-from test_framework.service import NO_SERVICE, TABLE, StartKind, fill
+from test_framework.service import NO_SERVICE, TABLE, StartKind
 from test_framework.settings import Settings
 
 
@@ -149,8 +147,8 @@ def _process_problem(
     if kind is StartKind.ASGI_APP:
         return _asgi_problem(settings, steps, in_session)
     values = placeholder_values(0, test_token="", test_password="", jwt_secret="")
-    word = fill(template_argv(service, cwd)[0], values)
-    found = find_executable(word, cwd, environment(service, values, os.environ))
+    resolved = resolve(service, settings.root, values, os.environ)
+    word, found = resolved.argv[0], resolved.executable
     if found is None:
         steps.add("executable", False, f"{word!r} not found")
         return (
