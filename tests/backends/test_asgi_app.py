@@ -34,7 +34,9 @@ def test_the_asgi_example_passes_its_suite_in_minimal_and_shuts_down_through_its
     assert "5 passed" in done.stdout
     assert "minimal requested: ASGI app asgi_chat.app:app via uvicorn" in done.stdout
     ledger = json.loads((tmp_path / "minimal" / "ledger.json").read_text())
-    assert ledger["deployment"]["details"]["kind"] == "asgi_app"
+    details = ledger["deployment"]["details"]
+    assert details["kind"] == "asgi_app"
+    assert int(details["process_group"]) == int(details["pid"])  # what cleanup would end
     logs = sorted((tmp_path / "minimal").glob("service*.log"))
     assert len(logs) == max(len(workers), 1)  # each worker serves its own
     for log in logs:

@@ -206,3 +206,17 @@ def test_a_service_that_dies_mid_run_says_with_which_status_and_when(
     assert message is not None
     assert " service exited with status 5 at " in message
     assert "listening on" in backend.service_logs()
+
+
+def test_terminate_stops_the_service_and_restart_serves_again_on_a_new_port(
+    tmp_path: Path, backends: list[LocalServiceBackend]
+) -> None:
+    backend = backend_for(project(tmp_path, plain(), health_path="/healthz"), backends)
+    first = backend.start()
+    backend.terminate()
+    assert not alive(int(first.details["pid"]))
+    second = backend.restart()
+    with urllib.request.urlopen(second.http_url + "/healthz") as reply:
+        assert reply.status == 200
+    assert second.details["pid"] != first.details["pid"]
+    assert Path(second.details["log"]).name == "service-start2.log"
