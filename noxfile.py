@@ -15,6 +15,9 @@ sys.path.insert(0, str(ROOT))
 
 from test_framework.runners.nox_sessions import define_sessions  # noqa: E402
 
+# Read by nox before it runs this file (an older nox says so in one line): the sessions run in
+# parallel as nox 2026.10.20 first allows (test_framework.runners.nox_sessions.NOX_LOWEST).
+nox.needs_version = ">=2026.10.20"
 nox.options.default_venv_backend = "uv|virtualenv"
 nox.options.reuse_venv = "yes"
 

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from test_framework.errors import ConfigError
+from test_framework.wording import quoted
 
 ENVIRONMENT = "environment"
 OPTION = "option"
@@ -28,7 +29,8 @@ class Given:
         return str(self.value)
 
     def __str__(self) -> str:
-        return f"{self.name}={self.value!r} ({self.origin})"
+        shown = quoted(self.value) if isinstance(self.value, str) else repr(self.value)
+        return f"{self.name}={shown} ({self.origin})"
 
 
 def in_pyproject(source: object, table: str) -> str:

@@ -48,12 +48,19 @@ from test_framework.settings_table import (
     Kind,
     Setting,
 )
+from test_framework.wording import quoted
 
 DEFAULT_BASE_IMAGE = BASE_IMAGE.default
 # Built by `docker/build-base-image.sh` where no registry can be reached.
 LOCAL_BASE_IMAGE = "local/python-base:bookworm"
 
 _T = TypeVar("_T")
+# A URL's userinfo is never sent (docs/staging.md says why) and never echoed.
+USERINFO_REFUSED = (
+    "has a user and password in it (an '@'): they are never sent from a URL; set"
+    f" {STAGING_USER.env} and {STAGING_PASSWORD.env}, or {STAGING_AUTH_TOKEN.env}, instead"
+    " (an '@' in a path or query is written %40)"
+)
 
 
 @dataclass(frozen=True)
@@ -197,11 +204,30 @@ def derive_ws_url(backend_url: str, ws_path: str) -> str:
     return urlunsplit((scheme, parts.netloc, parts.path.rstrip("/") + ws_path, "", ""))
 
 
+# What a host name can never hold (the URL Standard's forbidden domain code points that
+# urlsplit leaves in a host): a client refuses it before any lookup.
+_NEVER_IN_HOST = frozenset(' "%<>\\^|')
+# RFC 1035: at most 253 characters in a name (without its final dot), 63 in a label.
+LONGEST_HOST, LONGEST_LABEL = 253, 63
+
+
 def check_url(name: str, url: str, schemes: tuple[str, ...], where: str = ENVIRONMENT) -> str:
     """Refuse a URL that cannot be right, before any connection, with the expected form;
     ``where`` says where ``name`` was given (the environment, or an option)."""
     expected = f"{schemes[0]}://host[:port]/path"
-    given = Given(name, url, where)
+    if "@" in url:  # before anything that echoes the URL: it may be a password's part
+        raise ConfigError(f"{name} ({where}) {USERINFO_REFUSED}")
+    from test_framework.client.redaction import redact_url  # a ?token= is echoed masked
+
+    given = Given(name, redact_url(url), where)
+    # Before urlsplit, which drops a tab or newline without a word: the request sent would
+    # then be another than the URL given (`GET /wsX-Injected: yes`).
+    control = next((c for c in url if ord(c) < 0x20 or 0x7F <= ord(c) < 0xA0), None)
+    if control is not None:
+        raise ConfigError(
+            f"{given} contains the control character {control!r}"
+            f" (at position {url.index(control)}): remove it"
+        )
     try:
         parts = urlsplit(url)
         port = parts.port
@@ -214,7 +240,43 @@ def check_url(name: str, url: str, schemes: tuple[str, ...], where: str = ENVIRO
         raise ConfigError(f"{given} has no host: use {expected}")
     if port == 0:
         raise ConfigError(f"{given} has port 0: give the deployment's port")
+    problem = host_problem(parts.hostname)
+    if problem:
+        raise ConfigError(f"{given} has a host name that cannot be valid ({problem}): fix it")
     return url
+
+
+def host_problem(host: str) -> str | None:
+    """Why ``host`` (as urlsplit gives it) can never name a machine, or ``None``."""
+    if ":" in host:  # an IPv6 literal: urlsplit checked its brackets, getaddrinfo checks it
+        return None
+    bad = sorted(set(host) & _NEVER_IN_HOST)
+    if bad:
+        return "it holds " + " and ".join(repr(c) for c in bad)
+    name = host.removesuffix(".")  # a fully qualified name's final dot
+    labels = name.split(".")
+    if not all(labels):
+        return "an empty label: a dot at its start, or two in a row"
+    try:
+        encoded = [label.encode("idna") for label in labels]
+    except UnicodeError:
+        longest = max(labels, key=len)
+        if len(longest) > LONGEST_LABEL:
+            return f"a label of {len(longest)} characters: at most {LONGEST_LABEL}"
+        unencodable = next(label for label in labels if not _encodes(label))
+        return f"the label {quoted(unencodable)} has no DNS form (IDNA)"
+    total = sum(map(len, encoded)) + len(encoded) - 1
+    if total > LONGEST_HOST:
+        return f"{total} characters: at most {LONGEST_HOST}"
+    return None
+
+
+def _encodes(label: str) -> bool:
+    try:
+        label.encode("idna")
+    except UnicodeError:
+        return False
+    return True
 
 
 def resolve(
@@ -339,17 +401,28 @@ def _parsed(parse: Callable[[str], _T], given: Given) -> _T:
 
 def writable_report_dir(settings: Settings) -> Path:
     """The report folder, created; refused in one line when it cannot be."""
+    return writable_folder(settings.report_dir, settings.given[REPORT_DIR.name])
+
+
+def writable_folder(folder: Path, given: Given | str) -> Path:
+    """``folder`` created if need be and written to once, or a one-line refusal that names
+    ``given`` (the setting or option it came from): a run, or a gate's verdict, must not
+    start when its reports cannot be written."""
     import tempfile  # not at module level: the probe reads settings and never needs it
 
-    folder = settings.report_dir
     try:
         folder.mkdir(parents=True, exist_ok=True)
         with tempfile.TemporaryFile(dir=folder):
             pass
     except OSError as exc:
+        why = exc.strerror or str(exc)
+        in_the_way = (p for p in (folder, *folder.parents) if p.exists() and not p.is_dir())
+        blocker = next(in_the_way, None)
+        if blocker is not None:
+            why = "it is a file" if blocker == folder else f"{str(blocker)!r} is a file"
         raise ConfigError(
-            f"{settings.given['report_dir']}: cannot create the report folder {str(folder)!r}"
-            f" ({exc.strerror or exc}): choose a writable folder"
+            f"{given}: cannot create the report folder {str(folder)!r} ({why}):"
+            " choose a writable folder"
         ) from None
     return folder
 

@@ -66,6 +66,16 @@ class Setting:
     profile: bool = False  # per mode: [tool.test_framework.profiles.<mode>], MC_<NAME>
 
     @property
+    def secret(self) -> bool:
+        """Its value is a secret: registered with redaction, never printed."""
+        return self.kind is Kind.SECRET
+
+    @property
+    def url(self) -> bool:
+        """Its value is a URL, whose userinfo would be a secret: the settings refuse one."""
+        return self.kind in (Kind.WS_URL, Kind.HTTP_URL)
+
+    @property
     def accepts(self) -> str:
         """What the setting accepts, in words (the README's column)."""
         if self.floor is None:
@@ -143,6 +153,15 @@ INVOCATION_ID = Setting(
     " ledger ([docs/reports.md](docs/reports.md))",
     env="MC_INVOCATION_ID",
     read_by="test_framework.results.ledger",
+)
+CODE_ROOT = Setting(
+    "code_root",
+    Kind.FOLDER,
+    "the folder whose git checkout a ledger's code fingerprint describes (default: the"
+    " project's folder); set by `python -m test_framework contract` to the folder it runs in"
+    " ([docs/ledger.md](docs/ledger.md))",
+    env="MC_CODE_ROOT",
+    read_by="test_framework.results.code",
 )
 SHARDS = Setting(
     "shards",
@@ -308,6 +327,7 @@ SETTINGS: tuple[Setting, ...] = (
     SUITE,
     INSTALL,
     INVOCATION_ID,
+    CODE_ROOT,
     SHARDS,
     STAGING_ENABLED,
     STAGING_WS_URL,

@@ -42,7 +42,11 @@ from test_framework.engine.compose_command import find_compose
 from test_framework.engine.compose_file import resolve_compose_file
 from test_framework.engine.daemon_address import DaemonAddress
 from test_framework.engine.docker_client import connect, open_client
-from test_framework.engine.image_inputs import choose_base_image, wheelhouse_status
+from test_framework.engine.image_inputs import (
+    choose_base_image,
+    uses_base_image,
+    wheelhouse_status,
+)
 from test_framework.engine.labels import PROJECT_FILTER, RUN_ID, compose_variables, owner_gone
 from test_framework.engine.labels import project_name as _project_name
 from test_framework.engine.step_clock import StepClock
@@ -195,17 +199,22 @@ class DockerBackend:
                 self.progress(f"docker_local: leftovers of earlier runs: {orphans.summary()}")
             clock.done("leftover sweep")
             compose_file = resolve_compose_file(service.compose_file, self.settings.root)
-            choice = choose_base_image(address, docker.base_image, self.settings.probe_timeout_s)
-            if not choice.ok:
-                raise ModeUnavailableError(choice.detail)
-            if choice.image != docker.base_image:
-                log.info("base image: %s", choice.detail)
-                self.progress(f"docker_local: {choice.detail}")
+            # None: the compose file does not pass MC_BASE_IMAGE, so no choice reaches its build.
+            base_image: str | None = None
+            if uses_base_image(compose_file):
+                base_image = docker.base_image
+                choice = choose_base_image(address, base_image, self.settings.probe_timeout_s)
+                if not choice.ok:
+                    raise ModeUnavailableError(choice.detail)
+                if choice.image != base_image:
+                    log.info("base image: %s", choice.detail)
+                    self.progress(f"docker_local: {choice.detail}")
+                base_image = choice.image
             wheels_ok, wheels_detail = wheelhouse_status(compose_file)
             if not wheels_ok:
                 raise ModeUnavailableError(wheels_detail)
             clock.done("image and wheelhouse checks")
-            stack = self._compose_stack(compose_file, address, base_image=choice.image)
+            stack = self._compose_stack(compose_file, address, base_image=base_image)
             self._stack = stack
             self._write(StackRecord("starting", self.project, str(compose_file)))
             try:
@@ -229,7 +238,7 @@ class DockerBackend:
                 "compose_file": str(compose_file),
                 "compose": str(stack.command),
                 "docker_host": address.url,
-                "base_image": choice.image,
+                **({"base_image": base_image} if base_image else {}),
                 "start_s": f"{seconds:.1f}",
                 **self._container_facts(client),
             }

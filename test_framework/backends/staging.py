@@ -15,6 +15,7 @@ import time
 
 from test_framework.backends.base import Endpoints, RunContext
 from test_framework.client.credentials import DEFAULT_USER_PREFIX, Credentials
+from test_framework.client.redaction import redact_url
 from test_framework.errors import ServiceUnavailableError
 from test_framework.modes import Mode
 from test_framework.probes.result import ProbeResult
@@ -37,8 +38,9 @@ class StagingBackend:
         staging = self.settings.staging
         probe, attempts = self._validate()
         if not probe.available:
+            where = redact_url(staging.ws_url or "(not configured)")
             raise ServiceUnavailableError(
-                f"staging deployment {staging.ws_url or '(not configured)'} is not usable:"
+                f"staging deployment {where} is not usable:"
                 f" {probe.reason}; fix the deployment or its STAGING_* settings, or pick"
                 " another mode"
             )
@@ -59,7 +61,8 @@ class StagingBackend:
             ca_bundle=staging.ca_bundle,
             details=details,
         )
-        log.info("staging deployment %s validated in %.0f ms", staging.ws_url, probe.elapsed_ms)
+        shown = redact_url(staging.ws_url)
+        log.info("staging deployment %s validated in %.0f ms", shown, probe.elapsed_ms)
         return self._endpoints
 
     def _validate(self) -> tuple[ProbeResult, int]:

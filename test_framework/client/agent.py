@@ -33,7 +33,7 @@ from test_framework.backends.base import Endpoints
 from test_framework.client.availability import AVAILABILITY, Availability
 from test_framework.client.http_client import tls_context
 from test_framework.client.pacing import Pacer
-from test_framework.client.redaction import redact_text, register_secret
+from test_framework.client.redaction import redact_text, redact_url, register_secret
 from test_framework.client.transcript import Transcript
 from test_framework.errors import ConfigError, ConnectionLostError
 from test_framework.profiles import Profile
@@ -66,7 +66,7 @@ class HandshakeRefused(AssertionError):
     """The server refused an upgrade the test expected to succeed."""
 
     def __init__(self, status: int, url: str) -> None:
-        super().__init__(f"handshake to {redact_text(url)} refused with HTTP {status}")
+        super().__init__(f"handshake to {redact_url(url)} refused with HTTP {status}")
         self.status = status
 
 
@@ -216,7 +216,7 @@ class Connector:
             self.transcript.record(name, "in", "accepted", {"first_message": first})
             await ws.close()
         raise AssertionError(
-            f"handshake to {redact_text(url)} was accepted (first message {first!r}),"
+            f"handshake to {redact_url(url)} was accepted (first message {first!r}),"
             " but the protocol says it must be refused"
         )
 
@@ -245,7 +245,7 @@ class Connector:
                     max_size=_MAX_INCOMING,
                 )
             except InvalidURI as exc:
-                raise ConfigError(f"{redact_text(url)} is not a WebSocket URL ({exc})") from None
+                raise ConfigError(f"{redact_url(url)} is not a WebSocket URL ({exc})") from None
             except InvalidStatus as exc:
                 status = exc.response.status_code
                 self.transcript.record(name, "in", "refused", {"status": status})
@@ -266,7 +266,7 @@ class Connector:
                 self.retries += 1
                 await asyncio.sleep(delays[attempt])
         cause = (
-            f"could not open {redact_text(url)} in {attempts} attempt(s); last: {redact_text(last)}"
+            f"could not open {redact_url(url)} in {attempts} attempt(s); last: {redact_text(last)}"
         )
         self.availability.mark_down(url, cause)
         raise ConnectionLostError(cause)

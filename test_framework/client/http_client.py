@@ -23,7 +23,7 @@ from urllib.parse import urlencode, urlsplit
 
 from test_framework.backends.base import Endpoints
 from test_framework.client.availability import AVAILABILITY, Availability
-from test_framework.client.redaction import redact_text
+from test_framework.client.redaction import redact_text, redact_url
 from test_framework.client.transcript import Transcript
 from test_framework.errors import ConfigError, ConnectionLostError
 from test_framework.profiles import Profile
@@ -59,7 +59,7 @@ class HttpResponse:
             return json.loads(self.body)
         except ValueError:
             raise AssertionError(
-                f"GET {redact_text(self.url)} answered {self.status} with a body that is not"
+                f"GET {redact_url(self.url)} answered {self.status} with a body that is not"
                 f" JSON: {redact_text(self.text[:200])!r}"
             ) from None
 
@@ -108,7 +108,7 @@ class HttpClient:
         """GET ``path`` and return the answer, whatever its status."""
         url = self.url(path, params)
         if urlsplit(url).scheme not in ("http", "https"):
-            raise ConfigError(f"{redact_text(url)} is not an http(s) URL: check the endpoints")
+            raise ConfigError(f"{redact_url(url)} is not an http(s) URL: check the endpoints")
         self.availability.check(url)
         shown = {
             k: ("***" if k.lower() in _SECRET_HEADERS else v) for k, v in (headers or {}).items()
@@ -134,7 +134,7 @@ class HttpClient:
                 self.retries += 1
                 await asyncio.sleep(delays[attempt])
         else:
-            cause = f"GET {redact_text(url)} failed {attempts} time(s); last: {redact_text(last)}"
+            cause = f"GET {redact_url(url)} failed {attempts} time(s); last: {redact_text(last)}"
             self.availability.mark_down(url, cause)
             raise ConnectionLostError(cause)
         self.availability.mark_up(url)

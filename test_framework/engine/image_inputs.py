@@ -68,6 +68,18 @@ def choose_base_image(address: DaemonAddress, configured: str, timeout: float) -
     )
 
 
+# A YAML comment: the example compose files name the variable in theirs.
+_COMMENT = re.compile(r"(^|\s)#.*$", re.MULTILINE)
+_BASE_IMAGE_VARIABLE = re.compile(r"\$\{?" + re.escape(BASE_IMAGE.env) + r"\b")
+
+
+def uses_base_image(compose_file: Path) -> bool:
+    """Whether ``compose_file`` interpolates ``MC_BASE_IMAGE`` (``${MC_BASE_IMAGE:-...}``, e.g.
+    as a build argument): only then does the base image the harness chooses reach the build."""
+    text = _COMMENT.sub("", compose_file.read_text("utf-8"))
+    return _BASE_IMAGE_VARIABLE.search(text) is not None
+
+
 def wheelhouse_status(compose_file: Path) -> tuple[bool, str]:
     """Whether the wheelhouse the Dockerfile beside ``compose_file`` copies has wheels in it,
     one for every distribution the ``requirements.txt`` beside it names, if there is one."""

@@ -81,12 +81,15 @@ def decide_mode(
     mode: Mode,
     shard: tuple[int, int] = (1, 1),
     invocation: str | None = None,
+    *,
+    asked_by: str = "",
 ) -> ModeDecision:
     """Probe ``mode``; for a mode that cannot run, write its ledger and say skip or fail.
 
     Absent (nothing configured, no daemon) is a skip; configured but failing a step is a
     failure, here and in the gate, whether or not the mode is required; a required mode that
-    cannot run fails.
+    cannot run fails, and so does one ``asked_by`` a command that exists only to run it
+    (``nox -s staging``): absent there is a failure, never a green run that tested nothing.
     """
     probe = probe_modes(settings, [mode])[mode]
     if probe.available:
@@ -100,5 +103,8 @@ def decide_mode(
         return ModeDecision(mode, Action.FAIL, f"{mode} is {probe.verdict}", probe)
     if mode in settings.required_modes:
         message = f"{mode} is required by {REQUIRED_MODES.env} but cannot run: {probe.reason}"
+        return ModeDecision(mode, Action.FAIL, message, probe)
+    if asked_by:
+        message = f"{mode} is what {asked_by} runs, but it cannot run here: {probe.reason}"
         return ModeDecision(mode, Action.FAIL, message, probe)
     return ModeDecision(mode, Action.SKIP, f"{mode} cannot run here: {probe.reason}", probe)

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlencode
 
-from test_framework.client.redaction import redact_text, register_secret
+from test_framework.client.redaction import redact_text, redact_url, register_secret
 from test_framework.probes.result import StepResult
 from test_framework.probes.wire import (
     OP_PING,
@@ -50,6 +50,7 @@ from test_framework.settings_table import (
     STAGING_TIMEOUT,
     STAGING_USER,
 )
+from test_framework.wording import quoted
 
 # A step whose connection is dropped (reset, or closed before an answer) is tried again, within
 # its own deadline: one dropped connection on a flaky network is not a broken deployment. A
@@ -148,9 +149,9 @@ def describe(exc: BaseException, timeout_s: float, waiting: str = "answer") -> s
 def public_details(settings: Settings) -> dict[str, str]:
     staging = settings.staging
     details = {
-        "ws_url": staging.ws_url or "",
-        "backend_url": staging.backend_url or "",
-        "auth_url": staging.auth_url or "",
+        "ws_url": redact_url(staging.ws_url or ""),
+        "backend_url": redact_url(staging.backend_url or ""),
+        "auth_url": redact_url(staging.auth_url or ""),
         "ca_bundle": str(staging.ca_bundle) if staging.ca_bundle else "system default",
         "step_timeout_s": f"{staging.step_timeout_s:g}",
     }
@@ -169,11 +170,11 @@ def walk_steps(settings: Settings, walk: Walk, in_session: bool) -> None:
     state: dict[str, object] = {}
 
     def dns(deadline: Deadline) -> str:
-        walk.waiting = f"address for {ws_origin.host!r}"
+        walk.waiting = f"address for {quoted(ws_origin.host)}"
         try:
             addresses = resolve(ws_origin.host, ws_origin.port, deadline.remaining())
         except socket.gaierror as exc:
-            raise StepFailed(f"cannot resolve {ws_origin.host!r}: {exc.strerror}") from None
+            raise StepFailed(f"cannot resolve {quoted(ws_origin.host)}: {exc.strerror}") from None
         state["addresses"] = addresses
         return ", ".join(sorted({address[0] for _, address in addresses}))
 
@@ -343,8 +344,9 @@ def _health(
     a new one)."""
     assert settings.staging.backend_url
     url = settings.staging.backend_url.rstrip("/") + settings.service.health_path
-    walk.waiting = f"answer to GET {url}"
     origin, target = origin_of(url)
+    url = redact_url(url)  # from here on, only in messages
+    walk.waiting = f"answer to GET {url}"
     early = state.pop("conn", None)
     if isinstance(early, Conn) and origin == ws_origin:
         conn = early
@@ -386,8 +388,9 @@ def _token(
     assert staging.user
     assert staging.password
     url = staging.auth_url.rstrip("/") + "/token"
-    walk.waiting = f"answer to GET {url}"
     origin, target = origin_of(url)
+    url = redact_url(url)  # from here on, only in messages
+    walk.waiting = f"answer to GET {url}"
     basic = base64.b64encode(f"{staging.user}:{staging.password}".encode()).decode("ascii")
     register_secret(basic)
     conn, _ = open_conn(origin, ca, deadline)

@@ -16,13 +16,16 @@ import struct
 import threading
 import time
 from dataclasses import dataclass, field
-from urllib.parse import SplitResult, urlsplit
+from urllib.parse import SplitResult, quote, urlsplit
 
 from test_framework.settings_table import STAGING_AUTH_TOKEN, STAGING_AUTH_URL
+from test_framework.wording import quoted, shortened
 
 MAX_HEAD = 64 * 1024
 MAX_BODY = 1024 * 1024
 WS_GUID = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
+# What a request target keeps as it is: every printable ASCII character but the space.
+_TARGET_SAFE = "".join(chr(c) for c in range(0x21, 0x7F))
 
 OP_CONT, OP_TEXT, OP_BINARY, OP_CLOSE, OP_PING, OP_PONG = 0x0, 0x1, 0x2, 0x8, 0x9, 0xA
 
@@ -55,7 +58,8 @@ class Origin:
     @property
     def host_header(self) -> str:
         default = 443 if self.tls else 80
-        host = f"[{self.host}]" if ":" in self.host else self.host
+        # An IPv6 literal in brackets; a name in its DNS (IDNA) form, as it was resolved.
+        host = f"[{self.host}]" if ":" in self.host else self.host.encode("idna").decode()
         return host if self.port == default else f"{host}:{self.port}"
 
 
@@ -83,16 +87,21 @@ def resolve(host: str, port: int, timeout: float) -> list[tuple[int, tuple[str, 
                 found.append((family, (str(address[0]), int(address[1]))))
         except OSError as exc:
             failure.append(exc)
+        except (UnicodeError, ValueError) as exc:
+            # A name no lookup can take (a label over 63 characters, a NUL): the step's
+            # failure, not a traceback from this thread.
+            why = exc.__cause__ or exc  # the idna codec's own reason, not its wrapper's
+            failure.append(StepFailed(f"cannot resolve {quoted(host)}: not a valid name ({why})"))
 
-    worker = threading.Thread(target=lookup, name=f"resolve-{host}", daemon=True)
+    worker = threading.Thread(target=lookup, name=f"resolve-{shortened(host)}", daemon=True)
     worker.start()
     worker.join(timeout)
     if worker.is_alive():
-        raise TimeoutError(f"resolving {host} took more than {timeout:g} s")
+        raise TimeoutError(f"resolving {shortened(host)} took more than {timeout:g} s")
     if failure:
         raise failure[0]
     if not found:
-        raise StepFailed(f"{host} resolved to no address")
+        raise StepFailed(f"{shortened(host)} resolved to no address")
     return found
 
 
@@ -216,6 +225,9 @@ def open_conn(origin: Origin, ca_bundle: str | None, deadline: Deadline) -> tupl
 
 
 def _request_head(method: str, target: str, origin: Origin, headers: dict[str, str]) -> bytes:
+    # Percent-encoded as a client sends an IRI's path: a space or a non-ASCII letter is never
+    # sent raw, and a control character (refused in the settings) cannot split the line.
+    target = quote(target, safe=_TARGET_SAFE)
     lines = [f"{method} {target} HTTP/1.1", f"Host: {origin.host_header}"]
     lines += [f"{name}: {value}" for name, value in headers.items()]
     return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1")

@@ -14,6 +14,7 @@ import os
 import re
 import secrets
 import shutil
+import sys
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field, replace
@@ -32,7 +33,7 @@ from test_framework.backends.base import (
 from test_framework.backends.factory import make_backend
 from test_framework.backends.staging import staging_credentials
 from test_framework.client.credentials import DEFAULT_USER_PREFIX, Credentials
-from test_framework.client.redaction import register_secret
+from test_framework.client.redaction import register_secret, register_secret_settings
 from test_framework.errors import (
     BackendUnavailableError,
     ConnectionLostError,
@@ -43,6 +44,9 @@ from test_framework.interrupts import how_interrupted, sigterm_as_interrupt
 from test_framework.modes import ALL_MODES, Mode
 from test_framework.profiles import Profile
 from test_framework.pytest_plugin.recorder import LedgerRecorder
+from test_framework.pytest_plugin.report_redaction import redact_report
+from test_framework.results.code import code_root
+from test_framework.results.code import record as code_record
 from test_framework.results.ledger import (
     Ledger,
     RunStatus,
@@ -64,6 +68,20 @@ MARKERS = {
 NOT_ACTIVE = (
     f"no execution mode chosen: run pytest with {MODE.option} auto (or minimal, docker_local,"
     f" staging_fallback), or set {MODE.env}; `nox -s mission_critical` does this for you"
+)
+# The session fixtures that need the run's mode (each calls ``_active``); every other
+# harness fixture builds on them, so a test's fixture closure names one of these.
+MODE_FIXTURES = frozenset(
+    {
+        "mc_settings",
+        "mc_mode",
+        "mc_profile",
+        "mc_run",
+        "mc_credentials",
+        "mc_transcript_dir",
+        "mc_endpoints",
+        "mc_control",
+    }
 )
 WORKER_PIDS = "worker-pids"
 # The failures the profile's retry policy may rerun ("the connection failed")...
@@ -105,6 +123,9 @@ class HarnessState:
 
 
 STATE = pytest.StashKey[HarnessState]()
+# Set in the controller when a pytest-xdist worker found tests that need a mode and none chosen.
+NO_MODE = pytest.StashKey[bool]()
+NO_MODE_OUTPUT = "mc_no_mode"
 # The settings of the table that are pytest options (--mc-profile is several, below).
 OPTIONS = tuple(s for s in SETTINGS if s.option and not s.profile and not s.read_by)
 
@@ -195,6 +216,12 @@ def pytest_configure(config: pytest.Config) -> None:
             shard_count=state.shard[1],
             probes=tuple(state.probes),
             invocation=invocation_from_environment(),
+            # Only minimal serves the installed copy of the project; the other modes test an
+            # image built from the tree, or a deployment.
+            code=code_record(
+                code_root(state.settings.root, dict(os.environ)),
+                check_install=state.mode is Mode.MINIMAL,
+            ),
         ),
     )
     state.recorder.flush()
@@ -219,6 +246,7 @@ def _adopt(config: pytest.Config, state: HarnessState) -> None:
     register_secret(state.run.test_password)
     register_secret(state.run.jwt_secret)
     register_secret(state.run.test_token)
+    register_secret_settings(state.settings.given)
 
 
 def _options(config: pytest.Config) -> dict[str, str]:
@@ -407,6 +435,7 @@ def pytest_collection_modifyitems(
         item.user_properties.append(("mc_markers", sorted({m.name for m in item.iter_markers()})))
     state = config.stash.get(STATE, None)
     if state is None:
+        refuse_without_mode(config, items)
         return
     if state.mode is Mode.STAGING_FALLBACK:
         reason = (
@@ -426,6 +455,34 @@ def pytest_collection_modifyitems(
         _select_shard(config, items, str(shard_option))
 
 
+def refuse_without_mode(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """A run with no mode chosen that collected tests needing one (a harness fixture, or the
+    mission_critical marker) is one usage error before any test, never a mode picked for it
+    and never the same setup error once per test."""
+    needing = [
+        item
+        for item in items
+        if item.get_closest_marker("mission_critical")
+        or MODE_FIXTURES.intersection(getattr(item, "fixturenames", ()))
+    ]
+    if not needing:
+        return
+    workeroutput = getattr(config, "workeroutput", None)
+    if workeroutput is None:
+        raise pytest.UsageError(NOT_ACTIVE)
+    # A pytest-xdist worker cannot end the run with a usage error (the controller reports an
+    # internal error): it runs nothing and tells the controller, which does.
+    workeroutput[NO_MODE_OUTPUT] = True
+    config.hook.pytest_deselected(items=list(items))
+    items[:] = []
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_testnodedown(node: Any, error: object) -> None:
+    if getattr(node, "workeroutput", {}).get(NO_MODE_OUTPUT):
+        node.config.stash[NO_MODE] = True
+
+
 def _select_shard(config: pytest.Config, items: list[pytest.Item], shard_option: str) -> None:
     from test_framework.ci.sharding import load_durations, parse_shard, select_shard
 
@@ -443,6 +500,10 @@ def _select_shard(config: pytest.Config, items: list[pytest.Item], shard_option:
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     state = session.config.stash.get(STATE, None)
     if state is None:
+        if session.config.stash.get(NO_MODE, False):
+            # What pytest prints for a usage error, once, however many workers found it.
+            print(f"ERROR: {NOT_ACTIVE}", file=sys.stderr)
+            session.exitstatus = pytest.ExitCode.USAGE_ERROR
         return
     if state.backend is None and hasattr(session.config, "workerinput"):
         # Every worker checks out of the deployment, even one that never used it, so that one
@@ -502,10 +563,13 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
 
 @pytest.hookimpl(hookwrapper=True)
 def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Iterator[None]:
-    """A failed test's report carries the service's recent logs, where the backend has them."""
+    """A test's report is redacted; a failed one's carries the service's recent logs, where the
+    backend has them."""
     outcome = yield
     report = outcome.get_result()  # type: ignore[attr-defined]
     state = item.config.stash.get(STATE, None)
+    if state is not None:
+        redact_report(report)
     backend = state.backend if state is not None else None
     # A fast failure on a known outage adds nothing to the logs the first failure carried, and
     # each fetch costs a Compose call while the rest of the suite is failing fast.

@@ -13,7 +13,9 @@ shards and fails the build (exit 1) when
 - a folder given holds no ledger, or a ledger file is empty, or (``--invocation``) a ledger
   was written by another command than the one being judged: a run that left no ledger of
   its own;
-- a mode ran and recorded no test at all.
+- a mode ran and recorded no test at all;
+- a ledger's code is not this checkout's: its fingerprint differs from the working tree's,
+  or minimal mode ran against an installed copy of the project that was not the tree's.
 
 It prints a summary table and then why, test by test. Exit 0 pass, 1 fail, 2 usage error (one
 line, no traceback). Standard library only: nox runs it in its own process.
@@ -29,8 +31,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from test_framework.errors import EXIT_USAGE, ConfigError, HarnessError
-from test_framework.given import OPTION, in_pyproject
+from test_framework.given import OPTION, Given, in_pyproject
 from test_framework.modes import ALL_MODES, parse_mode_list
+from test_framework.results.code import Fingerprint, fingerprint
 from test_framework.results.ledger import Outcome, RunStatus, collected_digest
 from test_framework.results.matrix import (
     MODE_SKIPPED,
@@ -43,12 +46,13 @@ from test_framework.results.matrix import (
     load_ledger,
 )
 from test_framework.results.verdict import Problem, Rule, Verdict, first_line, utc
-from test_framework.settings import find_root, read_pyproject, resolve
+from test_framework.settings import find_root, read_pyproject, resolve, writable_folder
 from test_framework.settings_table import GATE_REQUIRED_OPTION, INVOCATION_ID, REQUIRED_MODES
 from test_framework.wording import counted
 
 # pytest's exit statuses that mean the run itself went wrong (interrupted, internal, usage).
 BROKEN_PYTEST_STATUSES = {2: "interrupted", 3: "internal error", 4: "usage error"}
+REPORTS_OPTION = "--reports"
 
 
 def evaluate(
@@ -157,6 +161,52 @@ def read_paths(paths: Sequence[Path], invocation: str | None = None) -> Reading:
     judged = {loaded.ledger.mode for loaded in ledgers.values()}
     left_out = tuple(dict.fromkeys(mode for mode in modes if mode not in judged))
     return Reading(tuple(ledgers.values()), tuple(problems), left_out)
+
+
+def check_code(
+    ledgers: Sequence[LoadedLedger], tree: Fingerprint
+) -> tuple[list[Problem], list[str]]:
+    """The ``STALE CODE`` rule: each ledger's code against ``tree``, the fingerprint of the
+    checkout the gate runs in. Returns the problems and the warnings (a fingerprint that one
+    side could not take: nothing to compare)."""
+    problems: list[Problem] = []
+    warnings: list[str] = []
+    recorded = [lo for lo in ledgers if lo.ledger.code is not None]
+    for loaded in recorded:
+        code = loaded.ledger.code
+        assert code is not None
+        where = f"{loaded.label} ({loaded.path})"
+        if code.stale_install:
+            problems.append(
+                Problem(
+                    Rule.STALE_CODE,
+                    where,
+                    f"the suite ran against {code.project} {code.version} as installed in its"
+                    f" environment, not the working tree: {code.stale_install}; rerun the mode"
+                    " (the mode sessions reinstall it), or install it editable",
+                )
+            )
+        if code.source is None:
+            # Once per mode and reason: N shards warn as one run does.
+            unknown = (
+                f"{loaded.ledger.mode}: the code it tested is not known: {code.source_missing}"
+            )
+            if unknown not in warnings:
+                warnings.append(unknown)
+        elif tree.source is not None and code.source != tree.source:
+            checkout = "" if code.checkout == tree.checkout else f" in {code.checkout}"
+            problems.append(
+                Problem(
+                    Rule.STALE_CODE,
+                    where,
+                    f"it tested {code.source}{checkout}, but the working tree here"
+                    f" ({tree.checkout}) is {tree.source}: the code changed after the run, or"
+                    " the ledger comes from another checkout; rerun the mode",
+                )
+            )
+    if tree.source is None and any(lo.ledger.code.source for lo in recorded if lo.ledger.code):
+        warnings.append(f"the ledgers' code is not compared with this folder's: {tree.missing}")
+    return problems, warnings
 
 
 def _check_empty(run: ModeRun) -> Iterable[Problem]:
@@ -439,7 +489,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         help=REQUIRED_MODES.option_help(),
     )
     p.add_argument(
-        "--reports",
+        REPORTS_OPTION,
         metavar="DIR",
         type=Path,
         help="also write DIR/index.html and DIR/<mode>/junit.xml",
@@ -462,19 +512,37 @@ def run(args: argparse.Namespace) -> int:
     paths: list[Path] = args.paths or [Path("reports")]
     required = required_modes(args.required)
     reading = read_paths(paths, args.invocation)
+    # git runs only when a ledger recorded its code.
+    recorded = any(lo.ledger.code is not None for lo in reading.ledgers)
+    tree = fingerprint(Path.cwd()) if recorded else Fingerprint(None, None, "not needed")
+    stale_code, code_warnings = check_code(reading.ledgers, tree)
     matrix = build_matrix(reading.ledgers, extra_modes=[*required, *reading.modes])
-    verdict = evaluate(matrix, required, reading.problems)
+    verdict = evaluate(matrix, required, [*reading.problems, *stale_code])
     differences = [] if args.no_parity else parity.compare(matrix)
-    print(render_table(verdict))
-    print()
-    print(render_verdict(verdict, [d.render() for d in differences]))
+    written: list[Path] = []
     if args.reports is not None:
+        # Written before the verdict is printed: a verdict whose reports could not be
+        # written is no verdict, so a folder that cannot take them is a usage error first.
         from test_framework.results import junit, report_html
 
+        check_report_folders(args.reports, matrix)
         written = junit.write_all(matrix, args.reports)
         written.append(report_html.write(verdict, differences, args.reports / "index.html"))
+    print(render_table(verdict))
+    print()
+    print(render_verdict(verdict, [*code_warnings, *(d.render() for d in differences)]))
+    if written:
         print("reports: " + ", ".join(str(p) for p in written))
     return verdict.exit_code
+
+
+def check_report_folders(reports: Path, matrix: Matrix) -> None:
+    """Refuse, in one line, a ``--reports`` folder (or a mode's folder in it) that cannot be
+    created or written: a file, a folder under /proc, one without write permission."""
+    given = Given(REPORTS_OPTION, str(reports), OPTION)
+    writable_folder(reports, given)
+    for run in matrix.modes:
+        writable_folder(reports / run.mode, given)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

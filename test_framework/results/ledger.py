@@ -19,6 +19,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from test_framework.client.redaction import redact
+from test_framework.results.code import CodeRecord
 from test_framework.settings_table import INVOCATION_ID
 
 SCHEMA = "mission-critical-ledger"
@@ -137,6 +139,9 @@ class Ledger:
     collected_sha256: str | None = None
     # The id of the command that ran this mode with others (``MC_INVOCATION_ID``), or None.
     invocation: str | None = None
+    # What code the run tested (``test_framework.results.code``); None: not recorded (a mode
+    # that did not run, or a ledger older than the field).
+    code: CodeRecord | None = None
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -157,6 +162,7 @@ class Ledger:
                 else {"count": self.collected_count, "sha256": self.collected_sha256}
             ),
             "exit_status": self.exit_status,
+            "code": None if self.code is None else self.code.to_json(),
             "probes": list(self.probes),
             "deployment": self.deployment,
             "collection_errors": [
@@ -196,6 +202,7 @@ class Ledger:
             collected_count=collected.get("count"),
             collected_sha256=collected.get("sha256"),
             invocation=data.get("invocation"),
+            code=CodeRecord.from_json(data["code"]) if data.get("code") else None,
         )
 
 
@@ -252,7 +259,8 @@ def write_ledger(ledger: Ledger, path: Path) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".ledger-", suffix=".json")
     with os.fdopen(fd, "w", encoding="utf-8") as handle:
-        json.dump(ledger.to_json(), handle, indent=2, sort_keys=False)
+        # Every string redacted, whoever made it: reports and the gate's output come from here.
+        json.dump(redact(ledger.to_json()), handle, indent=2, sort_keys=False)
         handle.write("\n")
     os.replace(tmp, path)
 

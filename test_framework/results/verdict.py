@@ -23,6 +23,7 @@ class Rule(enum.StrEnum):
     NO_LEDGERS = "no ledgers"
     MISSING = "missing ledger"
     STALE = "stale ledger"
+    STALE_CODE = "stale code"
     EMPTY = "empty run"
     INCOMPLETE = "incomplete"
     RUN_ERROR = "run error"

@@ -34,7 +34,13 @@ from test_framework.results.ledger import INVOCATION_ENV
 from test_framework.runners.extras import DISTRIBUTION
 from test_framework.service import PRESETS
 from test_framework.settings import Settings, check_url, load_settings, writable_report_dir
-from test_framework.settings_table import REPORT_DIR, STAGING_PASSWORD, STAGING_USER, STAGING_WS_URL
+from test_framework.settings_table import (
+    CODE_ROOT,
+    REPORT_DIR,
+    STAGING_PASSWORD,
+    STAGING_USER,
+    STAGING_WS_URL,
+)
 
 PRESET = "agent-events"
 assert PRESET in PRESETS
@@ -223,7 +229,9 @@ def _run_mode(
             flush=True,
         )
         command += ["-m", f"not {DEPLOYMENT_CONTROL}"]
-    env = {**environ, INVOCATION_ENV: invocation}
+    # The code under test is the folder the command runs in (the factory's module is imported
+    # from there, or installed from it), not the temporary project: its ledger records that.
+    env = {**environ, INVOCATION_ENV: invocation, CODE_ROOT.env: str(Path.cwd())}
     subprocess.run([*command, *passed_on], cwd=settings.root, env=env, check=False)
 
 

@@ -35,20 +35,27 @@ import shlex
 import sys
 import time
 from collections.abc import Mapping, Sequence
+from importlib import metadata
 from pathlib import Path
 
 import nox
+from packaging.version import Version
 
 import test_framework
 from test_framework.ci.github_matrix import GATE_TAG, TAG
-from test_framework.errors import HarnessError
+from test_framework.errors import EXIT_USAGE, HarnessError
 from test_framework.modes import ALL_MODES, Mode
 from test_framework.probes.decision import Action, clear_ledgers, decide_mode, shard_from_args
 from test_framework.results.ledger import INVOCATION_ENV
 from test_framework.runners.extras import DISTRIBUTION, extra_requirements
+from test_framework.runners.working_tree import copied_folders, reinstall_arguments
 from test_framework.settings import Settings, load_settings, writable_report_dir
 
 PARALLEL_COMMAND = "nox -t mission_critical --parallel 3"
+# The first nox whose sessions take allow_parallel= and know they run in parallel
+# (session.parallel, the --parallel-worker children): 2026.8.10 has allow_parallel= but not
+# those. pyproject.toml's extras and the noxfile's needs_version say the same.
+NOX_LOWEST = "2026.10.20"
 # Set by the nox process that schedules a parallel run, to this run's invocation id, when it
 # selected the gate: its children (separate processes) read it.
 GATE_FOLLOWS_ENV = "MC_NOX_GATE_FOLLOWS"
@@ -132,7 +139,9 @@ class _Run:
             session.error(str(exc))
         return settings
 
-    def run_mode(self, session: nox.Session, mode: Mode, *, judge: bool = True) -> None:
+    def run_mode(
+        self, session: nox.Session, mode: Mode, *, judge: bool = True, asked_by: str = ""
+    ) -> None:
         settings = self.settings(session)
         try:
             shard = shard_from_args(session.posargs)
@@ -144,7 +153,7 @@ class _Run:
             self._queue_gate(session)
         clear_ledgers(settings, mode, shard, f"nox run {self.invocation}")
         self.judged.append(mode.value)
-        decision = decide_mode(settings, mode, shard, self.invocation)
+        decision = decide_mode(settings, mode, shard, self.invocation, asked_by=asked_by)
         session.log(decision.probe_line)
         if decision.action is Action.FAIL:
             session.error(decision.message)
@@ -202,6 +211,23 @@ class _Run:
             )
         if mode is Mode.DOCKER_LOCAL:
             _ensure(session, _docker_extra(session), ["docker"], "the harness's docker extra")
+        _reinstall_copies(session, settings.root, packages)
+
+
+def _reinstall_copies(session: nox.Session, root: Path, packages: list[str]) -> None:
+    """Reinstall the working tree's folders that ``install`` installs as copies, without their
+    dependencies, on every run: ``-R`` skips ``session.install``, and pip and uv both keep an
+    installed folder as it was (docs/adopting.md, "Reused environments")."""
+    folders = copied_folders(packages, root)
+    if not folders:
+        return
+    session.log(
+        f"reinstalling {', '.join(f.word for f in folders)} from the working tree (installed"
+        " as a copy, which a reused environment keeps), without dependencies"
+    )
+    uv = session.venv_backend == "uv"
+    installer = ["uv", "pip", "install"] if uv else ["python", "-m", "pip", "install"]
+    session.run(*installer, *reinstall_arguments(folders, uv=uv), silent=True)
 
 
 def _ensure(session: nox.Session, packages: list[str], needed: list[str], what: str) -> None:
@@ -253,9 +279,27 @@ def _docker_extra(session: nox.Session) -> list[str]:
     return extra_requirements(requires, "docker")
 
 
+def check_nox_version(installed: str) -> None:
+    """Refuse, in one line, a nox older than the sessions need."""
+    if Version(installed) < Version(NOX_LOWEST):
+        raise HarnessError(
+            f"the mission-critical sessions need nox {NOX_LOWEST} or later (sessions run in"
+            f" parallel: allow_parallel=, session.parallel), and this is nox {installed}:"
+            f" pip install -U 'nox>={NOX_LOWEST}'"
+        )
+
+
 def define_sessions(root: Path | str | None = None) -> None:
     """Define the mission-critical sessions for the project at ``root`` (default: the current
-    folder, which nox makes the noxfile's own)."""
+    folder, which nox makes the noxfile's own).
+
+    Under a nox older than ``NOX_LOWEST`` it prints why in one line and exits 2: nox would
+    otherwise show the noxfile's traceback (an unexpected keyword argument)."""
+    try:
+        check_nox_version(metadata.version("nox"))
+    except HarnessError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        raise SystemExit(EXIT_USAGE) from None
     run = _Run(Path(root).resolve() if root is not None else Path.cwd())
     modes = [mode.value for mode in ALL_MODES]
 
@@ -272,9 +316,9 @@ def define_sessions(root: Path | str | None = None) -> None:
         Not judged by the gate: staging gives no control of the deployment, so the tests that
         need it never run here, and the gate would fail every staging-only run for that.
         pytest's own verdict stands; `nox -s mission_critical` judges staging together with the
-        other modes.
+        other modes. Asked for by name, staging must run: not configured is a failure here.
         """
-        run.run_mode(session, Mode.STAGING_FALLBACK, judge=False)
+        run.run_mode(session, Mode.STAGING_FALLBACK, judge=False, asked_by="nox -s staging")
 
     # The scheduler of a parallel run starts the gate after all the modes; one after another,
     # each mode session queues it instead, and the gate judges a mode that failed too.

@@ -20,6 +20,7 @@ from __future__ import annotations
 import logging
 import os
 import secrets
+import shlex
 import sys
 import threading
 import time
@@ -31,9 +32,11 @@ from typing import TYPE_CHECKING, Any
 from tox.config.loader.memory import MemoryLoader
 from tox.config.of_type import ConfigDynamicDefinition
 from tox.config.types import Command, EnvList
+from tox.execute.request import StdinSource
 from tox.plugin import impl
 from tox.report import HandledError
 from tox.tox_env.errors import Fail, Skip
+from tox.tox_env.python.pip.pip_install import Pip
 from tox.tox_env.python.pip.req_file import PythonDeps
 
 from test_framework.errors import HarnessError
@@ -41,7 +44,8 @@ from test_framework.modes import ALL_MODES, Mode
 from test_framework.probes.decision import Action, clear_ledgers, decide_mode, shard_from_args
 from test_framework.results.ledger import INVOCATION_ENV
 from test_framework.runners.extras import DISTRIBUTION, extra_requirements
-from test_framework.settings import Settings, load_settings
+from test_framework.runners.working_tree import copied_folders, reinstall_arguments
+from test_framework.settings import Settings, load_settings, writable_report_dir
 from test_framework.settings_table import SETTINGS
 
 if TYPE_CHECKING:
@@ -92,7 +96,11 @@ _RUN = _Run()
 
 def _settings(root: Path, environ: Mapping[str, str]) -> Settings:
     try:
-        return load_settings(root, environ)
+        settings = load_settings(root, environ)
+        # As the nox sessions do: a report folder that cannot be written fails in one line,
+        # before the probe writes a ledger there.
+        writable_report_dir(settings)
+        return settings
     except HarnessError as exc:
         raise Fail(str(exc)) from None
 
@@ -234,7 +242,9 @@ def _decide(tox_env: ToxEnv, mode: Mode) -> None:
     if name in JUDGED:
         with _RUN.lock:
             _RUN.judged.append(mode.value)
-    decision = decide_mode(settings, mode, shard, _RUN.invocation)
+    # mc-staging exists only to run staging: absent there fails, as nox -s staging does.
+    asked_by = f"tox -e {STAGING}" if name == STAGING else ""
+    decision = decide_mode(settings, mode, shard, _RUN.invocation, asked_by=asked_by)
     _LOG.warning("%s", decision.probe_line)
     if decision.action is Action.FAIL:
         raise Fail(decision.message)
@@ -263,6 +273,33 @@ def tox_on_install(
     # installer (pip, or uv under tox-uv), which installs only what changed, as for deps; so
     # also into an environment tox recreates part way.
     tox_env.installer.install(PythonDeps(lines, settings.root), "mission_critical", "requirements")
+    _reinstall_copies(tox_env, settings)
+
+
+def _reinstall_copies(tox_env: ToxEnv, settings: Settings) -> None:
+    """Reinstall the working tree's folders that ``install`` installs as copies, without their
+    dependencies, on every run: tox installs requirement lines only when they change, and pip
+    and uv both keep an installed folder as it was (docs/adopting.md, "Reused environments")."""
+    words = [word for line in settings.install for word in shlex.split(line)]
+    folders = copied_folders(words, settings.root)
+    if not folders:
+        return
+    installer = tox_env.installer
+    if not isinstance(installer, Pip):
+        raise Fail(
+            f"{tox_env.name}: cannot reinstall {', '.join(f.word for f in folders)} with the"
+            f" installer {type(installer).__name__}: install it editable (-e) in install"
+        )
+    # tox-uv's installer is pip's with uv's command: its words say which options apply.
+    uv = "uv" in {Path(word).name for word in installer.build_install_cmd([])[:2]}
+    command = installer.build_install_cmd(reinstall_arguments(folders, uv=uv))
+    _LOG.warning(
+        "reinstalling %s from the working tree (installed as a copy, which a reused"
+        " environment keeps), without dependencies",
+        ", ".join(f.word for f in folders),
+    )
+    outcome = tox_env.execute(command, stdin=StdinSource.OFF, run_id="mission_critical-reinstall")
+    outcome.assert_success()
 
 
 @impl

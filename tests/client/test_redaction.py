@@ -5,9 +5,19 @@ from __future__ import annotations
 import base64
 import json
 import secrets
+from pathlib import Path
 from urllib.parse import quote
 
-from test_framework.client.redaction import MASK, redact, redact_text, register_secret
+from test_framework.client.redaction import (
+    MASK,
+    redact,
+    redact_text,
+    redact_url,
+    register_secret,
+    register_secret_settings,
+)
+from test_framework.settings import load_settings
+from test_framework.settings_table import SETTINGS
 
 JWT = "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJhbGljZSJ9.c2lnbmF0dXJlLXZhbHVl"
 
@@ -82,3 +92,41 @@ def test_redact_walks_nested_values_and_masks_secret_keys() -> None:
 def test_text_without_secrets_is_unchanged() -> None:
     text = '{"type": "agent_started", "run_id": "r-1", "seq": 1, "token_type": "Bearer"}'
     assert redact_text(text) == text
+
+
+def test_the_password_in_a_urls_userinfo_is_masked_and_the_user_kept() -> None:
+    text = "GET http://user:SuperSecret123@127.0.0.1:8080/health answered 404"
+    assert redact_text(text) == f"GET http://user:{MASK}@127.0.0.1:8080/health answered 404"
+
+
+def test_a_user_alone_in_userinfo_is_masked_as_it_may_be_a_token() -> None:
+    assert redact_url("https://ghp_abcdef123@host/x") == f"https://{MASK}@host/x"
+
+
+def test_userinfo_is_masked_up_to_the_authoritys_last_at_sign() -> None:
+    # An unencoded '@' in a password: the host is what follows the last one.
+    assert redact_url("wss://ci:p@ss@word@h:1/ws?x=1") == f"wss://ci:{MASK}@h:1/ws?x=1"
+
+
+def test_userinfo_is_masked_inside_reprs_json_and_several_urls_in_one_text() -> None:
+    text = json.dumps({"url": "ws://a:pw-one@h/ws"}) + " and repr('http://b:pw-two@h2/')"
+    redacted = redact_text(text)
+    assert "pw-one" not in redacted
+    assert "pw-two" not in redacted
+    assert f"ws://a:{MASK}@h/ws" in redacted
+    assert f"http://b:{MASK}@h2/" in redacted
+
+
+def test_urls_without_userinfo_and_at_signs_outside_an_authority_are_left_alone() -> None:
+    text = "wss://staging.example.com:443/ws, https://h/users/@me, mail ci@example.com"
+    assert redact_text(text) == text
+
+
+def test_every_secret_setting_of_the_table_is_registered_from_the_settings(
+    tmp_path: Path,
+) -> None:
+    values = {setting.env: fresh() for setting in SETTINGS if setting.secret}
+    assert values, "the table marks STAGING_TEST_PASSWORD and STAGING_AUTH_TOKEN as secret"
+    register_secret_settings(load_settings(tmp_path, environ=values).given)
+    text = " ".join(values.values())
+    assert redact_text(text) == " ".join([MASK] * len(values))

@@ -7,8 +7,18 @@ from pathlib import Path
 import pytest
 
 from test_framework.errors import ConfigError
+from test_framework.given import ENVIRONMENT, Given
 from test_framework.modes import Mode
-from test_framework.settings import LOCAL_BASE_IMAGE, load_settings, writable_report_dir
+from test_framework.settings import (
+    LOCAL_BASE_IMAGE,
+    check_url,
+    load_settings,
+    writable_folder,
+    writable_report_dir,
+)
+from test_framework.settings_table import SETTINGS, Kind, Setting
+
+URL_SETTINGS = [setting for setting in SETTINGS if setting.url]
 
 
 def write_pyproject(folder: Path, body: str) -> Path:
@@ -87,6 +97,33 @@ def test_staging_websocket_url_is_derived_from_the_backend_url(tmp_path: Path) -
     staging = load_settings(tmp_path, environ=env).staging
     assert staging.ws_url == "ws://127.0.0.1:9000/ws"
     assert staging.auth_url == "http://a:1/x"
+
+
+@pytest.mark.parametrize("setting", URL_SETTINGS, ids=lambda setting: setting.env)
+@pytest.mark.parametrize(
+    "userinfo", ["ci:Url-Secret-41@", "Url-Secret-41@", "ci:Url/Secret-41@", "ci:Url@Secret-41@"]
+)
+def test_a_user_and_password_in_any_url_setting_is_refused_without_echoing_them(
+    tmp_path: Path, setting: Setting, userinfo: str
+) -> None:
+    scheme = "wss" if setting.kind is Kind.WS_URL else "https"
+    env = {setting.env: f"{scheme}://{userinfo}staging.example:8443/ws"}
+    with pytest.raises(ConfigError) as raised:
+        load_settings(tmp_path, environ=env)
+    message = str(raised.value)
+    assert message.startswith(f"{setting.env} (environment) has a user and password in it")
+    assert "STAGING_TEST_PASSWORD" in message
+    assert "STAGING_AUTH_TOKEN" in message
+    assert "Secret-41" not in message
+    assert "\n" not in message
+
+
+def test_a_token_in_the_query_of_a_refused_url_is_echoed_masked(tmp_path: Path) -> None:
+    env = {"STAGING_WEBSOCKET_URL": "https://h/ws?token=query-secret-77"}
+    with pytest.raises(ConfigError, match="has scheme 'https'") as raised:
+        load_settings(tmp_path, environ=env)
+    assert "query-secret-77" not in str(raised.value)
+    assert "?token=***" in str(raised.value)
 
 
 def test_secrets_do_not_appear_in_the_settings_repr(tmp_path: Path) -> None:
@@ -277,3 +314,59 @@ def test_the_report_folder_is_refused_in_one_line_when_it_cannot_be_created(
         assert str(raised.value).endswith(": choose a writable folder")
     fine = load_settings(tmp_path, environ={"MC_REPORT_DIR": str(tmp_path / "new" / "reports")})
     assert writable_report_dir(fine).is_dir()
+
+
+@pytest.mark.parametrize(
+    ("url", "why"),
+    [
+        ("ws://127.0.0.1:1/ws\r\nX-Injected: yes", "contains the control character '\\r'"),
+        ("ws://127.0.0.1:1/ws\tx", "contains the control character '\\t'"),
+        ("ws://h\x00st/ws", "contains the control character '\\x00'"),
+        ("ws://host/ws\x7f", "contains the control character '\\x7f'"),
+        ("ws://host/ws\x85", "contains the control character '\\x85'"),
+        ("ws://ho st/ws", "(it holds ' ')"),
+        ("ws://ho%2Est/ws", "(it holds '%')"),
+        ("ws://h<o>st/ws", "(it holds '<' and '>')"),
+        ("ws://.host/ws", "(an empty label"),
+        ("ws://" + "b" * 64 + ".example/ws", "(a label of 64 characters: at most 63)"),
+        ("ws://" + "ü" * 60 + ".example/ws", "has no DNS form (IDNA)"),
+        ("ws://" + "a." * 127 + "a/ws", "(255 characters: at most 253)"),
+    ],
+)
+def test_a_url_no_request_can_carry_is_a_setting_error(url: str, why: str) -> None:
+    with pytest.raises(ConfigError, match=r"^STAGING_WEBSOCKET_URL=") as raised:
+        check_url("STAGING_WEBSOCKET_URL", url, ("wss", "ws"))
+    assert why in str(raised.value)
+    assert "\n" not in str(raised.value)
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "wss://staging.example.com/ws",
+        "wss://staging.example.com./ws",  # fully qualified
+        "ws://my_service:8000/ws",  # a Compose service name
+        "wss://münchen.example/ws",
+        "ws://[::1]:8000/ws",
+        "ws://" + "a." * 126 + "a/ws",  # 253 characters
+        "ws://" + "b" * 63 + ".example/ws",
+    ],
+)
+def test_a_url_that_can_be_right_is_kept(url: str) -> None:
+    assert check_url("STAGING_WEBSOCKET_URL", url, ("wss", "ws")) == url
+
+
+def test_a_long_value_is_echoed_shortened_with_its_length() -> None:
+    url = "wss://" + "a" * 10_000 + "/ws"
+    given = str(Given("STAGING_WEBSOCKET_URL", url, ENVIRONMENT))
+    assert given == f"STAGING_WEBSOCKET_URL={url[:60]!r}… (10009 characters) (environment)"
+    short = "wss://staging.example.com/ws"
+    assert str(Given("STAGING_WEBSOCKET_URL", short, ENVIRONMENT)).startswith(f"={short!r}", 21)
+
+
+def test_a_folder_in_the_way_of_the_reports_is_named(tmp_path: Path) -> None:
+    (tmp_path / "a-file").write_text("", "utf-8")
+    with pytest.raises(ConfigError) as raised:
+        writable_folder(tmp_path / "a-file" / "deeper", "--reports")
+    assert f"('{tmp_path / 'a-file'}' is a file)" in str(raised.value)
+    assert writable_folder(tmp_path / "new" / "folder", "--reports").is_dir()

@@ -36,6 +36,14 @@ from tests.support.fake_docker_daemon import (
 COMPOSE_V2 = "#!/bin/sh\nprintf '%s\\n' 'Docker Compose version v2.40.3'\n"
 # The compose file the ``project`` fixture holds, named as a project names it in pyproject.toml.
 SERVICE = ServiceSettings(compose_file="docker/docker-compose.alpine-test.yml")
+BUILDS_ON_BASE_IMAGE = """\
+services:
+  backend:
+    build:
+      context: .
+      args:
+        BASE_IMAGE: ${MC_BASE_IMAGE:-python:3.11-slim}
+"""
 COMPOSE_V1 = "#!/bin/sh\nprintf '%s\\n' 'docker-compose version 1.29.2, build unknown'\n"
 
 
@@ -48,10 +56,11 @@ def short_dir() -> Iterator[Path]:
 
 @pytest.fixture
 def project(tmp_path: Path) -> Path:
-    """A project with a compose file and a Dockerfile that needs no wheelhouse."""
+    """A project with a compose file that builds on MC_BASE_IMAGE and a Dockerfile that needs no
+    wheelhouse."""
     root = tmp_path / "project"
     (root / "docker").mkdir(parents=True)
-    (root / "docker" / "docker-compose.alpine-test.yml").write_text("services: {}\n")
+    (root / "docker" / "docker-compose.alpine-test.yml").write_text(BUILDS_ON_BASE_IMAGE)
     (root / "docker" / "Dockerfile").write_text("FROM scratch\n")
     return root
 
@@ -312,6 +321,22 @@ def test_a_configured_base_image_is_never_swapped_for_the_local_one(
         result = probe_docker(settings_for(project, f"unix://{sock}", base_image="corp/py:3.11"))
     assert not result.available
     assert f"MC_BASE_IMAGE={LOCAL_BASE_IMAGE}" in result.reason
+
+
+def test_a_compose_file_that_does_not_pass_the_base_image_is_probed_without_naming_one(
+    short_dir: Path, project: Path
+) -> None:
+    compose = project / "docker" / "docker-compose.alpine-test.yml"
+    # Its own FROM and no MC_BASE_IMAGE: only a comment mentions it.
+    compose.write_text("# not ${MC_BASE_IMAGE}\nservices:\n  backend:\n    build: .\n")
+    sock = short_dir / "docker.sock"
+    with fake_daemon_unix(sock, DaemonScript()) as script:
+        result = probe_docker(settings_for(project, f"unix://{sock}"))
+    assert result.available, result.reason
+    assert step_names(result) == ["daemon", "compose file", "compose v2", "wheelhouse"]
+    assert "base_image" not in result.details
+    assert "base image" not in result.reason
+    assert not any("/images/" in request for request in script.requests)
 
 
 def test_a_missing_compose_file_lists_the_places_looked(short_dir: Path, tmp_path: Path) -> None:

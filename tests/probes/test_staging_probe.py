@@ -158,6 +158,19 @@ def test_a_websocket_url_that_cannot_be_right_is_refused_before_any_connection(
     assert result.steps == ()
 
 
+def test_probe_refuses_a_user_and_password_in_hand_built_settings_without_echoing_them(
+    tmp_path: Path,
+) -> None:
+    good = settings(tmp_path, STAGING_WEBSOCKET_URL="wss://staging.example.com/ws")
+    url = "wss://ci:Hand-Built-Secret-9@staging.example.com/ws"
+    bad = dataclasses.replace(good, staging=dataclasses.replace(good.staging, ws_url=url))
+    result = probe_staging(bad)
+    assert result.status is ProbeStatus.BROKEN
+    assert result.reason.startswith("STAGING_WEBSOCKET_URL (environment) has a user and password")
+    assert "Hand-Built-Secret-9" not in json.dumps(result.to_json())
+    assert result.steps == ()
+
+
 def test_probe_fails_the_tcp_step_when_nothing_listens(tmp_path: Path) -> None:
     port = closed_port()
     result = probe_staging(settings(tmp_path, STAGING_WEBSOCKET_URL=f"wss://localhost:{port}/ws"))

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import ast
 import json
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from test_framework.pytest_plugin import hooks
 from tests.support.fake_staging import Behaviour, FakeStaging
 from tests.support.projects import harness_project
 
@@ -231,12 +233,58 @@ def test_connections_the_client_retried_mark_the_test_retried_in_the_ledger(
     )
 
 
-def test_fixtures_without_a_chosen_mode_fail_with_the_fix(project: pytest.Pytester) -> None:
-    project.makepyfile(test_plain="def test_needs_a_deployment(mc_endpoints):\n    pass\n")
-    result = project.runpytest_subprocess()
-    result.assert_outcomes(errors=1)
-    result.stdout.fnmatch_lines(["*no execution mode chosen: run pytest with --mc-mode auto*"])
+NEEDS_A_MODE = """
+import pytest
+
+@pytest.mark.parametrize("n", range(20))
+def test_needs_a_deployment(mc_endpoints, n):
+    pass
+
+@pytest.mark.mission_critical
+def test_is_mission_critical():
+    pass
+"""
+
+
+@pytest.mark.parametrize("workers", [[], ["-n", "2"]], ids=["one-process", "xdist"])
+def test_tests_needing_a_mode_without_one_are_one_usage_error_before_any_test(
+    project: pytest.Pytester, workers: list[str]
+) -> None:
+    project.makepyfile(test_plain=NEEDS_A_MODE)
+    result = project.runpytest_subprocess(*workers)
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    assert [line for line in result.errlines if line.strip()] == [f"ERROR: {hooks.NOT_ACTIVE}"]
+    assert "no execution mode chosen" not in result.stdout.str()  # not once per test
+    assert "passed" not in result.stdout.str()
     assert not (project.path / "out").exists()
+
+
+def test_tests_needing_no_mode_run_without_one(project: pytest.Pytester) -> None:
+    project.makepyfile(test_plain="def test_plain(tmp_path):\n    assert tmp_path.is_dir()\n")
+    result = project.runpytest_subprocess()
+    result.assert_outcomes(passed=1)
+
+
+def test_a_fixture_asked_for_at_run_time_without_a_mode_fails_with_the_fix(
+    project: pytest.Pytester,
+) -> None:
+    project.makepyfile(
+        test_plain="def test_late(request):\n    request.getfixturevalue('mc_endpoints')\n"
+    )
+    result = project.runpytest_subprocess()
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(["*no execution mode chosen: run pytest with --mc-mode auto*"])
+
+
+def test_every_fixture_of_the_plugin_is_known_to_need_a_mode() -> None:
+    tree = ast.parse(Path(hooks.__file__).read_text("utf-8"))
+    fixtures = {
+        node.name
+        for node in tree.body
+        if isinstance(node, ast.FunctionDef)
+        and any("fixture" in ast.unparse(decorator) for decorator in node.decorator_list)
+    }
+    assert fixtures == hooks.MODE_FIXTURES
 
 
 def test_a_requested_mode_that_cannot_run_is_a_usage_error_and_leaves_a_ledger(

@@ -9,6 +9,7 @@ rewrites its table, and a test fails when the file and this list disagree.
 from __future__ import annotations
 
 import dataclasses
+import json
 import re
 import socket
 import subprocess
@@ -29,6 +30,7 @@ from test_framework.settings import DEFAULT_BASE_IMAGE
 from tests.support.environment import isolated_environment, run_captured
 from tests.support.fake_docker_daemon import DaemonScript, fake_daemon_unix
 from tests.support.fake_staging import Behaviour, FakeStaging
+from tests.support.ledger_samples import ledger, record
 from tests.support.runs import run_context, serving_in_process
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -52,6 +54,13 @@ TEST_FILE = "def test_uses_the_deployment(mc_endpoints):\n    assert mc_endpoint
 # lacks): what they test is the harness's handling of the compose file, not the daemon.
 FAKE_DAEMON = {"DOCKER_HOST": "{fake_docker_host}"}
 LEDGER_V1 = '{"schema": "mission-critical-ledger/0", "mode": "minimal"}'
+PASSING_LEDGER = json.dumps(ledger("minimal", [record("test_passes")]).to_json())
+LONG_HOST_URL = "wss://" + "a" * 10_000 + "/ws"
+# Beside TEST_FILE: thirty tests that need a mode, refused together in one line.
+MORE_TESTS = (
+    "import pytest\n\n@pytest.mark.parametrize('n', range(30))\n"
+    "def test_each(mc_endpoints, n):\n    assert mc_endpoints.ws_url\n"
+)
 
 
 @dataclass(frozen=True)
@@ -60,7 +69,7 @@ class Case:
     ``<port>`` and ``<n> ms`` standing for what changes from run to run."""
 
     name: str
-    entry: str  # "probe", "gate" or "pytest"
+    entry: str  # "probe", "gate", "pytest" or "plain pytest" (neither --mc-mode nor TEST_MODE)
     message: str
     status: int
     args: tuple[str, ...] = ()
@@ -375,7 +384,7 @@ CASES: tuple[Case, ...] = (
         "report folder given as an option that is a file",
         "pytest",
         "ERROR: --mc-report-dir='pyproject.toml' (option): cannot create the report folder"
-        " '<project>/pyproject.toml' (File exists): choose a writable folder",
+        " '<project>/pyproject.toml' (it is a file): choose a writable folder",
         PYTEST_USAGE,
         args=("--mc-mode", "auto", "--mc-report-dir", "pyproject.toml"),
     ),
@@ -436,6 +445,25 @@ CASES: tuple[Case, ...] = (
         " give the deployment's port",
         HARNESS_USAGE,
         env={"STAGING_WEBSOCKET_URL": "ws://staging.example.com:0/ws"},
+        pyproject=AGENT_EVENTS,
+    ),
+    Case(
+        "staging URL with a user and password in it",
+        "probe",
+        "error: STAGING_WEBSOCKET_URL (environment) has a user and password in it (an '@'):"
+        " they are never sent from a URL; set STAGING_TEST_USER and STAGING_TEST_PASSWORD, or"
+        " STAGING_AUTH_TOKEN, instead (an '@' in a path or query is written %40)",
+        HARNESS_USAGE,
+        env={"STAGING_WEBSOCKET_URL": "wss://ci:Catalogue-Secret-1@staging.example.com/ws"},
+        pyproject=AGENT_EVENTS,
+    ),
+    Case(
+        "staging URL with a wrong scheme and a token in its query",
+        "probe",
+        "error: STAGING_BACKEND_URL='ws://staging.example.com/?token=***' (environment) has"
+        " scheme 'ws': use https:// or http://, e.g. https://host[:port]/path",
+        HARNESS_USAGE,
+        env={"STAGING_BACKEND_URL": "ws://staging.example.com/?token=catalogue-token-1"},
         pyproject=AGENT_EVENTS,
     ),
     Case(
@@ -716,6 +744,139 @@ CASES: tuple[Case, ...] = (
         pyproject=PYPROJECT + 'required_modes = "minimal"\n',
         files={"out/minimal/ledger.json": "{}"},
     ),
+    # -- hostile input: a folder the reports cannot go to, URLs no host can have, no mode ----
+    Case(
+        "tests that need a mode, and no mode chosen",
+        "plain pytest",
+        "ERROR: no execution mode chosen: run pytest with --mc-mode auto (or minimal,"
+        " docker_local, staging_fallback), or set TEST_MODE; `nox -s mission_critical` does"
+        " this for you",
+        PYTEST_USAGE,
+        files={"test_more.py": MORE_TESTS},
+    ),
+    Case(
+        "staging URL with a port of 70000",
+        "probe",
+        "error: STAGING_WEBSOCKET_URL='ws://127.0.0.1:70000/ws' (environment) cannot be parsed"
+        " (Port out of range 0-65535): use wss://host[:port]/path",
+        HARNESS_USAGE,
+        env=_staging("ws://127.0.0.1:70000/ws"),
+        pyproject=AGENT_EVENTS,
+    ),
+    Case(
+        "staging URL with a 10,000-character host name",
+        "probe",
+        "error: STAGING_WEBSOCKET_URL='wss://" + "a" * 54 + "'… (10009 characters)"
+        " (environment) has a host name that cannot be valid (a label of 10000 characters:"
+        " at most 63): fix it",
+        HARNESS_USAGE,
+        env=_staging(LONG_HOST_URL),
+        pyproject=AGENT_EVENTS,
+    ),
+    Case(
+        "staging URL with a 10,000-character host name, under pytest",
+        "pytest",
+        "ERROR: STAGING_WEBSOCKET_URL='wss://" + "a" * 54 + "'… (10009 characters)"
+        " (environment) has a host name that cannot be valid (a label of 10000 characters:"
+        " at most 63): fix it",
+        PYTEST_USAGE,
+        args=("--mc-mode", "staging_fallback"),
+        env=_staging(LONG_HOST_URL),
+        pyproject=AGENT_EVENTS,
+    ),
+    Case(
+        "staging URL whose host name is over 253 characters",
+        "probe",
+        "error: STAGING_BACKEND_URL='https://" + "abcdefghi." * 5 + "ab'… (318 characters)"
+        " (environment) has a host name that cannot be valid (309 characters: at most 253):"
+        " fix it",
+        HARNESS_USAGE,
+        env=_staging("ws://127.0.0.1:1/ws", STAGING_BACKEND_URL="https://" + "abcdefghi." * 31),
+        pyproject=AGENT_EVENTS,
+    ),
+    Case(
+        "staging URL with a space in its host name",
+        "probe",
+        "error: STAGING_WEBSOCKET_URL='wss://staging example.com/ws' (environment) has a host"
+        " name that cannot be valid (it holds ' '): fix it",
+        HARNESS_USAGE,
+        env=_staging("wss://staging example.com/ws"),
+        pyproject=AGENT_EVENTS,
+    ),
+    Case(
+        "staging URL with a character no host name holds",
+        "probe",
+        "error: STAGING_AUTH_URL='https://staging|example.com/auth' (environment) has a host"
+        " name that cannot be valid (it holds '|'): fix it",
+        HARNESS_USAGE,
+        env=_staging("ws://127.0.0.1:1/ws", STAGING_AUTH_URL="https://staging|example.com/auth"),
+        pyproject=AGENT_EVENTS,
+    ),
+    Case(
+        "staging URL with an empty label in its host name",
+        "probe",
+        "error: STAGING_WEBSOCKET_URL='wss://staging..example.com/ws' (environment) has a host"
+        " name that cannot be valid (an empty label: a dot at its start, or two in a row):"
+        " fix it",
+        HARNESS_USAGE,
+        env=_staging("wss://staging..example.com/ws"),
+        pyproject=AGENT_EVENTS,
+    ),
+    Case(
+        "staging URL with a newline",
+        "probe",
+        "error: STAGING_WEBSOCKET_URL='ws://127.0.0.1:1/ws\\nX-Injected: yes' (environment)"
+        " contains the control character '\\n' (at position 19): remove it",
+        HARNESS_USAGE,
+        env=_staging("ws://127.0.0.1:1/ws\nX-Injected: yes"),
+        pyproject=AGENT_EVENTS,
+    ),
+    Case(
+        "staging URL with a control character",
+        "pytest",
+        "ERROR: STAGING_WEBSOCKET_URL='ws://127.0.0.1:1/\\x1bws' (environment) contains the"
+        " control character '\\x1b' (at position 17): remove it",
+        PYTEST_USAGE,
+        args=("--mc-mode", "staging_fallback"),
+        env=_staging("ws://127.0.0.1:1/\x1bws"),
+        pyproject=AGENT_EVENTS,
+    ),
+    _unavailable(
+        "staging host name with a character DNS does not resolve",
+        "staging_fallback",
+        "dns failed after <n> ms: cannot resolve 'mc-catalogue$host.invalid':"
+        " Name or service not known",
+        broken=True,
+        env=_staging("wss://mc-catalogue$host.invalid/ws"),
+        pyproject=AGENT_EVENTS,
+    ),
+    Case(
+        "gate's report folder that cannot be created",
+        "gate",
+        "error: --reports='/proc/nope' (option): cannot create the report folder '/proc/nope'"
+        " (No such file or directory): choose a writable folder",
+        HARNESS_USAGE,
+        args=("out", "--reports", "/proc/nope"),
+        files={"out/minimal/ledger.json": PASSING_LEDGER},
+    ),
+    Case(
+        "gate's report folder that is a file",
+        "gate",
+        "error: --reports='out/minimal/ledger.json' (option): cannot create the report folder"
+        " 'out/minimal/ledger.json' (it is a file): choose a writable folder",
+        HARNESS_USAGE,
+        args=("out", "--reports", "out/minimal/ledger.json"),
+        files={"out/minimal/ledger.json": PASSING_LEDGER},
+    ),
+    Case(
+        "gate's report folder holding a file where a mode's folder goes",
+        "gate",
+        "error: --reports='html' (option): cannot create the report folder 'html/minimal'"
+        " (it is a file): choose a writable folder",
+        HARNESS_USAGE,
+        args=("out", "--reports", "html"),
+        files={"out/minimal/ledger.json": PASSING_LEDGER, "html/minimal": ""},
+    ),
 )
 
 
@@ -779,7 +940,7 @@ def values(
 
 
 def command(case: Case, project: Path) -> list[str]:
-    if case.entry == "pytest":
+    if case.entry in ("pytest", "plain pytest"):
         return [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-q", *case.args]
     return [sys.executable, "-m", "test_framework", case.entry, *case.args]
 
@@ -823,7 +984,11 @@ def test_bad_configuration_gets_one_actionable_line_and_the_documented_status(
     err = normalise(done.stderr, project, ports, values["ca"])
     assert "Traceback" not in out + err
     assert "During handling" not in out + err
+    assert "Exception in thread" not in out + err
     assert done.returncode == case.status, out + err
+    if case.status != TESTS_FAILED:
+        # Refused before any verdict: a gate that cannot write its reports passes nothing.
+        assert not re.search(r"^gate: (PASSED|FAILED)", out, re.MULTILINE), out
     if case.status == TESTS_FAILED:
         # The deployment could not start: every test errors with the message, pytrace off.
         assert f"\n{case.message}\n" in f"\n{out}", out
@@ -841,6 +1006,7 @@ ENTRY_COMMANDS = {
     "probe": "`python -m test_framework probe`",
     "gate": "`python -m test_framework gate`",
     "pytest": "`pytest --mc-mode …`",
+    "plain pytest": "`pytest` (no mode)",
 }
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import subprocess
 from pathlib import Path
 from typing import Any
 
@@ -86,6 +87,25 @@ def test_a_ledger_the_plugin_wrote_is_valid(
         Outcome.XFAILED,
     }
     assert led.collection_errors
+
+
+def test_a_ledger_the_plugin_wrote_in_a_git_checkout_records_the_code_it_tested(
+    project: pytest.Pytester, validator: jsonschema.Draft202012Validator
+) -> None:
+    project.makepyfile(test_suite=SUITE)
+    (project.path / ".gitignore").write_text("out/\n")
+    git = ["git", "-c", "user.name=mc", "-c", "user.email=mc@example.invalid"]
+    for args in (["init", "-q"], ["add", "-A"], ["commit", "-q", "-m", "suite"]):
+        subprocess.run([*git, *args], cwd=project.path, check=True)
+    head = subprocess.run(
+        ["git", "rev-parse", "HEAD"], cwd=project.path, capture_output=True, text=True, check=True
+    ).stdout.strip()
+    project.runpytest_subprocess("--mc-mode", "minimal")
+    data = json.loads((project.path / "out" / "minimal" / "ledger.json").read_text())
+    assert problems(validator, data) == []
+    assert data["code"]["source"] == f"git:{head}"
+    assert data["code"]["checkout"] == str(project.path)
+    assert data["code"]["stale_install"] is None
 
 
 def test_a_shard_ledger_the_plugin_wrote_is_valid(

@@ -4,6 +4,7 @@ run as a user would, in a folder outside the checkout, with the harness installe
 from __future__ import annotations
 
 import json
+import shutil
 import subprocess
 import sys
 import sysconfig
@@ -12,10 +13,12 @@ from typing import Any
 
 from tests.support.environment import isolated_environment, run_captured
 from tests.support.fake_staging import Behaviour, FakeStaging
+from tests.support.projects import install_copy
 from tests.support.requirements import require_nginx
 from tests.support.staging_deployment import StagingDeployment
 
 EXTRA = 'pip install "mission-critical-harness[contract]"'
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def contract(
@@ -23,7 +26,8 @@ def contract(
 ) -> subprocess.CompletedProcess[str]:
     environ = isolated_environment(env)
     # The installed harness, not the checkout on PYTHONPATH: as a user has it.
-    del environ["PYTHONPATH"]
+    if env is None or "PYTHONPATH" not in env:
+        del environ["PYTHONPATH"]
     return run_captured(
         [python, "-m", "test_framework", "contract", *args], cwd=cwd, env=environ, timeout=300
     )
@@ -162,3 +166,47 @@ def test_without_pyjwt_the_command_refuses_naming_the_extra(tmp_path: Path) -> N
     assert EXTRA in run.stderr
     assert "Traceback" not in run.stderr
     assert not (tmp_path / "reports").exists()
+
+
+def test_a_bug_seeded_after_a_first_run_in_a_service_installed_as_a_copy_fails_the_second(
+    tmp_path: Path,
+) -> None:
+    """The reference service as a team's project in a src layout, installed (not editable) into
+    a folder on PYTHONPATH: the contract command imports that copy, which a seeded bug in the
+    working tree leaves behind; its ledger says so, and the gate fails as STALE CODE."""
+    team = tmp_path / "team"
+    shutil.copytree(
+        ROOT / "services" / "agent-backend" / "agent_backend",
+        team / "src" / "agent_backend",
+        ignore=shutil.ignore_patterns("__pycache__"),
+    )
+    pyproject = (ROOT / "services" / "agent-backend" / "pyproject.toml").read_text()
+    (team / "pyproject.toml").write_text(
+        pyproject.replace(
+            "[tool.setuptools.packages.find]\n",
+            '[tool.setuptools.packages.find]\nwhere = ["src"]\n',
+        )
+    )
+    site = tmp_path / "site"
+    install_copy(team, site)
+    # The service's installed copy first on the path; the harness is this interpreter's.
+    path = {"PYTHONPATH": str(site)}
+    args = ("--factory", "agent_backend.testing:start_in_process", "--", "-k", "connection_ready")
+
+    first = contract(team, *args, env=path)
+    output = first.stdout + first.stderr
+    assert first.returncode == 0, output
+    assert "gate: PASSED" in output
+
+    messages = team / "src" / "agent_backend" / "messages.py"
+    messages.write_text(messages.read_text().replace('"connection_ready"', '"connection_redy"'))
+    second = contract(team, *args, env=path)
+    output = second.stdout + second.stderr
+    assert second.returncode == 1, output
+    assert "STALE CODE: minimal (" in output, output
+    assert (
+        "the suite ran against agent-backend 0.1.0 as installed in its environment, not the"
+        " working tree: its installed copy differs from the working tree in"
+        " agent_backend/messages.py"
+    ) in output
+    assert "gate: FAILED" in output

@@ -12,7 +12,14 @@ from pathlib import Path
 
 import pytest
 
-from tests.support.nox_project import LoopbackStaging, make_project, nox_in
+from tests.support.nox_project import (
+    ROOT,
+    LoopbackStaging,
+    make_project,
+    make_service_project,
+    nox_in,
+    seed_bug,
+)
 
 
 @pytest.fixture
@@ -31,7 +38,7 @@ def ledger(project: Path, mode: str) -> dict[str, object]:
     return data
 
 
-def test_nox_reuse_runs_a_mode_an_earlier_run_skipped_with_the_environments_own_pytest(
+def test_nox_reuse_runs_a_mode_whose_earlier_run_installed_nothing_with_its_own_pytest(
     project: Path, tmp_path: Path, staging: LoopbackStaging
 ) -> None:
     # A pytest earlier on PATH than anything else, as a system-wide one would be.
@@ -42,9 +49,10 @@ def test_nox_reuse_runs_a_mode_an_earlier_run_skipped_with_the_environments_own_
     (outside / "pytest").chmod(0o755)
     path = {"PATH": f"{outside}{os.pathsep}{os.environ['PATH']}"}
 
-    skipped = nox_in(project, "-s", "staging", env=path)
-    assert skipped.returncode == 0, skipped.stdout + skipped.stderr
-    assert "Session staging skipped" in skipped.stderr
+    # Nothing configured: the session fails at its probe, after nox made its environment.
+    absent = nox_in(project, "-s", "staging", env=path)
+    assert absent.returncode == 1, absent.stdout + absent.stderr
+    assert "cannot run here: not configured" in absent.stderr
     assert (project / ".nox" / "staging").is_dir()
 
     reused = nox_in(project, "-R", "-s", "staging", env={**path, **staging.variables()})
@@ -84,3 +92,28 @@ def test_a_mode_whose_session_crashed_fails_the_gate_and_leaves_nothing_of_the_e
     properties = {p.get("name"): p.get("value") for p in junit.iter("property")}
     assert properties["status"] == "missing"
     assert ledger(project, "staging_fallback")["status"] == "ran"
+
+
+def test_nox_reuse_tests_the_working_tree_after_a_bug_is_seeded_in_a_service_installed_as_a_copy(
+    tmp_path: Path,
+) -> None:
+    """``-R`` skips every session.install: the service (".", not editable) is reinstalled from
+    the working tree anyway, without its dependencies, and the seeded bug fails the run."""
+    project = make_service_project(tmp_path / "team", f"-e {ROOT}")
+    session = ("-s", "mission_critical(mode='minimal')")
+    first = nox_in(project, *session)
+    output = first.stdout + first.stderr
+    assert first.returncode == 0, output
+    assert "gate: PASSED" in output
+
+    seed_bug(project)
+    reused = nox_in(project, "-R", *session)
+    output = reused.stdout + reused.stderr
+    assert reused.returncode != 0, output
+    assert "reinstalling . from the working tree" in output
+    assert "test_the_service_greets_every_connection [minimal]: failed" in output
+    assert "gate: FAILED" in output
+    code = ledger(project, "minimal")["code"]
+    assert isinstance(code, dict)
+    assert (code["project"], code["version"], code["editable"]) == ("greeter", "1.0.0", False)
+    assert code["stale_install"] is None

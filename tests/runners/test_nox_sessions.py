@@ -3,13 +3,17 @@ runs: its own suite and install list, one after another and under ``nox --parall
 
 from __future__ import annotations
 
+import inspect
 import json
 import re
 import subprocess
 from pathlib import Path
 
+import nox
 import pytest
 
+from test_framework.errors import HarnessError
+from test_framework.runners import nox_sessions
 from tests.support.nox_project import make_team_project, nox_in
 
 NO_DOCKER = {"FORCE_DOCKER_UNAVAILABLE": "true"}
@@ -116,3 +120,28 @@ def test_a_factory_module_missing_after_the_install_fails_once_naming_the_instal
     # Installing the same list a second time could not have brought it.
     assert "installing the harness" not in output
     assert "still lacks" not in output
+
+
+def test_a_nox_older_than_the_sessions_need_is_refused_in_one_line() -> None:
+    with pytest.raises(HarnessError) as raised:
+        nox_sessions.check_nox_version("2024.10.9")
+    assert str(raised.value) == (
+        f"the mission-critical sessions need nox {nox_sessions.NOX_LOWEST} or later (sessions"
+        " run in parallel: allow_parallel=, session.parallel), and this is nox 2024.10.9:"
+        f" pip install -U 'nox>={nox_sessions.NOX_LOWEST}'"
+    )
+    nox_sessions.check_nox_version(nox_sessions.NOX_LOWEST)
+
+
+def test_every_declared_nox_lower_bound_is_the_lowest_nox_the_sessions_run_on() -> None:
+    root = Path(__file__).resolve().parents[2]
+    pyproject = (root / "pyproject.toml").read_text("utf-8")
+    assert re.findall(r'"nox>=([^"]+)"', pyproject) == [nox_sessions.NOX_LOWEST] * 3
+    noxfile = (root / "noxfile.py").read_text("utf-8")
+    assert f'nox.needs_version = ">={nox_sessions.NOX_LOWEST}"' in noxfile
+
+
+def test_the_installed_nox_has_what_the_sessions_use() -> None:
+    # Under `nox -s tests_lowest` this is nox NOX_LOWEST itself.
+    assert "allow_parallel" in inspect.signature(nox.session).parameters
+    assert isinstance(inspect.getattr_static(nox.Session, "parallel"), property)

@@ -92,17 +92,33 @@ def test_a_required_mode_that_cannot_run_fails_instead_of_skipping(tmp_path: Pat
     assert "docker_local is required by MC_REQUIRED_MODES but cannot run" in output
 
 
-def test_staging_without_configuration_is_skipped_naming_the_variable_to_set(
+def test_nox_s_staging_with_nothing_configured_fails_naming_the_variable_to_set(
     tmp_path: Path,
 ) -> None:
+    # The session exists only to test staging: asked for by name, absent is a failure.
     run = nox("-s", "staging", env={"MC_REPORT_DIR": str(tmp_path)})
     output = run.stdout + run.stderr
-    assert "STAGING_WEBSOCKET_URL" in output
-    assert "Session staging skipped" in output
+    assert run.returncode == 1, output
+    assert (
+        "Session staging aborted: staging_fallback is what nox -s staging runs, but it cannot"
+        " run here: not configured: set STAGING_WEBSOCKET_URL"
+    ) in output
+    assert "Traceback" not in output
+
+
+def test_the_staging_mode_session_skips_an_absent_staging_with_the_variable_to_set(
+    tmp_path: Path,
+) -> None:
+    run = nox(
+        "-s", "mission_critical(mode='staging_fallback')", env={"MC_REPORT_DIR": str(tmp_path)}
+    )
+    output = run.stdout + run.stderr
+    assert "Session mission_critical(mode='staging_fallback') skipped" in output
+    assert "not configured: set STAGING_WEBSOCKET_URL" in output
     # Skipped is not a pass: required, the same run fails.
     required = nox(
         "-s",
-        "staging",
+        "mission_critical(mode='staging_fallback')",
         env={"MC_REPORT_DIR": str(tmp_path), "MC_REQUIRED_MODES": "staging_fallback"},
     )
     assert required.returncode != 0

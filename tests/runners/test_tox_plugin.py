@@ -20,6 +20,7 @@ import pytest
 
 from test_framework.results.ledger import broken_ledger, ledger_path, write_ledger
 from tests.support.environment import isolated_environment, run_captured
+from tests.support.nox_project import make_service_project, seed_bug
 
 ROOT = Path(__file__).resolve().parents[2]
 TOX_TIMEOUT_S = 300.0
@@ -101,10 +102,8 @@ pass_env = ["TEAM_FAIL"]
 """
 
 
-@pytest.fixture(scope="module")
-def project(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    base = tmp_path_factory.mktemp("tox-project")
-    harness = base / "harness"
+def copy_harness(harness: Path) -> Path:
+    """A copy of this checkout's harness distribution, for the projects to install."""
     # What the harness's distribution is built from: its package and the contract suite it
     # ships (tests/mission_critical, mapped into the package by pyproject.toml).
     for folder in ("test_framework", "tests/mission_critical"):
@@ -113,6 +112,17 @@ def project(tmp_path_factory: pytest.TempPathFactory) -> Path:
         )
     for name in ("pyproject.toml", "README.md"):
         shutil.copy(ROOT / name, harness / name)
+    return harness
+
+
+@pytest.fixture(scope="module")
+def harness(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return copy_harness(tmp_path_factory.mktemp("tox-harness") / "harness")
+
+
+@pytest.fixture(scope="module")
+def project(tmp_path_factory: pytest.TempPathFactory, harness: Path) -> Path:
+    base = tmp_path_factory.mktemp("tox-project")
     project = base / "project"
     (project / "mc").mkdir(parents=True)
     (project / "tinyservice.py").write_text(SERVICE)
@@ -226,6 +236,19 @@ def test_a_configured_deployment_that_fails_its_probe_fails_rather_than_skips(
     assert ledger(reports, "staging_fallback")["status"] == "error"
 
 
+def test_mc_staging_with_nothing_configured_fails_with_the_reason(
+    project: Path, tmp_path: Path
+) -> None:
+    reports = tmp_path / "reports"
+    run = tox(project, "-e", "mc-staging", env={"MC_REPORT_DIR": str(reports)})
+    output = run.stdout + run.stderr
+    assert run.returncode != 0, output[-4000:]
+    assert (
+        "mc-staging: failed with staging_fallback is what tox -e mc-staging runs, but it cannot"
+        " run here: not configured: set STAGING_WEBSOCKET_URL"
+    ) in output
+
+
 def test_under_parallel_the_gate_waits_for_the_modes_and_judges_them(
     project: Path, tmp_path: Path
 ) -> None:
@@ -256,3 +279,29 @@ def test_the_gate_judges_the_ledgers_of_this_run_and_not_older_ones(
     assert run.returncode == 0, output[-4000:]
     assert "an older run's failure" not in output
     assert "gate: PASSED" in output
+
+
+def test_tox_reuse_tests_the_working_tree_after_a_bug_is_seeded_in_a_service_installed_as_a_copy(
+    harness: Path, tmp_path: Path
+) -> None:
+    """tox installs requirement lines only when they change: the service (".", not editable)
+    is reinstalled from the working tree anyway, and the mode with the seeded bug is FAIL."""
+    project = make_service_project(tmp_path / "team", str(harness), noxfile="")
+    reports = tmp_path / "reports"
+    first = tox(project, "-e", "mc-minimal,mc-gate", env={"MC_REPORT_DIR": str(reports)})
+    output = first.stdout + first.stderr
+    assert first.returncode == 0, output[-4000:]
+    assert "mc-minimal: OK" in output
+
+    seed_bug(project)
+    reused = tox(project, "-e", "mc-minimal,mc-gate", env={"MC_REPORT_DIR": str(reports)})
+    output = reused.stdout + reused.stderr
+    assert reused.returncode != 0, output[-4000:]
+    assert "mc-minimal: reinstalling . from the working tree" in output
+    assert "test_the_service_greets_every_connection [minimal]: failed" in output
+    assert "mc-minimal: FAIL" in output
+    assert "gate: FAILED" in output
+    assert "mc-gate: FAIL" in output
+    code = ledger(reports, "minimal")["code"]
+    assert isinstance(code, dict)
+    assert (code["project"], code["editable"], code["stale_install"]) == ("greeter", False, None)

@@ -106,6 +106,16 @@ def test_the_noxfile_is_the_harness_helper_and_nothing_else(repo: Path) -> None:
     compile(code, "noxfile.py", "exec")
 
 
+def test_the_noxfile_builds_its_environments_with_uv_where_it_is_present_as_the_harness_does(
+    repo: Path,
+) -> None:
+    assert init(repo).returncode == 0
+    code = (repo / "noxfile.py").read_text()
+    assert '\nnox.options.default_venv_backend = "uv|virtualenv"\n' in code
+    harness = (Path(__file__).resolve().parents[2] / "noxfile.py").read_text()
+    assert templates.VENV_BACKEND_LINE in harness
+
+
 def test_init_never_overwrites_a_file_and_still_writes_the_others(repo: Path) -> None:
     (repo / "noxfile.py").write_text("# ours\n")
     suite = repo / "tests" / "mission_critical"

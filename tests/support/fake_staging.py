@@ -32,6 +32,9 @@ class Behaviour:
     # "hang": accept the upgrade request and never answer; "refuse": 401; "wrong-nonce":
     # upgrade, send connection_ready, and answer each protocol ping with another nonce.
     websocket: str = "hang"
+    # Its 401 answers repeat the credentials they were sent, decoded, as some services do: what
+    # the probe quotes of an answer must still show no secret.
+    echo_credentials: bool = False
 
 
 class _Server(ThreadingHTTPServer):
@@ -71,9 +74,9 @@ class _Handler(BaseHTTPRequestHandler):
             if behaviour.token_status == 200:
                 self._json(200, {"access_token": "fake-token-value", "token_type": "Bearer"})
             else:
-                self._json(behaviour.token_status, {"error": "invalid_credentials"})
+                self._json(behaviour.token_status, self._refusal("invalid_credentials"))
         elif path == "/ws" and behaviour.websocket == "refuse":
-            self._json(401, {"error": "invalid_token"})
+            self._json(401, self._refusal("invalid_token"))
         elif path == "/ws" and behaviour.websocket == "wrong-nonce":
             self._serve_wrong_nonces()
         elif path == "/ws":
@@ -82,6 +85,14 @@ class _Handler(BaseHTTPRequestHandler):
             self.close_connection = True
         else:
             self._json(404, {"error": "not_found"})
+
+    def _refusal(self, error: str) -> dict[str, object]:
+        if not self.server.behaviour.echo_credentials:
+            return {"error": error}
+        scheme, _, credential = self.headers.get("Authorization", "").partition(" ")
+        if scheme == "Basic":
+            credential = base64.b64decode(credential).decode()
+        return {"you sent": credential, "query": self.path.partition("?")[2], "error": error}
 
     def _serve_wrong_nonces(self) -> None:
         key = self.headers.get("Sec-WebSocket-Key", "")

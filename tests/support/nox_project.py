@@ -182,3 +182,102 @@ asyncio_default_fixture_loop_scope = "function"
         "utf-8",
     )
     return directory
+
+
+# A service of a team's own, in a src layout: installed as a copy (".[test]"-like), nothing of it
+# is importable from the project's folder, so a suite that ran against a stale copy would pass.
+GREETING_SERVICE = '''\
+"""Writes GREETING to every connection, then hangs up."""
+
+import asyncio
+
+GREETING = b"hello\\n"
+
+
+class Service:
+    def __init__(self, server):
+        self._server = server
+
+    @property
+    def port(self):
+        return self._server.sockets[0].getsockname()[1]
+
+    async def close(self):
+        self._server.close()
+        await self._server.wait_closed()
+
+    async def shutdown(self):
+        await self.close()
+
+
+async def start(*, host, port, test_password, jwt_secret):
+    async def greet(reader, writer):
+        writer.write(GREETING)
+        await writer.drain()
+        writer.close()
+
+    return Service(await asyncio.start_server(greet, host, port))
+'''
+
+GREETING_SUITE = """\
+import socket
+from urllib.parse import urlsplit
+
+import pytest
+
+pytestmark = pytest.mark.mission_critical
+
+
+def test_the_service_greets_every_connection(mc_endpoints):
+    url = urlsplit(mc_endpoints.ws_url)
+    with socket.create_connection((url.hostname, url.port), timeout=5) as sock:
+        assert sock.makefile("rb").readline() == b"hello\\n"
+"""
+
+
+def make_service_project(directory: Path, harness: str, noxfile: str = TEAM_NOXFILE) -> Path:
+    """A team's project whose service ``greeter`` (src/greeter) is installed as a copy, next to
+    the harness (``harness``: a requirement line); its one mission-critical test checks the
+    greeting. ``seed_bug`` changes the greeting in the working tree."""
+    package = directory / "src" / "greeter"
+    package.mkdir(parents=True)
+    (package / "__init__.py").write_text(GREETING_SERVICE, "utf-8")
+    suite = directory / "mc"
+    suite.mkdir()
+    (suite / "test_greeting.py").write_text(GREETING_SUITE, "utf-8")
+    (directory / "noxfile.py").write_text(noxfile, "utf-8")
+    (directory / "pyproject.toml").write_text(
+        f"""\
+[build-system]
+requires = ["setuptools>=69"]
+build-backend = "setuptools.build_meta"
+
+[project]
+name = "greeter"
+version = "1.0.0"
+
+[tool.setuptools.packages.find]
+where = ["src"]
+
+[tool.test_framework]
+suite = "mc"
+install = [{harness!r}, "."]
+
+[tool.test_framework.service]
+factory = "greeter:start"
+
+[tool.test_framework.profiles.minimal]
+workers = 0
+
+[tool.pytest.ini_options]
+asyncio_default_fixture_loop_scope = "function"
+""",
+        "utf-8",
+    )
+    return directory
+
+
+def seed_bug(project: Path) -> None:
+    """The greeting changes in the working tree, as a developer's edit would."""
+    source = project / "src" / "greeter" / "__init__.py"
+    source.write_text(source.read_text("utf-8").replace('b"hello', 'b"HELLO'), "utf-8")

@@ -3,9 +3,13 @@ that run the harness."""
 
 from __future__ import annotations
 
+import shutil
+import sys
 from pathlib import Path
 
 import pytest
+
+from tests.support.environment import run_captured
 
 # docs/protocol.md's adapter, as this repository's own pyproject.toml has it, without the
 # service's factory and compose file (a test names those when it needs them).
@@ -42,3 +46,16 @@ def harness_project(
         + ini
     )
     return pytester
+
+
+def install_copy(folder: Path, target: Path) -> None:
+    """Install the project in ``folder`` as a copy (not editable, no dependencies) into
+    ``target``, a folder to put on ``PYTHONPATH``: with uv where it is on PATH, else pip."""
+    uv = shutil.which("uv")
+    installer = [uv, "pip"] if uv else [sys.executable, "-m", "pip"]
+    done = run_captured(
+        [*installer, "install", "-q", "--no-deps", "--target", str(target), str(folder)],
+        cwd=folder.parent,
+        timeout=180,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
