@@ -16,8 +16,6 @@ import logging
 import os
 import threading
 import time
-import urllib.error
-import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,6 +24,7 @@ from typing import TYPE_CHECKING, Any
 import filelock
 
 from test_framework.backends.base import Endpoints, RunContext
+from test_framework.backends.readiness import answers, expected_answer
 from test_framework.engine.cleanup import (
     prune_images,
     remove_labelled,
@@ -618,25 +617,10 @@ def _image_id(client: Any, image: str) -> str:
         return ""
 
 
-def answers(http_url: str, service: ServiceSettings) -> tuple[bool, str]:
-    """One look: ``health_path`` answers 200, or, without one, the WebSocket path answers HTTP
-    at all (a plain GET there is refused with a 4xx, which proves the service is serving)."""
-    url = http_url + (service.health_path or service.ws_path)
-    try:
-        with urllib.request.urlopen(url, timeout=2) as reply:
-            if reply.status == 200 or not service.health_path:
-                return True, f"status {reply.status}"
-            return False, f"status {reply.status}"
-    except urllib.error.HTTPError as exc:
-        return not service.health_path, f"status {exc.code}"
-    except (urllib.error.URLError, OSError) as exc:
-        return False, str(exc)
-
-
 def _wait_for_health(http_url: str, service: ServiceSettings, timeout_s: float) -> None:
     """Wait until the published port forwards to the service: see ``answers``."""
     url = http_url + (service.health_path or service.ws_path)
-    expected = "200" if service.health_path else "any HTTP answer"
+    expected = expected_answer(service)
     deadline = time.monotonic() + timeout_s
     last = ""
     while time.monotonic() < deadline:

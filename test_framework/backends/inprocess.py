@@ -80,7 +80,7 @@ def factory_arguments(factory: Factory, spec: str, offered: dict[str, object]) -
     missing = [name for name in REQUIRED_KEYWORDS if name not in accepted]
     if missing:
         raise ConfigError(
-            f"factory {spec} takes no {' or '.join(missing)} keyword argument:"
+            f"factory {spec} does not accept {' and '.join(missing)}:"
             f" it must be callable as {SIGNATURE}"
         )
     return {name: value for name, value in offered.items() if name in accepted}

@@ -10,8 +10,10 @@ Importing the service would cost more than the whole probe budget, and the probi
 from __future__ import annotations
 
 import ast
+import importlib
 import importlib.machinery
 import importlib.util
+import inspect
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -33,15 +35,10 @@ class FactoryCheck:
 
 def check_factory(reference: str) -> FactoryCheck:
     module_name, _, attribute = reference.partition(":")
-    source = _module_source(module_name)
-    if source is None:
-        return FactoryCheck(False, f"module {module_name!r} is not importable here")
-    if isinstance(source, str):
-        return FactoryCheck(True, f"{module_name}: not checked: {source}")
-    try:
-        tree = ast.parse(source.read_bytes(), filename=str(source))
-    except (OSError, SyntaxError, ValueError) as exc:
-        return FactoryCheck(True, str(source), f"cannot read {source}: {exc}")
+    read = _read_module(module_name, "here")
+    if isinstance(read, FactoryCheck):
+        return read
+    source, tree = read
     binding = _top_level_binding(tree, attribute)
     if binding is None:
         return FactoryCheck(
@@ -56,23 +53,67 @@ def check_factory(reference: str) -> FactoryCheck:
     return FactoryCheck(True, f"{reference} at {source.name}:{binding.lineno}", problem)
 
 
-def signature_problem(args: ast.arguments, reference: str) -> str | None:
-    """Why a function with ``args`` cannot be called with the harness's keywords, or ``None``."""
-    keywordable = {a.arg for a in args.args} | {a.arg for a in args.kwonlyargs}
-    missing = [name for name in REQUIRED_KEYWORDS if name not in keywordable]
-    if missing and args.kwarg is None:
+@dataclass(frozen=True)
+class Parameters:
+    """A callable's parameters, as the signature rules need them: read from the source
+    (``ast``) or from the imported callable (``inspect``)."""
+
+    keywordable: frozenset[str]  # may be passed by name
+    any_keyword: bool  # has **kwargs
+    required: tuple[str, ...]  # without a default; positional-only ones as "/name"
+
+    @classmethod
+    def from_ast(cls, args: ast.arguments) -> Parameters:
+        positional = args.posonlyargs + args.args
+        without_default = positional[: len(positional) - len(args.defaults)]
+        without_default += [
+            a
+            for a, default in zip(args.kwonlyargs, args.kw_defaults, strict=True)
+            if default is None
+        ]
+        return cls(
+            keywordable=frozenset(a.arg for a in args.args + args.kwonlyargs),
+            any_keyword=args.kwarg is not None,
+            required=tuple(
+                f"/{a.arg}" if a in args.posonlyargs else a.arg for a in without_default
+            ),
+        )
+
+    @classmethod
+    def from_signature(cls, signature: inspect.Signature) -> Parameters:
+        kinds = inspect.Parameter
+        values = list(signature.parameters.values())
+        return cls(
+            keywordable=frozenset(
+                p.name
+                for p in values
+                if p.kind in (kinds.POSITIONAL_OR_KEYWORD, kinds.KEYWORD_ONLY)
+            ),
+            any_keyword=any(p.kind is kinds.VAR_KEYWORD for p in values),
+            required=tuple(
+                f"/{p.name}" if p.kind is kinds.POSITIONAL_ONLY else p.name
+                for p in values
+                if p.default is kinds.empty
+                and p.kind not in (kinds.VAR_POSITIONAL, kinds.VAR_KEYWORD)
+            ),
+        )
+
+
+def signature_problem(params: ast.arguments | Parameters, reference: str) -> str | None:
+    """Why a function with ``params`` cannot be called with the harness's keywords, or ``None``."""
+    if isinstance(params, ast.arguments):
+        params = Parameters.from_ast(params)
+    missing = [name for name in REQUIRED_KEYWORDS if name not in params.keywordable]
+    if missing and not params.any_keyword:
         return (
-            f"factory {reference} takes no {' or '.join(missing)} keyword argument:"
+            f"factory {reference} does not accept {' and '.join(missing)}:"
             f" it must be callable as {SIGNATURE}"
         )
     # Parameters without a default that the harness never passes make every call fail.
-    positional = args.posonlyargs + args.args
-    without_default = positional[: len(positional) - len(args.defaults)]
-    without_default += [
-        a for a, default in zip(args.kwonlyargs, args.kw_defaults, strict=True) if default is None
-    ]
     unknown = [
-        a.arg for a in without_default if a in args.posonlyargs or a.arg not in FACTORY_KEYWORDS
+        name.lstrip("/")
+        for name in params.required
+        if name.startswith("/") or name not in FACTORY_KEYWORDS
     ]
     if unknown:
         return (
@@ -83,14 +124,74 @@ def signature_problem(args: ast.arguments, reference: str) -> str | None:
     return None
 
 
-def _module_source(name: str) -> Path | str | None:
+def imported_problem(reference: str) -> str | None:
+    """Import the factory's module (in the session, which imports it anyway) and check the
+    callable itself: what the source could not tell (a name bound by import or assignment)."""
+    module_name, _, attribute = reference.partition(":")
+    try:
+        module = importlib.import_module(module_name)
+    except ImportError as exc:
+        return f"cannot import factory module {module_name!r}: {exc}"
+    except Exception as exc:  # noqa: BLE001 - the team's module failed; say how, in one line
+        return f"importing factory module {module_name!r} failed: {type(exc).__name__}: {exc}"
+    factory = getattr(module, attribute, None)
+    if factory is None:
+        return f"{module_name} has no {attribute!r}: define {SIGNATURE} there, or fix factory"
+    if not callable(factory):
+        return f"factory {reference} is not callable: it must be callable as {SIGNATURE}"
+    try:
+        signature = inspect.signature(factory)
+    except (TypeError, ValueError) as exc:
+        return f"cannot read the signature of factory {reference} ({exc}): make it {SIGNATURE}"
+    return signature_problem(Parameters.from_signature(signature), reference)
+
+
+def check_asgi_app(reference: str, app_dir: Path) -> FactoryCheck:
+    """Is ``module:attribute`` there for uvicorn, which imports it with ``app_dir`` first on
+    its path? Read from the source like a factory; the attribute may be bound any way."""
+    module_name, _, attribute = reference.partition(":")
+    read = _read_module(module_name, f"from {app_dir}", first=str(app_dir))
+    if isinstance(read, FactoryCheck):
+        return read
+    source, tree = read
+    if _top_level_binding(tree, attribute) is None:
+        return FactoryCheck(
+            True,
+            str(source),
+            f"{module_name} has no top-level {attribute!r}: fix asgi_app, e.g. 'main:app'",
+        )
+    return FactoryCheck(True, f"{reference} in {source}")
+
+
+def _read_module(
+    module_name: str, where: str, first: str | None = None
+) -> tuple[Path, ast.Module] | FactoryCheck:
+    """The module's source and its syntax tree, or the check that ends there (not found, no
+    source to read, unreadable)."""
+    source = _module_source(module_name, first)
+    if source is None:
+        return FactoryCheck(False, f"module {module_name!r} is not importable {where}")
+    if isinstance(source, str):
+        return FactoryCheck(True, f"{module_name}: not checked: {source}")
+    try:
+        return source, ast.parse(source.read_bytes(), filename=str(source))
+    except (OSError, SyntaxError, ValueError) as exc:
+        return FactoryCheck(True, str(source), f"cannot read {source}: {exc}")
+
+
+def _module_source(name: str, first: str | None = None) -> Path | str | None:
     """The module's source file; a string saying why none can be read; ``None`` if not found.
+    ``first``: a folder searched before ``sys.path``.
 
     Walks the dotted name with the path finders, so no package's ``__init__`` runs.
     """
     parts = name.split(".")
     try:
-        spec = importlib.util.find_spec(parts[0])
+        spec = None
+        if first is not None:
+            spec = importlib.machinery.PathFinder.find_spec(parts[0], [first])
+        if spec is None:
+            spec = importlib.util.find_spec(parts[0])
     except (ImportError, ValueError):
         return None
     for index in range(1, len(parts)):

@@ -593,6 +593,19 @@ def pytest_sessionfinish_interrupted(session: pytest.Session, exitstatus: int) -
         return None
 
 
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    """A local service that exited on its own fails each remaining test that needs the
+    deployment at once, saying when and how, instead of letting it wait out its timeouts."""
+    state = item.config.stash.get(STATE, None)
+    exit_message = getattr(state.backend, "exit_message", None) if state is not None else None
+    if exit_message is None or "mc_endpoints" not in getattr(item, "fixturenames", ()):
+        return
+    message = exit_message()
+    if message is not None:
+        pytest.fail(message, pytrace=False)
+
+
 @pytest.hookimpl(hookwrapper=True)
 def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Iterator[None]:
     """A test's report is redacted; a failed one's carries the service's recent logs, where the

@@ -3,6 +3,7 @@ signature, is broken; found by reading the module's source, never by importing i
 
 from __future__ import annotations
 
+import sys
 import time
 from pathlib import Path
 
@@ -62,7 +63,8 @@ def test_no_factory_is_absent_saying_no_service_is_configured(project: Path) -> 
     assert result.status is ProbeStatus.ABSENT
     assert result.reason == NO_SERVICE
     assert result.reason == (
-        "no service configured: set factory in [tool.test_framework.service] (see docs/adopting.md)"
+        "no service configured: set command, asgi_app or factory in"
+        " [tool.test_framework.service] (see docs/adopting.md)"
     )
 
 
@@ -88,8 +90,8 @@ def test_a_misspelt_factory_is_broken_naming_what_is_missing(project: Path) -> N
 @pytest.mark.parametrize(
     ("factory", "problem"),
     [
-        ("start_positional", "takes no host or port keyword argument"),
-        ("start_without_port", "takes no port keyword argument"),
+        ("start_positional", "does not accept host and port"),
+        ("start_without_port", "does not accept port"),
         ("start_needing_more", "requires region, which the harness does not pass"),
     ],
 )
@@ -129,8 +131,9 @@ def test_a_module_not_importable_here_is_left_to_the_session_which_finds_it_brok
     )
     assert inside.status is ProbeStatus.BROKEN
     assert inside.reason == (
-        "cannot import service factory module 'team_pkg.servce': install the service in the"
-        " session's environment, or fix factory in [tool.test_framework.service]"
+        "module 'team_pkg.servce' of factory team_pkg.servce:start is not importable in the"
+        " tests' environment (install in [tool.test_framework] gives '-e .'): install the"
+        " service there, or fix factory in [tool.test_framework.service]"
     )
 
 
@@ -148,3 +151,33 @@ def test_the_probe_of_this_repositorys_factory_takes_tens_of_milliseconds() -> N
     elapsed_ms = (time.perf_counter() - started) * 1000
     assert result.available, result.reason
     assert elapsed_ms < 50, elapsed_ms
+
+
+def test_in_the_session_a_factory_of_the_wrong_kind_is_broken_in_one_line(project: Path) -> None:
+    # os.getcwd is bound by os's star import: the source cannot tell; importing it can.
+    outside = probe(project, "os:getcwd")
+    inside = probe(project, "os:getcwd", in_session=True)
+    assert outside.available
+    assert inside.status is ProbeStatus.BROKEN
+    assert inside.reason.startswith("factory os:getcwd does not accept host and port: ")
+    assert "\n" not in inside.reason
+
+
+def test_in_the_session_a_name_bound_by_import_is_checked_by_importing_it(
+    project: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # What the probe imports here must not be found by the other tests' probes.
+    monkeypatch.setattr(sys, "modules", dict(sys.modules))
+    (project / "team_pkg" / "bound.py").write_text(
+        "from team_pkg_impl import start\nfrom team_pkg_impl import start_wrong\n"
+    )
+    (project / "team_pkg_impl.py").write_text(
+        "async def start(*, host, port, **kw): ...\nasync def start_wrong(path): ...\n"
+    )
+    (project / "team_pkg" / "__init__.py").write_text("")
+    assert probe(project, "team_pkg.bound:start", in_session=True).available
+    wrong = probe(project, "team_pkg.bound:start_wrong", in_session=True)
+    assert wrong.status is ProbeStatus.BROKEN
+    assert wrong.reason.startswith(
+        "factory team_pkg.bound:start_wrong does not accept host and port"
+    )

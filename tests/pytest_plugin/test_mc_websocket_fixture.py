@@ -158,7 +158,8 @@ def test_a_project_with_no_service_configured_runs_nothing_and_the_gate_fails(
     )
 
     no_service = (
-        "no service configured: set factory in [tool.test_framework.service] (see docs/adopting.md)"
+        "no service configured: set command, asgi_app or factory in"
+        " [tool.test_framework.service] (see docs/adopting.md)"
     )
     assert minimal.returncode == pytest.ExitCode.USAGE_ERROR
     assert f"mode minimal cannot run here: {no_service}" in minimal.stderr
