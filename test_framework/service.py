@@ -97,7 +97,7 @@ class ServiceSettings:
     @property
     def command_text(self) -> str:
         """The command as a shell would read it, for messages (placeholders left bare)."""
-        return " ".join(w if _PLAIN_WORD.match(w) else shlex.quote(w) for w in self.command)
+        return " ".join(_display_word(word) for word in self.command)
 
     @property
     def auth_kind(self) -> AuthKind:
@@ -202,6 +202,14 @@ def _check_placeholders(text: str, where: str) -> None:
     if unknown:
         known = ", ".join("{" + name + "}" for name in PLACEHOLDERS)
         raise ConfigError(f"{where}: unknown placeholder {{{unknown[0]}}} in {text!r}: use {known}")
+
+
+def _display_word(word: str) -> str:
+    if _PLAIN_WORD.match(word):
+        return word
+    if not any(c in word for c in '"\\$`'):
+        return f'"{word}"'
+    return shlex.quote(word)
 
 
 def fill(template: str, values: Mapping[str, str]) -> str:

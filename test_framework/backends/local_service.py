@@ -38,7 +38,7 @@ from test_framework.backends.process_records import (
 from test_framework.backends.readiness import answers, expected_answer
 from test_framework.client.availability import AVAILABILITY
 from test_framework.errors import ModeUnavailableError, ServiceUnavailableError
-from test_framework.service import NO_SERVICE, TABLE, fill
+from test_framework.service import NO_SERVICE, TABLE, ServiceSettings, fill
 from test_framework.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -51,9 +51,11 @@ class LocalServiceBackend:
         self.settings = settings
         self.run = run
         self._process: ServiceProcess | None = None
+        self._last: ServiceProcess | None = None  # for the logs of a start that failed
         self._record: ProcessRecord | None = None
         self._endpoints: Endpoints | None = None
         self._exit_message: str | None = None
+        self._start_failure: str | None = None
         self._starts = 0
 
     # -- the Backend protocol ------------------------------------------------------------------
@@ -61,15 +63,26 @@ class LocalServiceBackend:
     def start(self) -> Endpoints:
         if self._endpoints is not None:
             return self._endpoints
+        if self._start_failure is not None:
+            # Every later test of this worker fails at once with the first failure's words,
+            # instead of waiting out ready_timeout_s again.
+            raise ServiceUnavailableError(self._start_failure)
         service = self.settings.service
         if service.start_kind is None:
             raise ModeUnavailableError(NO_SERVICE)
+        try:
+            return self._start(service)
+        except ServiceUnavailableError as exc:
+            self._start_failure = str(exc)
+            raise
+
+    def _start(self, service: ServiceSettings) -> Endpoints:
         for line in end_leftovers(self.settings.report_dir):
             log.warning("minimal: a run left a service behind: %s", line)
         launch, port = self._launch()
         self._exit_message = None
         process = ServiceProcess(launch, on_exit=self._exited)
-        self._process = process
+        self._process = self._last = process
         self._record = ProcessRecord(
             run_id=self.run.run_id,
             worker_id=self.run.worker_id,
@@ -113,6 +126,8 @@ class LocalServiceBackend:
                 "ready_s": f"{seconds:.3f}",
             },
         )
+        if process.returncode is not None:  # exited between its ready answer and now
+            self._exited(process.returncode)
         return self._endpoints
 
     def stop(self) -> None:
@@ -133,14 +148,16 @@ class LocalServiceBackend:
         self.stop()
 
     def restart(self) -> Endpoints:
+        self._start_failure = None
         return self.start()
 
     # -- what the plugin asks of a running service ---------------------------------------------
 
     def service_logs(self, tail: int = 200) -> str:
-        if self._process is None:
+        process = self._process or self._last
+        if process is None:
             return "(the service was not started)"
-        return self._process.log_tail(tail)
+        return process.log_tail(tail)
 
     def exit_message(self) -> str | None:
         """Why the remaining tests cannot run, once the service exited on its own mid-run."""
@@ -197,7 +214,10 @@ class LocalServiceBackend:
         return self.settings.report_dir / "minimal" / f"{name}.log"
 
     def _exited(self, status: int) -> None:
-        """The service exited on its own: fail the rest fast, saying when and how."""
+        """The service exited on its own: fail the rest fast, saying when and how. (Before it
+        was ready, the start itself says so.)"""
+        if self._endpoints is None:
+            return
         process = self._process
         at = time.strftime("%H:%M:%S", time.localtime(process.exited_at if process else None))
         name = process.launch.name if process else "the service"
@@ -205,8 +225,7 @@ class LocalServiceBackend:
         if process is not None:
             message += f" (log: {process.launch.log_path})"
         self._exit_message = message
-        if self._endpoints is not None:
-            AVAILABILITY.mark_down(self._endpoints.ws_url, message)
+        AVAILABILITY.mark_down(self._endpoints.ws_url, message)
         print(f"\n{message}", file=sys.stderr)
 
     def _stop_process(self) -> None:

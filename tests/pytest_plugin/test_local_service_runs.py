@@ -1,0 +1,124 @@
+"""A ``command`` service through the whole plugin, as a team runs it: pytest in a project of its
+own, real processes. Broken is never a skip: a command that cannot start fails the run and the
+gate, naming why, and a service that dies mid-run fails the rest of the suite fast."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+from tests.backends.test_local_service import PLAIN
+from tests.support.environment import isolated_environment, run_captured
+
+RUN_TIMEOUT_S = 120.0  # generous: the machine is shared; only proves "does not hang"
+
+
+def make_project(folder: Path, command: list[str], tests: str, **keys: object) -> Path:
+    table = "".join(f"{key} = {json.dumps(value)}\n" for key, value in keys.items())
+    (folder / "pyproject.toml").write_text(
+        '[tool.test_framework]\nreport_dir = "out"\n[tool.test_framework.service]\n'
+        f"command = {json.dumps(command)}\n{table}"
+    )
+    (folder / "pytest.ini").write_text(
+        "[pytest]\naddopts = -p no:cacheprovider\nasyncio_default_fixture_loop_scope = function\n"
+    )
+    (folder / "test_suite.py").write_text(textwrap.dedent(tests))
+    return folder
+
+
+def pytest_run(folder: Path, *more: str) -> subprocess.CompletedProcess[str]:
+    argv = [sys.executable, "-m", "pytest", "test_suite.py", "--mc-mode", "minimal", *more]
+    return run_captured(argv, cwd=folder, env=isolated_environment(), timeout=RUN_TIMEOUT_S)
+
+
+def gate(folder: Path) -> subprocess.CompletedProcess[str]:
+    argv = [sys.executable, "-m", "test_framework", "gate", "out"]
+    return run_captured(argv, cwd=folder, env=isolated_environment(), timeout=RUN_TIMEOUT_S)
+
+
+TWO_TESTS = """
+import pytest
+pytestmark = pytest.mark.mission_critical
+
+def test_one(mc_endpoints):
+    assert mc_endpoints.http_url
+
+def test_two(mc_endpoints):
+    assert mc_endpoints.http_url
+"""
+
+
+def test_a_command_not_on_path_is_broken_before_any_test_and_fails_the_gate(
+    tmp_path: Path,
+) -> None:
+    folder = make_project(tmp_path, ["no-such-chat-server", "--port", "{port}"], TWO_TESTS)
+    done = pytest_run(folder)
+    assert done.returncode == 4, done.stdout + done.stderr
+    assert (
+        "ERROR: mode minimal is configured but unhealthy: local command: no-such-chat-server"
+        " --port {port}: 'no-such-chat-server' is not on PATH" in done.stderr
+    )
+    assert "passed" not in done.stdout
+    ledger = json.loads((folder / "out" / "minimal" / "ledger.json").read_text())
+    assert ledger["status"] == "error"
+    assert gate(folder).returncode == 1
+
+
+def test_a_command_that_exits_before_ready_fails_each_test_at_once_with_its_status_and_log(
+    tmp_path: Path,
+) -> None:
+    script = "print('cannot open config.yml'); raise SystemExit(9)"
+    folder = make_project(tmp_path, [sys.executable, "-c", script], TWO_TESTS, ready_timeout_s=60)
+    started = time.monotonic()
+    done = pytest_run(folder)
+    assert time.monotonic() - started < 30  # never the ready timeout, let alone one per test
+    assert done.returncode == 1, done.stdout + done.stderr
+    assert done.stdout.count("exited with status 9 before it was ready") >= 2
+    assert "cannot open config.yml" in done.stdout
+    assert "2 error" in done.stdout
+    assert gate(folder).returncode == 1
+
+
+MID_RUN = """
+import time
+import pytest
+pytestmark = pytest.mark.mission_critical
+
+def test_a_first(mc_endpoints):
+    time.sleep(1.5)
+
+def test_b_second(mc_endpoints):
+    pass
+
+def test_c_third(mc_endpoints):
+    pass
+"""
+
+
+def test_a_service_that_dies_mid_run_fails_the_remaining_tests_fast_saying_when(
+    tmp_path: Path,
+) -> None:
+    command = [sys.executable, str(PLAIN), "--port", "{port}", "--exit-after", "0.5"]
+    folder = make_project(tmp_path, [*command, "--status", "5"], MID_RUN, ws_path="/ws")
+    done = pytest_run(folder, "-p", "no:randomly")
+    assert done.returncode == 1, done.stdout + done.stderr
+    assert "1 passed, 2 errors" in done.stdout
+    assert done.stdout.count("service exited with status 5 at ") >= 2
+    assert "listening on" in done.stdout  # the log's tail, in each failure's report
+
+
+def test_the_probe_names_the_kind_it_found_without_starting_it(tmp_path: Path) -> None:
+    marker = tmp_path / "started"
+    script = f"open({str(marker)!r}, 'w')"
+    folder = make_project(tmp_path, [sys.executable, "-c", script], TWO_TESTS)
+    argv = [sys.executable, "-m", "test_framework", "probe", "--json"]
+    done = run_captured(argv, cwd=folder, env=isolated_environment(), timeout=RUN_TIMEOUT_S)
+    minimal = next(p for p in json.loads(done.stdout)["probes"] if p["mode"] == "minimal")
+    assert minimal["status"] == "available"
+    assert minimal["reason"] == f'local command: {sys.executable} -c "{script}"'
+    assert minimal["elapsed_ms"] < 50
+    assert not marker.exists()
