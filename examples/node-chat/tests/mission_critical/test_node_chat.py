@@ -148,13 +148,21 @@ async def test_a_channel_numbers_its_posts_in_the_order_every_member_receives_th
     await enter(alice, channel)
     await enter(bob, channel)
     assert (await alice.recv_json())["type"] == "arrived"
-    for n in range(5):
-        await alice.send_json({"type": "post", "channel": channel, "body": f"a{n}"})
-        await bob.send_json({"type": "post", "channel": channel, "body": f"b{n}"})
-    for ws in (alice, bob):
-        frames = [await ws.recv_json() for _ in range(15)]  # 5 posted, 10 said
-        said = [frame for frame in frames if frame["type"] == "said"]
-        assert [frame["n"] for frame in said] == list(range(1, 11)), frames
+    # Each sends a burst without waiting: the sender gets posted and said in turn, the other
+    # member every said, and both see the numbers 1 to 10 in order. One burst after the other
+    # keeps each socket's frames in one order whatever the timing.
+    said: dict[str, list[int]] = {"alice": [], "bob": []}
+    for sender, other, first in ((alice, bob, 1), (bob, alice, 6)):
+        for n in range(5):
+            await sender.send_json({"type": "post", "channel": channel, "body": f"m{n}"})
+        for n in range(first, first + 5):
+            posted = await sender.recv_json()
+            assert (posted["type"], posted["n"]) == ("posted", n), posted
+            for ws in (sender, other):
+                frame = await ws.recv_json()
+                assert frame["type"] == "said", frame
+                said["alice" if ws is alice else "bob"].append(frame["n"])
+    assert said == {"alice": list(range(1, 11)), "bob": list(range(1, 11))}
 
 
 async def test_after_parting_the_others_are_told_and_posts_stop(mc_websocket: Any) -> None:
