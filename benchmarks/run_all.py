@@ -1,6 +1,6 @@
 """Every benchmark in one run, printed as one table (``nox -s bench``).
 
-    python benchmarks/run_all.py [--reps N] [--only probe,stack,suite,nox,mainjob,load]
+    python benchmarks/run_all.py [--reps N] [--only probe,stack,suite,nox,mainjob,load,command]
                                  [--markdown FILE]
 
 Each figure is the median of ``--reps`` repetitions (at least 5, the default; the main job,
@@ -30,6 +30,9 @@ ratios and differences. Sections:
   when both runs' gates passed with the same table and every mode ran.
 - load: benchmarks/backend_load.py --connections 1000 --rounds REPS, and
   benchmarks/backend_path.py (the server's CPU per run in process, steadier).
+- command: minimal's ``command`` kind on examples/node-chat: start to ready and stop beside a
+  bare spawn-and-poll loop, its suite in minimal beside staging_fallback at the same server
+  started by hand, and orphans after pytest is SIGKILLed mid-suite (benchmarks/command_mode.py).
 
 Runs never write into reports/: every suite gets a report folder of its own under a temporary
 directory. Docker resources carry this process's labels and are removed at the end of each round.
@@ -61,6 +64,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from benchmarks.command_mode import bench_command  # noqa: E402
 from benchmarks.figures import (  # noqa: E402
     MIN_REPETITIONS,
     Figure,
@@ -77,7 +81,7 @@ from benchmarks.figures import (  # noqa: E402
 )
 
 PY = sys.executable
-SECTIONS = ("probe", "stack", "suite", "nox", "mainjob", "load")
+SECTIONS = ("probe", "stack", "suite", "nox", "mainjob", "load", "command")
 # A section's repetitions when --reps is not given, and the fewest it takes: a main job's run
 # takes minutes, the others' seconds.
 DEFAULT_REPS = {"mainjob": 2}
@@ -926,6 +930,10 @@ def main(argv: Sequence[str] | None = None) -> int:
                 figures += bench_nox(reps("nox"), scratch)
             if "mainjob" in wanted:
                 figures += bench_mainjob(reps("mainjob"), scratch)
+            if "command" in wanted:
+                figures += bench_command(
+                    reps("command"), scratch, clean_env(), minimal_profile_variables()
+                )
         figures += load_figures
     finally:
         # Failed suite runs leave <name>.log here, a failed stack start its log under stack/.
