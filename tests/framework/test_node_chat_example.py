@@ -16,6 +16,7 @@ import os
 import re
 import shutil
 import sys
+import tomllib
 from pathlib import Path
 
 from test_framework.probes.docker import probe_docker
@@ -128,3 +129,15 @@ def test_the_node_example_passes_the_gate_with_all_three_modes_required(tmp_path
         assert "node-chat listening on http://127.0.0.1:" in log.read_text(), log
     assert '"GET /chat" 101' in access
     assert deployment.token not in access
+
+
+def test_the_adopting_pages_command_section_shows_the_examples_own_settings() -> None:
+    page = (ROOT / "docs" / "adopting.md").read_text()
+    block = re.search(r"<!-- node-chat-service -->\n```toml\n(.*?)^```", page, re.S | re.M)
+    assert block is not None, "docs/adopting.md lost its node-chat settings block"
+    shown = tomllib.loads(block.group(1))["tool"]["test_framework"]
+    actual = tomllib.loads((EXAMPLE / "pyproject.toml").read_text())["tool"]["test_framework"]
+    assert shown["service"] == actual["service"]
+    assert {key: actual[key] for key in shown if key != "service"} == {
+        key: value for key, value in shown.items() if key != "service"
+    }
