@@ -79,12 +79,14 @@ def owner_alive(record: ProcessRecord) -> bool:
     return True
 
 
-def end_leftovers(report_dir: Path, *, run_prefix: str = "") -> list[str]:
-    """End the groups whose owner is gone (or, with ``run_prefix``, every group of that run and
-    its private deployments, owner or not). Returns one line per group found."""
+def end_leftovers(report_dir: Path, *, run_prefix: str = "", every: bool = False) -> list[str]:
+    """End the groups whose owner is gone (with ``run_prefix``, every group of that run and its
+    private deployments, owner or not; with ``every``, all recorded). One line per group ended."""
     lines: list[str] = []
     for record in read_records(report_dir):
-        if run_prefix:
+        if every:
+            pass
+        elif run_prefix:
             if not record.run_id.startswith(run_prefix):
                 continue
         elif owner_alive(record):

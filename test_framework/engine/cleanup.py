@@ -14,6 +14,7 @@ import logging
 import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from test_framework.engine.docker_host import locate_daemon
@@ -200,6 +201,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="ID",
         help="remove everything of this run (and its private deployments), even if it is alive",
     )
+    parser.add_argument(
+        "--root",
+        metavar="DIR",
+        type=Path,
+        default=None,
+        help="the project whose report folder records minimal mode's service processes"
+        " (default: the current folder)",
+    )
     which.add_argument(
         "--all",
         action="store_true",
@@ -208,7 +217,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    """Default: remove the stacks of runs whose owning process is gone."""
+    """Default: remove the stacks of runs whose owning process is gone, and end the local
+    service process groups (minimal mode) such runs left behind."""
+    _end_local_services(args)
     host = os.environ.get(DOCKER_HOST.env) or None
     search = locate_daemon(host, timeout=2.0)
     if search.found is None:
@@ -222,3 +233,18 @@ def run(args: argparse.Namespace) -> int:
         report = remove_orphans(host)
     print(report.summary())
     return 1 if report.errors else 0
+
+
+def _end_local_services(args: argparse.Namespace) -> None:
+    """minimal mode's local services: each group a gone run recorded (all of one run with
+    ``--run-id``, all recorded with ``--all``) ends, only while it still carries its marker."""
+    from test_framework.backends.process_records import end_leftovers
+    from test_framework.settings import load_settings
+
+    settings = load_settings(args.root)
+    if args.all:
+        lines = end_leftovers(settings.report_dir, every=True)
+    else:
+        lines = end_leftovers(settings.report_dir, run_prefix=args.run_id or "")
+    for line in lines:
+        print(line)

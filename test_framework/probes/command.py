@@ -25,10 +25,12 @@ def run(args: argparse.Namespace) -> int:
     started = time.perf_counter()
     settings = load_settings(args.root)
     results = probe_modes(settings, ALL_MODES)
+    refusal = ""
     try:
         choice: str | None = select_mode(None, results).mode.value
-    except ModeUnavailableError:
+    except ModeUnavailableError as exc:
         choice = None
+        refusal = str(exc)
     elapsed_ms = (time.perf_counter() - started) * 1000
     if args.json:
         import json  # only here: most probe processes print the table
@@ -45,12 +47,22 @@ def run(args: argparse.Namespace) -> int:
         )
         return 0 if choice else 1
     print(f"{'mode':<17} {'available':<9} {'ms':>8}  reason")
+    # Beside "auto would pick: nothing" (a broken mode stops auto), a mode that could run is
+    # not a "yes": it runs only when asked for by name.
+    can_run = "yes" if choice else "by name"
     for result in results.values():
-        verdict = {"available": "yes", "absent": "no", "broken": "BROKEN"}[result.status]
+        verdict = {"available": can_run, "absent": "no", "broken": "BROKEN"}[result.status]
         print(f"{result.mode:<17} {verdict:<9} {result.elapsed_ms:>8.1f}  {result.reason}")
         if args.steps:
             for step in result.steps:
                 mark = "ok" if step.ok else "FAILED"
                 print(f"{'':<17} {mark:<9} {step.elapsed_ms:>8.1f}    {step.name}: {step.detail}")
-    print(f"auto would pick: {choice or 'nothing (no mode can run)'}  ({elapsed_ms:.1f} ms)")
+    if choice:
+        print(f"auto would pick: {choice}  ({elapsed_ms:.1f} ms)")
+    elif any(result.status == "broken" for result in results.values()):
+        runnable = [str(r.mode) for r in results.values() if r.available]
+        by_name = f"; run {runnable[0]} by name with --mc-mode {runnable[0]}" if runnable else ""
+        print(f"auto would pick: nothing: {refusal}{by_name}  ({elapsed_ms:.1f} ms)")
+    else:
+        print(f"auto would pick: nothing (no mode can run)  ({elapsed_ms:.1f} ms)")
     return 0 if choice else 1

@@ -338,7 +338,7 @@ def _health(
     ca: str | None,
     deadline: Deadline,
 ) -> str:
-    """``GET <health_path>``: any 2xx (200 with ``status: ok`` under the agent-events preset).
+    """``GET <health_path>``: any 2xx (with ``health_status_ok``, the JSON ``status: ok``).
     Reuses the first connection when it fits (and is still unused: a retry after a drop opens
     a new one)."""
     assert settings.staging.backend_url
@@ -356,24 +356,26 @@ def _health(
         response = http_get(conn, origin, target, {}, deadline)
     finally:
         conn.close()
-    if settings.service.preset != "agent-events":
-        # Any 2xx is healthy (a plain-text ``ok`` as Kubernetes probes expect); only
-        # docs/protocol.md's preset promises a JSON body.
+    if not settings.service.health_status_ok:
+        # Any 2xx is healthy: a plain "ok" is what Kubernetes probes and most teams answer.
         if not 200 <= response.status < 300:
             raise StepFailed(f"GET {url} answered {response.summary()} (expected a 2xx)")
-        return response.summary(40)
-    expected = "expected 200 with status ok"
-    if response.status != 200:
+        return f"{response.status}"
+    expected = "expected 2xx with JSON status ok (health_status_ok)"
+    if not 200 <= response.status < 300:
         raise StepFailed(f"GET {url} answered {response.summary()} ({expected})")
     try:
         body = json.loads(response.body)
     except ValueError:
-        raise StepFailed(f"GET {url} answered 200 but not JSON ({expected})") from None
+        raise StepFailed(
+            f"GET {url} answered {response.status} but not JSON ({expected})"
+        ) from None
     if not isinstance(body, dict) or body.get("status") != "ok":
         text = response.body[:120].decode("utf-8", "replace")
-        raise StepFailed(f"GET {url} answered 200 with {text} ({expected})")
+        raise StepFailed(f"GET {url} answered {response.status} with {text} ({expected})")
     version = body.get("version")
-    return f"200 status ok, version {version}" if version else "200 status ok"
+    status = f"{response.status} status ok"
+    return f"{status}, version {version}" if version else status
 
 
 def _token(

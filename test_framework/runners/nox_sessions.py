@@ -190,10 +190,16 @@ class _Run:
         """
         packages = [arg for line in settings.install for arg in shlex.split(line)]
         needed = ["pytest", "xdist", "test_framework"]
-        factory_module = settings.service.factory.partition(":")[0].split(".")[0]
-        if mode is Mode.MINIMAL and factory_module:
-            needed.append(factory_module)
         _ensure(session, packages, needed, "the harness")
+        factory_module = settings.service.factory.partition(":")[0].split(".")[0]
+        # Installing the same packages again cannot bring a module they do not have.
+        in_minimal = mode is Mode.MINIMAL and factory_module and packages
+        if in_minimal and _missing_modules(session, [factory_module]):
+            session.error(
+                f"module {factory_module} not found after installing {' '.join(packages)}:"
+                " fix factory in [tool.test_framework.service], or add the service to"
+                " install in [tool.test_framework]"
+            )
         if mode is Mode.DOCKER_LOCAL:
             _ensure(session, _docker_extra(session), ["docker"], "the harness's docker extra")
 

@@ -55,11 +55,31 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         f' (repeatable; default "{INSTALL.default}")',
     )
     p.add_argument("--factory", default="", help="module:callable that starts it (minimal mode)")
+    p.add_argument(
+        "--command",
+        # Not "command": the command line's own subcommand is args.command.
+        dest="service_command",
+        default="",
+        help="minimal mode: the local command that starts it, e.g. 'node server.js --port {port}'",
+    )
+    p.add_argument(
+        "--command-env",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="an environment variable for --command or --asgi-app, e.g. PORT={port} (repeatable)",
+    )
+    p.add_argument(
+        "--command-cwd", default="", help="the folder --command runs in (relative to --root)"
+    )
+    p.add_argument(
+        "--asgi-app", default="", help="minimal mode: module:attribute of an ASGI app (uvicorn)"
+    )
     p.add_argument("--compose-file", default="", help="its Compose file (docker_local mode)")
     p.add_argument("--compose-service", default="backend", help="the Compose service to test")
     p.add_argument("--container-port", type=int, default=8000, help="its port in the container")
     p.add_argument("--ws-path", default="/ws", help="the WebSocket path")
-    p.add_argument("--health-path", default="", help="a GET path answering 200 (default: none)")
+    p.add_argument("--health-path", default="", help="a GET path answering 2xx (default: none)")
     p.add_argument(
         "--auth",
         default="none",
@@ -76,9 +96,11 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def answers_from(args: argparse.Namespace) -> templates.Answers:
+    harness = args.harness or default_harness()
+    suite = str(args.suite).strip("/")
     return templates.Answers(
-        suite=str(args.suite).strip("/"),
-        install=tuple(args.install or [INSTALL.default]),
+        suite=suite,
+        install=tuple(args.install or default_install(args.root, suite, harness)),
         factory=args.factory,
         compose_file=args.compose_file,
         compose_service=args.compose_service,
@@ -87,8 +109,43 @@ def answers_from(args: argparse.Namespace) -> templates.Answers:
         health_path=args.health_path,
         auth=args.auth,
         ready_message=args.ready_message,
-        harness=args.harness or default_harness(),
+        harness=harness,
+        command=args.service_command,
+        command_env=tuple(_pair(item) for item in args.command_env),
+        command_cwd=args.command_cwd,
+        asgi_app=args.asgi_app,
     )
+
+
+def _pair(item: str) -> tuple[str, str]:
+    name, sep, value = item.partition("=")
+    if not sep or not name:
+        raise ConfigError(f"--command-env {item!r} is not KEY=VALUE: e.g. PORT={{port}}")
+    return name, value
+
+
+def has_python_package(root: Path) -> bool:
+    """Whether ``pip install .`` can install the repository: a ``[project]`` table, or a
+    ``setup.py``/``setup.cfg``."""
+    if (root / "setup.py").is_file() or (root / "setup.cfg").is_file():
+        return True
+    try:
+        data = tomllib.loads((root / "pyproject.toml").read_text(encoding="utf-8"))
+    except (OSError, tomllib.TOMLDecodeError):
+        return False
+    return "project" in data
+
+
+def default_install(root: Path, suite: str, harness: str) -> list[str]:
+    """``-e .`` for a Python project; in a repository with no Python package (a Node service
+    with a folder of Python tests) the harness and the tests' own requirements file, if any."""
+    if has_python_package(root):
+        return [INSTALL.default]
+    install = [harness]
+    for requirements in (Path(suite) / "requirements.txt", Path("requirements-test.txt")):
+        if (root / requirements).is_file():
+            install.append(f"-r {requirements.as_posix()}")
+    return install
 
 
 def plan(root: Path, answers: templates.Answers) -> list[Planned]:

@@ -38,6 +38,11 @@ class Answers:
     auth: str
     ready_message: str
     harness: str  # the requirement that installs the harness in CI
+    # minimal mode's other two kinds (docs/service.md): a local command, or an ASGI app.
+    command: str = ""
+    command_env: tuple[tuple[str, str], ...] = ()
+    command_cwd: str = ""
+    asgi_app: str = ""
 
 
 def toml_string(text: str) -> str:
@@ -57,10 +62,7 @@ def pyproject_section(answers: Answers) -> str:
         "# How the harness starts and reaches the service (docs/service.md in the harness).",
         "[tool.test_framework.service]",
     ]
-    if answers.factory:
-        lines.append(f"factory = {toml_string(answers.factory)}")
-    else:
-        lines.append('# factory = "my_service.testing:start"   # minimal mode')
+    lines += _minimal_lines(answers)
     if answers.compose_file:
         lines += [
             f"compose_file = {toml_string(answers.compose_file)}",
@@ -76,6 +78,26 @@ def pyproject_section(answers: Answers) -> str:
         f"ready_message = {toml_string(answers.ready_message)}",
     ]
     return "\n".join(lines) + "\n"
+
+
+def _minimal_lines(answers: Answers) -> list[str]:
+    """How minimal mode starts the service: the kind given, or the three commented out."""
+    # Each kind given is written: two at once are then refused, naming both, as any config is.
+    kinds = {"factory": answers.factory, "command": answers.command, "asgi_app": answers.asgi_app}
+    lines = [f"{key} = {toml_string(value)}" for key, value in kinds.items() if value]
+    if not lines:
+        return [
+            "# minimal mode, one of:",
+            '# command = "node server.js"                # any local command; {port} and more',
+            '# asgi_app = "my_service.main:app"          # served by uvicorn',
+            '# factory = "my_service.testing:start"      # an async Python factory',
+        ]
+    if answers.command_env:
+        pairs = ", ".join(f"{name} = {toml_string(value)}" for name, value in answers.command_env)
+        lines.append(f"command_env = {{ {pairs} }}")
+    if answers.command_cwd:
+        lines.append(f"command_cwd = {toml_string(answers.command_cwd)}")
+    return lines
 
 
 def noxfile() -> str:

@@ -3,6 +3,7 @@ signature, is broken; found by reading the module's source, never by importing i
 
 from __future__ import annotations
 
+import sys
 import time
 from pathlib import Path
 
@@ -150,3 +151,33 @@ def test_the_probe_of_this_repositorys_factory_takes_tens_of_milliseconds() -> N
     elapsed_ms = (time.perf_counter() - started) * 1000
     assert result.available, result.reason
     assert elapsed_ms < 50, elapsed_ms
+
+
+def test_in_the_session_a_factory_of_the_wrong_kind_is_broken_in_one_line(project: Path) -> None:
+    # os.getcwd is bound by os's star import: the source cannot tell; importing it can.
+    outside = probe(project, "os:getcwd")
+    inside = probe(project, "os:getcwd", in_session=True)
+    assert outside.available
+    assert inside.status is ProbeStatus.BROKEN
+    assert inside.reason.startswith("factory os:getcwd does not accept host and port: ")
+    assert "\n" not in inside.reason
+
+
+def test_in_the_session_a_name_bound_by_import_is_checked_by_importing_it(
+    project: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # What the probe imports here must not be found by the other tests' probes.
+    monkeypatch.setattr(sys, "modules", dict(sys.modules))
+    (project / "team_pkg" / "bound.py").write_text(
+        "from team_pkg_impl import start\nfrom team_pkg_impl import start_wrong\n"
+    )
+    (project / "team_pkg_impl.py").write_text(
+        "async def start(*, host, port, **kw): ...\nasync def start_wrong(path): ...\n"
+    )
+    (project / "team_pkg" / "__init__.py").write_text("")
+    assert probe(project, "team_pkg.bound:start", in_session=True).available
+    wrong = probe(project, "team_pkg.bound:start_wrong", in_session=True)
+    assert wrong.status is ProbeStatus.BROKEN
+    assert wrong.reason.startswith(
+        "factory team_pkg.bound:start_wrong does not accept host and port"
+    )

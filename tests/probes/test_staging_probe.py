@@ -230,14 +230,45 @@ def test_probe_fails_tls_for_a_certificate_from_an_untrusted_ca(
         (200, {"status": "degraded"}, 'answered 200 with {"status": "degraded"}'),
     ],
 )
-def test_probe_fails_the_health_step_unless_health_answers_200_with_status_ok(
+def test_under_agent_events_the_health_step_fails_unless_it_answers_2xx_with_status_ok(
     tmp_path: Path, status: int, body: dict[str, object], fragment: str
 ) -> None:
     with FakeStaging(Behaviour(health_status=status, health_body=body)) as fake:
         result = probe_staging(settings(tmp_path, STAGING_WEBSOCKET_URL=fake.ws_url))
     assert failed_step(result) == "health"
     assert fragment in result.reason
-    assert "(expected 200 with status ok)" in result.reason
+    assert "(expected 2xx with JSON status ok (health_status_ok))" in result.reason
+
+
+@pytest.mark.parametrize("status", [200, 204])
+def test_without_health_status_ok_any_2xx_with_a_plain_body_is_healthy(
+    tmp_path: Path, status: int
+) -> None:
+    agent_events_project(tmp_path)
+    pyproject = tmp_path / "pyproject.toml"
+    pyproject.write_text(pyproject.read_text() + "health_status_ok = false\n")
+    with FakeStaging(Behaviour(health_status=status, health_text="ok", websocket="refuse")) as fake:
+        environ = {"STAGING_TEST_USER": "probe-user", "STAGING_TEST_PASSWORD": PASSWORD}
+        result = probe_staging(
+            load_settings(tmp_path, environ={**environ, "STAGING_WEBSOCKET_URL": fake.ws_url})
+        )
+    health = next(step for step in result.steps if step.name == "health")
+    assert (health.ok, health.detail) == (True, str(status))
+    assert failed_step(result) == "websocket"  # the walk went on past the health step
+
+
+def test_without_health_status_ok_a_non_2xx_fails_the_health_step(tmp_path: Path) -> None:
+    agent_events_project(tmp_path)
+    pyproject = tmp_path / "pyproject.toml"
+    pyproject.write_text(pyproject.read_text() + "health_status_ok = false\n")
+    with FakeStaging(Behaviour(health_status=503, health_text="draining")) as fake:
+        environ = {"STAGING_TEST_USER": "probe-user", "STAGING_TEST_PASSWORD": PASSWORD}
+        result = probe_staging(
+            load_settings(tmp_path, environ={**environ, "STAGING_WEBSOCKET_URL": fake.ws_url})
+        )
+    assert failed_step(result) == "health"
+    assert "answered 503 Service Unavailable" in result.reason
+    assert "(expected a 2xx)" in result.reason
 
 
 def test_probe_fails_the_websocket_step_within_its_timeout_when_the_upgrade_is_never_answered(

@@ -5,13 +5,16 @@ gate, naming why, and a service that dies mid-run fails the rest of the suite fa
 from __future__ import annotations
 
 import json
+import os
+import signal
 import subprocess
 import sys
 import textwrap
 import time
 from pathlib import Path
 
-from tests.backends.test_local_service import PLAIN
+from tests.backends.test_local_service import PLAIN, gone_within
+from tests.backends.test_watchdog import read_pids
 from tests.support.environment import isolated_environment, run_captured
 
 RUN_TIMEOUT_S = 120.0  # generous: the machine is shared; only proves "does not hang"
@@ -122,3 +125,33 @@ def test_the_probe_names_the_kind_it_found_without_starting_it(tmp_path: Path) -
     assert minimal["reason"] == f'local command: {sys.executable} -c "{script}"'
     assert minimal["elapsed_ms"] < 50
     assert not marker.exists()
+
+
+def test_ctrl_c_during_the_start_ends_the_service_and_says_so_in_one_line(tmp_path: Path) -> None:
+    pid_file = tmp_path / "pids"
+    command = [sys.executable, str(PLAIN), "--port", "{port}", "--delay", "60", "--child"]
+    folder = make_project(tmp_path, [*command, "--pid-file", str(pid_file)], TWO_TESTS)
+    argv = [sys.executable, "-m", "pytest", "test_suite.py", "--mc-mode", "minimal"]
+    run = subprocess.Popen(
+        argv,
+        cwd=folder,
+        env=isolated_environment(),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        start_new_session=True,  # its own group, as a terminal's foreground job
+    )
+    try:
+        pids = read_pids(pid_file, 2)
+        os.killpg(run.pid, signal.SIGINT)
+        output, _ = run.communicate(timeout=30)
+    finally:
+        if run.poll() is None:
+            os.killpg(run.pid, signal.SIGKILL)
+            run.communicate()
+    assert run.returncode == 2, output
+    lines = [line for line in output.splitlines() if "interrupted while starting" in line]
+    assert len(lines) == 1, output
+    assert lines[0].startswith(f"interrupted while starting local command: {sys.executable} ")
+    assert lines[0].endswith(": its process group was ended")
+    assert gone_within(pids, 0) == []

@@ -204,9 +204,10 @@ CASES: tuple[Case, ...] = (
         "unknown key in [tool.test_framework.service]",
         "probe",
         "error: <project>/pyproject.toml: unknown key(s) compose in [tool.test_framework.service]:"
-        " use preset, factory, compose_file, compose_service, container_port, ws_path,"
-        " health_path, auth, auth_path, token_via, ready_message, protocol_ping,"
-        " wait_for_compose_healthcheck",
+        " use preset, factory, command, command_env, command_cwd, asgi_app, ready_log,"
+        " ready_timeout_s, stop_timeout_s, compose_file, compose_service, container_port,"
+        " ws_path, health_path, health_status_ok, auth, auth_path, token_via, ready_message,"
+        " protocol_ping, wait_for_compose_healthcheck",
         HARNESS_USAGE,
         pyproject=PYPROJECT + '[tool.test_framework.service]\ncompose = "x.yml"\n',
     ),
@@ -607,12 +608,67 @@ CASES: tuple[Case, ...] = (
     _unavailable(
         "service factory not of the documented signature",
         "minimal",
-        "factory agent_backend.config:generated_secret takes no host or port keyword"
-        " argument: it must be callable as async def start(*, host: str, port: int,"
+        "factory agent_backend.config:generated_secret does not accept host and port:"
+        " it must be callable as async def start(*, host: str, port: int,"
         " **kwargs) -> service",
         broken=True,
         pyproject=PYPROJECT
         + '[tool.test_framework.service]\nfactory = "agent_backend.config:generated_secret"\n',
+    ),
+    _unavailable(
+        "service factory of the wrong kind, bound by a star import",
+        "minimal",
+        "factory os:getcwd does not accept host and port: it must be callable as async def"
+        " start(*, host: str, port: int, **kwargs) -> service",
+        broken=True,
+        pyproject=PYPROJECT + '[tool.test_framework.service]\nfactory = "os:getcwd"\n',
+    ),
+    Case(
+        "two ways to start the service at once",
+        "probe",
+        "error: <project>/pyproject.toml: [tool.test_framework.service] sets command and"
+        " asgi_app: minimal mode starts the service one way, keep one of them",
+        HARNESS_USAGE,
+        pyproject=PYPROJECT
+        + '[tool.test_framework.service]\ncommand = "node server.js"\nasgi_app = "m:app"\n',
+    ),
+    Case(
+        "unknown placeholder in the command",
+        "probe",
+        "error: <project>/pyproject.toml: [tool.test_framework.service] command: unknown"
+        " placeholder {prot} in '--port={prot}': use {host}, {port}, {test_token},"
+        " {test_password}, {jwt_secret}",
+        HARNESS_USAGE,
+        pyproject=PYPROJECT
+        + '[tool.test_framework.service]\ncommand = "node server.js --port={prot}"\n',
+    ),
+    Case(
+        "ready_timeout_s of 0",
+        "probe",
+        "error: <project>/pyproject.toml: [tool.test_framework.service] ready_timeout_s = 0"
+        " must be more than 0 (seconds)",
+        HARNESS_USAGE,
+        pyproject=PYPROJECT
+        + '[tool.test_framework.service]\ncommand = "node server.js"\nready_timeout_s = 0\n',
+    ),
+    _unavailable(
+        "service command not on PATH",
+        "minimal",
+        "local command: no-such-chat-server --port {port}: 'no-such-chat-server' is not on"
+        " PATH (nor a file in <project>): install it, or fix command in"
+        " [tool.test_framework.service]",
+        broken=True,
+        pyproject=PYPROJECT
+        + '[tool.test_framework.service]\ncommand = "no-such-chat-server --port {port}"\n',
+    ),
+    _unavailable(
+        "ASGI app whose module is not there",
+        "minimal",
+        "ASGI app no_such_app.main:app: module 'no_such_app.main' is not importable from"
+        " <project>: install the service in the tests' environment, set command_cwd to its"
+        " folder, or fix asgi_app in [tool.test_framework.service]",
+        broken=True,
+        pyproject=PYPROJECT + '[tool.test_framework.service]\nasgi_app = "no_such_app.main:app"\n',
     ),
     # -- the gate's ledgers -----------------------------------------------------------------
     Case(

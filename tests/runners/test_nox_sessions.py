@@ -96,3 +96,23 @@ def test_nox_parallel_without_the_gate_fails_at_once_naming_the_command_to_use(
     assert output.count(message) == len(MODES), output
     assert "Starting session gate" not in output
     assert not (reports / "minimal" / "ledger.json").exists()
+
+
+def test_a_factory_module_missing_after_the_install_fails_once_naming_the_install(
+    tmp_path: Path,
+) -> None:
+    project = make_team_project(tmp_path / "team")
+    pyproject = project / "pyproject.toml"
+    text = pyproject.read_text().replace(
+        "agent_backend.testing:start_in_process", "nomodule:nothing"
+    )
+    pyproject.write_text(text)
+    run = nox_without_docker(
+        project, tmp_path / "reports", "-s", "mission_critical(mode='minimal')"
+    )
+    output = run.stdout + run.stderr
+    assert run.returncode == 1, output
+    assert "module nomodule not found after installing -e " in output
+    # Installing the same list a second time could not have brought it.
+    assert "installing the harness" not in output
+    assert "still lacks" not in output

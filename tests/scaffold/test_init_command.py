@@ -184,3 +184,67 @@ def test_the_example_test_passes_in_minimal_mode_against_a_service_that_is_not_o
     )
     assert done.returncode == 0, done.stdout + done.stderr
     assert "1 passed" in done.stdout
+
+
+def test_a_repository_with_no_python_package_gets_a_command_service_and_the_harness_to_install(
+    tmp_path: Path,
+) -> None:
+    # A Node-style repository: a package.json, a folder of Python tests, no Python package.
+    subprocess.run(["git", "init", "-q", str(tmp_path)], check=True)
+    (tmp_path / "package.json").write_text('{"name": "chat", "scripts": {"start": "node ."}}')
+    (tmp_path / "service").mkdir()
+    (tmp_path / "tests" / "mission_critical").mkdir(parents=True)
+    (tmp_path / "tests" / "mission_critical" / "requirements.txt").write_text("PyJWT\n")
+    flags = ["--command", f"{sys.executable} -m chat_service", "--command-cwd", "service"]
+    flags += ["--command-env", "CHAT_PORT={port}", "--command-env", "MC_TEST_TOKEN={test_token}"]
+    flags += ["--health-path", "/healthz", "--auth", "bearer", "--harness", "harness==1.0"]
+    done = init(tmp_path, *flags)
+    assert done.returncode == 0, done.stderr
+    service = load_settings(tmp_path, environ={}).service
+    assert service.command == (sys.executable, "-m", "chat_service")
+    assert service.command_env == (("CHAT_PORT", "{port}"), ("MC_TEST_TOKEN", "{test_token}"))
+    assert service.command_cwd == "service"
+    assert load_settings(tmp_path, environ={}).install == (
+        "harness==1.0",
+        "-r tests/mission_critical/requirements.txt",
+    )
+    # The example test init wrote passes against the command it was given.
+    env = {**os.environ, "PYTHONPATH": f"{EXAMPLE}{os.pathsep}{ROOT}", "TEST_MODE": "minimal"}
+    done = run_captured(
+        [sys.executable, "-m", "pytest", "tests/mission_critical", "-p", "no:cacheprovider"],
+        cwd=tmp_path,
+        env={**env, "MC_REPORT_DIR": str(tmp_path / "reports")},
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "1 passed" in done.stdout
+
+
+def test_an_asgi_app_flag_writes_the_asgi_kind(repo: Path) -> None:
+    done = init(repo, "--asgi-app", "team.main:app", "--command-env", "TOKEN={test_token}")
+    assert done.returncode == 0, done.stderr
+    service = load_settings(repo, environ={}).service
+    assert (service.asgi_app, service.command_env) == (
+        "team.main:app",
+        (("TOKEN", "{test_token}"),),
+    )
+    assert load_settings(repo, environ={}).install == ("-e .",)  # the repository's own package
+
+
+@pytest.mark.parametrize(
+    ("flags", "message"),
+    [
+        (["--command-env", "PORT"], "--command-env 'PORT' is not KEY=VALUE"),
+        (["--command", "node s.js --port {prot}"], "unknown placeholder {prot}"),
+        (["--command", "node s.js", "--asgi-app", "m:app"], "sets command and asgi_app"),
+    ],
+)
+def test_a_bad_service_flag_is_refused_in_one_line(
+    repo: Path, flags: list[str], message: str
+) -> None:
+    before = snapshot(repo)
+    done = init(repo, *flags)
+    assert done.returncode == 2, done.stderr
+    assert message in done.stderr
+    assert len(done.stderr.strip().splitlines()) == 1
+    assert snapshot(repo) == before

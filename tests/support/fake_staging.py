@@ -27,6 +27,7 @@ from tests.support.background import Background, serving
 class Behaviour:
     health_status: int = 200
     health_body: dict[str, object] = field(default_factory=lambda: {"status": "ok"})
+    health_text: str | None = None  # a plain-text health answer instead of the JSON body
     token_status: int = 200
     # "hang": accept the upgrade request and never answer; "refuse": 401; "wrong-nonce":
     # upgrade, send connection_ready, and answer each protocol ping with another nonce.
@@ -57,7 +58,14 @@ class _Handler(BaseHTTPRequestHandler):
     def do_GET(self) -> None:
         behaviour = self.server.behaviour
         path = self.path.split("?")[0]
-        if path == "/health":
+        if path == "/health" and behaviour.health_text is not None:
+            data = behaviour.health_text.encode()
+            self.send_response(behaviour.health_status)
+            self.send_header("Content-Type", "text/plain")
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+        elif path == "/health":
             self._json(behaviour.health_status, behaviour.health_body)
         elif path == "/auth/token":
             if behaviour.token_status == 200:
