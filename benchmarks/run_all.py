@@ -1,7 +1,7 @@
 """Every benchmark in one run, printed as one table (``nox -s bench``).
 
-    python benchmarks/run_all.py [--reps N] [--only probe,stack,suite,nox,mainjob,load,baseline]
-                                 [--markdown FILE]
+    python benchmarks/run_all.py [--reps N] [--markdown FILE]
+        [--only probe,stack,suite,nox,mainjob,load,baseline,command]
 
 Each figure is the median of ``--reps`` repetitions (at least 5, the default; the main job,
 which takes minutes a run, 2 by default and at least 1). Whatever is compared is
@@ -32,6 +32,9 @@ ratios and differences. Sections:
   benchmarks/backend_path.py (the server's CPU per run in process, steadier).
 - baseline: the gate over ledgers of 10,000 tests with a 10,000-test baseline, beside the same
   gate without one (benchmarks/baseline_gate.py); target: at most 50 ms more.
+- command: minimal's ``command`` kind on examples/node-chat: start to ready and stop beside a
+  bare spawn-and-poll loop, its suite in minimal beside staging_fallback at the same server
+  started by hand, and orphans after pytest is SIGKILLed mid-suite (benchmarks/command_mode.py).
 
 Runs never write into reports/: every suite gets a report folder of its own under a temporary
 directory. Docker resources carry this process's labels and are removed at the end of each round.
@@ -63,6 +66,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from benchmarks.command_mode import bench_command  # noqa: E402
 from benchmarks.figures import (  # noqa: E402
     MIN_REPETITIONS,
     Figure,
@@ -79,7 +83,7 @@ from benchmarks.figures import (  # noqa: E402
 )
 
 PY = sys.executable
-SECTIONS = ("probe", "stack", "suite", "nox", "mainjob", "load", "baseline")
+SECTIONS = ("probe", "stack", "suite", "nox", "mainjob", "load", "baseline", "command")
 # A section's repetitions when --reps is not given, and the fewest it takes: a main job's run
 # takes minutes, the others' seconds.
 DEFAULT_REPS = {"mainjob": 2}
@@ -932,6 +936,10 @@ def main(argv: Sequence[str] | None = None) -> int:
                 figures += bench_nox(reps("nox"), scratch)
             if "mainjob" in wanted:
                 figures += bench_mainjob(reps("mainjob"), scratch)
+            if "command" in wanted:
+                figures += bench_command(
+                    reps("command"), scratch, clean_env(), minimal_profile_variables()
+                )
         figures += load_figures
     finally:
         # Failed suite runs leave <name>.log here, a failed stack start its log under stack/.
