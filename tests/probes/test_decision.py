@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from test_framework.errors import ConfigError
 from test_framework.modes import Mode
 from test_framework.probes import decision
 from test_framework.probes.decision import (
@@ -37,12 +38,14 @@ def settings(tmp_path: Path) -> Settings:
     return Settings(root=tmp_path, report_dir=tmp_path / "reports")
 
 
-def answering(monkeypatch: pytest.MonkeyPatch, result: ProbeResult) -> list[list[Mode]]:
-    """Make the probe answer ``result``; the list records which modes each call asked for."""
-    asked: list[list[Mode]] = []
+def answering(
+    monkeypatch: pytest.MonkeyPatch, result: ProbeResult
+) -> list[tuple[Settings, list[Mode]]]:
+    """Make the probe answer ``result``; the list records what each call was given."""
+    asked: list[tuple[Settings, list[Mode]]] = []
 
     def probe_modes(settings: Settings, modes: Iterable[Mode]) -> dict[Mode, ProbeResult]:
-        asked.append(list(modes))
+        asked.append((settings, list(modes)))
         return {result.mode: result}
 
     monkeypatch.setattr(decision, "probe_modes", probe_modes)
@@ -56,7 +59,7 @@ def test_an_available_mode_runs_and_writes_no_ledger(
     assert decide_mode(settings, Mode.MINIMAL) == ModeDecision(
         Mode.MINIMAL, Action.RUN, "", AVAILABLE
     )
-    assert asked == [[Mode.MINIMAL]]
+    assert asked == [(settings, [Mode.MINIMAL])]
     assert not (settings.report_dir / "minimal").exists()
 
 
@@ -72,6 +75,7 @@ def test_an_absent_mode_is_skipped_with_its_reason_and_a_skipped_ledger(
         ABSENT,
     )
     led = read_ledger(settings.report_dir / "docker_local" / "ledger-shard-2-of-3.json")
+    assert led.mode == "docker_local"
     assert led.status is RunStatus.SKIPPED
     assert led.reason == "no Docker daemon at /nonexistent.sock"
     assert (led.shard_index, led.shard_count, led.invocation) == (2, 3, "nox-5")
@@ -90,6 +94,7 @@ def test_a_broken_mode_fails_naming_the_step_with_an_error_ledger_never_a_skip(
         BROKEN,
     )
     led = read_ledger(settings.report_dir / "staging_fallback" / "ledger.json")
+    assert led.mode == "staging_fallback"
     assert led.status is RunStatus.ERROR
     assert led.reason == "configured but unhealthy: step handshake: connection refused"
     assert (led.shard_index, led.shard_count, led.invocation) == (1, 1, None)
@@ -104,10 +109,12 @@ def test_a_required_mode_that_is_absent_fails_and_its_ledger_says_skipped(
     )
     answering(monkeypatch, ABSENT)
     made = decide_mode(settings, Mode.DOCKER_LOCAL)
-    assert made.action is Action.FAIL
-    assert made.message == (
+    assert made == ModeDecision(
+        Mode.DOCKER_LOCAL,
+        Action.FAIL,
         "docker_local is required by MC_REQUIRED_MODES but cannot run:"
-        " no Docker daemon at /nonexistent.sock"
+        " no Docker daemon at /nonexistent.sock",
+        ABSENT,
     )
     led = read_ledger(settings.report_dir / "docker_local" / "ledger.json")
     assert led.status is RunStatus.SKIPPED
@@ -140,6 +147,11 @@ def test_the_shard_is_the_first_shard_option_passed_on_to_pytest(
     assert shard_from_args(args) == shard
 
 
+def test_a_shard_value_with_a_second_equals_sign_is_refused_not_guessed() -> None:
+    with pytest.raises(ConfigError, match="is not of the form i/N"):
+        shard_from_args(["--shard==2/4"])
+
+
 def ledger_names(folder: Path) -> list[str]:
     return sorted(p.name for p in folder.glob("ledger*.json"))
 
@@ -150,7 +162,8 @@ def test_a_new_unsharded_run_removes_every_earlier_ledger_junit_and_transcript(
     folder = settings.report_dir / "minimal"
     (folder / "transcripts").mkdir(parents=True)
     (folder / "transcripts" / "t.json").write_text("{}")
-    for name in ("ledger.json", "ledger-shard-1-of-2.json", "junit.xml", "notes.txt"):
+    names = ("ledger.json", "ledger-shard-1-of-2.json", "ledger-shard-1-of-1.json", "junit.xml")
+    for name in (*names, "notes.txt"):
         (folder / name).write_text("{}")
     (settings.report_dir / "docker_local").mkdir()
     (settings.report_dir / "docker_local" / "ledger.json").write_text("{}")
@@ -180,6 +193,17 @@ def test_a_shard_keeps_its_sibling_shards_of_the_same_split_and_their_transcript
         (folder / name).write_text("{}")
     clear_ledgers(settings, Mode.MINIMAL, (2, 4))
     assert ledger_names(folder) == ["ledger-shard-1-of-4.json", "ledger-shard-3-of-4.json"]
+    assert (folder / "transcripts" / "t.json").exists()
+
+
+def test_the_second_of_two_shards_keeps_the_first_and_the_transcripts(settings: Settings) -> None:
+    folder = settings.report_dir / "minimal"
+    (folder / "transcripts").mkdir(parents=True)
+    (folder / "transcripts" / "t.json").write_text("{}")
+    for name in ("ledger.json", "ledger-shard-1-of-2.json", "ledger-shard-2-of-2.json"):
+        (folder / name).write_text("{}")
+    clear_ledgers(settings, Mode.MINIMAL, (2, 2))
+    assert ledger_names(folder) == ["ledger-shard-1-of-2.json"]
     assert (folder / "transcripts" / "t.json").exists()
 
 

@@ -62,6 +62,16 @@ def test_the_summary_table_lines_up_its_columns_and_counts_every_outcome(
     ]
 
 
+def test_the_table_keeps_its_columns_for_a_mode_name_it_does_not_know(tmp_path: Path) -> None:
+    # A ledger written by hand or by another tool may name its mode oddly, even not at all.
+    write(tmp_path, ledger("minimal", [record("test_a")]))
+    odd = ledger("", [record("test_a")])
+    reading = gate.read_paths([tmp_path])
+    matrix = build_matrix([*reading.ledgers, replace(reading.ledgers[0], ledger=odd)])
+    lines = gate.render_table(gate.evaluate(matrix)).splitlines()
+    assert lines[2].startswith("         ran ") or lines[3].startswith("         ran ")
+
+
 def test_the_table_of_a_missing_mode_says_missing_and_lists_every_required_mode(
     tmp_path: Path,
 ) -> None:
@@ -92,6 +102,7 @@ def test_the_warnings_name_xpassed_retried_uncollected_and_non_critical_tests_th
     write(tmp_path, ledger("docker_local", [record("test_a"), record("test_c")]))
     write(tmp_path, ledger("staging_fallback", status=RunStatus.ERROR, reason="refused"))
     verdict = verdict_over(tmp_path)
+    assert verdict.problems[0].rule is Rule.RUN_ERROR
     assert verdict.warnings == (
         f"{nid('test_b')} [minimal]: passed although marked xfail",
         f"{nid('test_b')}: not collected in docker_local",
@@ -143,13 +154,17 @@ def test_the_help_names_every_option_with_what_it_takes(
 ) -> None:
     with pytest.raises(SystemExit):
         gate.main(["--help"])
-    text = " ".join(capsys.readouterr().out.split())
-    assert text.startswith("usage: python -m test_framework gate [-h] [--required MODES]")
+    text = " " + " ".join(capsys.readouterr().out.split()) + " "
+    assert text.startswith(" usage: python -m test_framework gate [-h] [--required MODES]")
     assert "[--reports DIR] [--no-parity] [--invocation ID] [paths ...]" in text
-    assert "Fail when a mission-critical test ran in no mode, or anything failed." in text
-    assert "ledger files or folders searched for ledger*.json (default: reports)" in text
+    assert (
+        " " + "Fail when a mission-critical test ran in no mode, or anything failed." + " " in text
+    )
+    assert (
+        " " + "ledger files or folders searched for ledger*.json (default: reports)" + " " in text
+    )
     assert "--required MODES" in text
-    assert "also write DIR/index.html and DIR/<mode>/junit.xml" in text
+    assert " also write DIR/index.html and DIR/<mode>/junit.xml " in text
     assert "--no-parity skip comparing transcripts between modes" in text
     assert (
         "--invocation ID judge only ledgers written under this MC_INVOCATION_ID (the noxfile"
@@ -260,3 +275,12 @@ def test_the_verdict_of_a_matrix_read_back_from_files_is_the_same(tmp_path: Path
     write(tmp_path, ledger("minimal", [record("test_a")]))
     matrix = build_matrix(load_ledgers([tmp_path]))
     assert gate.evaluate(matrix).passed
+
+
+def test_a_test_not_collected_in_several_modes_names_them_all(tmp_path: Path) -> None:
+    write(tmp_path, ledger("minimal", [record("test_a"), record("test_b")]))
+    write(tmp_path, ledger("docker_local", [record("test_a")]))
+    write(tmp_path, ledger("staging_fallback", [record("test_a")]))
+    assert verdict_over(tmp_path).warnings == (
+        f"{nid('test_b')}: not collected in docker_local, staging_fallback",
+    )

@@ -16,6 +16,7 @@ import pytest
 
 from test_framework.results import gate
 from test_framework.results.ledger import CollectionError, Ledger, Outcome, RunStatus
+from test_framework.results.verdict import Rule
 from tests.support.ledger_samples import ledger, nid, record, sharded, write
 
 SKIPPED_DOCKER = ledger("docker_local", status=RunStatus.SKIPPED, reason="no Docker daemon")
@@ -126,6 +127,41 @@ def test_rule_required_mode_a_required_mode_that_executed_no_test_fails_the_gate
     assert problems == [f"  REQUIRED MODE: docker_local: required, but executed no test: {why}"]
 
 
+def test_rule_required_mode_a_required_mode_that_recorded_no_test_says_so(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    empty = ledger("docker_local", [], exit_status=5)
+    code, problems, _ = judged(
+        tmp_path, capsys, [empty, ledger("minimal", [record("t")])], "--required", "docker_local"
+    )
+    assert code == 1
+    assert (
+        "  REQUIRED MODE: docker_local: required, but executed no test: it ran but executed no"
+        " test (no tests)"
+    ) in problems
+
+
+def test_rule_required_mode_counts_each_kind_of_test_that_did_not_execute(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # A ledger another tool wrote may record a test as not collected.
+    led = ledger(
+        "docker_local",
+        [record("test_a", Outcome.SKIPPED, reason="r"), record("test_b", Outcome.NOT_COLLECTED)],
+    )
+    _, problems, _ = judged(
+        tmp_path,
+        capsys,
+        [led, ledger("minimal", [record("test_a"), record("test_b")])],
+        "--required",
+        "docker_local",
+    )
+    assert problems == [
+        "  REQUIRED MODE: docker_local: required, but executed no test: it ran but executed no"
+        " test (1 skipped, 1 not_collected)"
+    ]
+
+
 def test_rule_required_mode_a_required_mode_that_ran_a_test_passes(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -209,8 +245,7 @@ def test_rule_run_error_a_run_that_could_not_start_fails_the_gate(
     code, problems, paths = judged(tmp_path, capsys, [broken, ledger("minimal", [record("t")])])
     assert code == 1
     assert problems == [
-        f"  RUN ERROR: staging_fallback ({paths[0]}): the run could not start:"
-        " unhealthy: refused"
+        f"  RUN ERROR: staging_fallback ({paths[0]}): the run could not start: unhealthy: refused"
     ]
 
 
@@ -373,6 +408,35 @@ def test_rule_shards_disagree_shards_that_did_not_record_the_collected_set_fail_
     ]
 
 
+def test_rule_shards_disagree_names_every_shard_that_did_not_record_the_collected_set(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    unrecorded = [
+        replace(led, collected_sha256=None, collected_count=None)
+        for led in sharded("minimal", TESTS, 2)
+    ]
+    _, problems, _ = judged(tmp_path, capsys, unrecorded)
+    assert problems == [
+        "  SHARDS DISAGREE: minimal: cannot check that the shards agree: minimal shard 1/2,"
+        " minimal shard 2/2 did not record the collected set"
+    ]
+
+
+def test_rule_shards_disagree_two_ledgers_for_a_shard_are_named_without_counting_the_rest(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # With two ledgers for one shard the run is not one run: the gate names the ledgers and
+    # does not go on to count tests over a mix of runs.
+    one, two = sharded("minimal", TESTS, 2)
+    reports = tmp_path / "reports"
+    write(reports, one)
+    write(reports, replace(two, tests=two.tests[1:]))
+    write(reports / "older", one)
+    _, problems, _ = gate_over(capsys, reports)
+    assert problems[0].startswith("  SHARDS DISAGREE: minimal shard 1/2: 2 ledgers: ")
+    assert not [p for p in problems if "together" in p]
+
+
 def test_rule_shards_disagree_one_unsharded_run_need_not_record_the_collected_set(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -450,7 +514,11 @@ def test_rule_missing_ledger_another_folder_given_is_named_by_its_path(
     write(reports, ledger("minimal", [record("test_a")]))
     empty = tmp_path / "shard-9"
     empty.mkdir()
-    code, problems, _ = gate_over(capsys, reports, empty)
+    code, problems, out = gate_over(capsys, reports, empty)
+    # A folder that is not named after a mode gets no row of its own in the table.
+    rows = out.splitlines()[2:4]
+    assert rows[0].split()[:2] == ["minimal", "ran"]
+    assert rows[1] == ""
     assert code == 1
     assert problems == [
         f"  MISSING LEDGER: {empty}: {empty} holds no ledger: the run that should have written"
@@ -562,3 +630,15 @@ def test_rule_nothing_ran_when_no_ledger_holds_a_mission_critical_test(
     code, problems, _ = judged(tmp_path, capsys, [ledger("minimal", [record("t", mc=False)])])
     assert code == 1
     assert problems == ["  NOTHING RAN: (all): no ledger holds a test marked mission_critical"]
+
+
+def test_every_rule_of_the_gate_has_a_test_named_after_it() -> None:
+    # A new rule comes with its test_rule_<rule>_... here or beside it in tests/results, which
+    # mutation/remove_each_rule.py then checks by removing the rule.
+    source = "\n".join(p.read_text("utf-8") for p in Path(__file__).parent.glob("test_*.py"))
+    missing = [
+        rule.value
+        for rule in Rule
+        if f"def test_rule_{rule.value.replace(' ', '_')}_" not in source
+    ]
+    assert missing == []

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import locale
 from pathlib import Path
 from typing import Any
 
@@ -181,6 +182,9 @@ def test_a_ledger_path_names_the_mode_folder_and_the_shard() -> None:
     assert ledger_path(Path("r"), "minimal", 1, 1) == Path("r/minimal/ledger.json")
     assert ledger_path(Path("r"), "minimal", 2, 4) == Path("r/minimal/ledger-shard-2-of-4.json")
     assert ledger_path(Path("r"), "minimal", 1, 2) == Path("r/minimal/ledger-shard-1-of-2.json")
+    assert ledger_path(Path("r"), "minimal", shard_count=3) == Path(
+        "r/minimal/ledger-shard-1-of-3.json"
+    )
 
 
 def test_an_interrupted_write_leaves_the_earlier_ledger_whole_and_no_ledger_the_gate_reads(
@@ -265,3 +269,14 @@ def test_the_invocation_comes_from_the_environment_and_empty_means_none(
 def test_no_invocation_in_the_environment_is_none(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("MC_INVOCATION_ID", raising=False)
     assert invocation_from_environment() is None
+
+
+def test_a_ledger_with_raw_utf8_text_reads_whatever_the_locale(tmp_path: Path) -> None:
+    path = tmp_path / "ledger.json"
+    path.write_bytes(json.dumps({**REQUIRED, "reason": "café …"}, ensure_ascii=False).encode())
+    before = locale.setlocale(locale.LC_CTYPE)
+    locale.setlocale(locale.LC_CTYPE, "C")
+    try:
+        assert read_ledger(path).reason == "café …"
+    finally:
+        locale.setlocale(locale.LC_CTYPE, before)
