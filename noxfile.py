@@ -4,6 +4,7 @@ project's own checks.
 
 from __future__ import annotations
 
+import shutil
 import sys
 from pathlib import Path
 
@@ -66,6 +67,22 @@ def bench(session: nox.Session) -> None:
     # every Python process 10-15 ms at start-up, which the probe's figure would carry.
     session.install(SERVICE, ".[docker,contract,bench]")
     session.run("python", "benchmarks/run_all.py", *session.posargs)
+
+
+@nox.session(tags=["nightly"], default=False)
+def mutants(session: nox.Session) -> None:
+    """Mutation testing of the honesty code (mutmut; docs/performance.md): fails under 95 %
+    killed or on a survivor that mutation/equivalents.txt does not list.
+
+    What is mutated and which unit tests run are [tool.mutmut] in pyproject.toml. A run starts
+    afresh (mutmut's mutants/ folder is removed); ``-- NAME...`` re-tests only those mutants of
+    the last run (mutmut's names, as printed), e.g. after adding the test that kills them.
+    """
+    session.install("-e", ".[mutants]")
+    if not session.posargs:
+        shutil.rmtree(ROOT / "mutants", ignore_errors=True)
+    session.run("mutmut", "run", *session.posargs)
+    session.run("python", "mutation/report.py")
 
 
 @nox.session(tags=["checks"])

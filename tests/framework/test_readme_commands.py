@@ -30,6 +30,7 @@ NOT_RUN = {
     "nox -s bench": "about ten minutes of benchmarks, and Docker and nginx for most of them",
     "nox -s tests_lowest": "the project's whole test suite again, in a fresh environment",
     "nox -s resilience": "the long fault runs: Hypothesis at 10,000 examples a property",
+    "nox -s mutants": "minutes of mutation testing; .github/workflows/mutants.yml runs it",
 }
 # A command that must fail where a fresh clone has nothing to run it against; 0 for the rest.
 EXIT_STATUS = {"nox -s staging": 1}

@@ -1,0 +1,1 @@
+"""The project's mutation testing: the verdict over mutmut's results, and the rule-removal check."""

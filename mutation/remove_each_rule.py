@@ -1,0 +1,83 @@
+"""Remove each of the gate's rules in turn and run the per-rule tests: every rule must fail at
+least one test named after it (``test_rule_<rule>_...``). Prints one line per rule; exit 1 when
+some rule's removal fails none of its tests.
+
+A rule is removed by dropping its problems from the verdict (``evaluate`` filters them out), in
+a copy of the tree under a temporary folder, so the working tree is never touched. Run from the
+project's root: ``python mutation/remove_each_rule.py``.
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+TESTS = "tests/results"
+RETURN = "    return Verdict(matrix, tuple(required_modes), tuple(problems), tuple(warnings))\n"
+
+
+def main() -> int:
+    sys.path.insert(0, str(ROOT))
+    from test_framework.results.verdict import Rule
+
+    missed = []
+    with tempfile.TemporaryDirectory() as scratch:
+        copy = Path(scratch)
+        for part in ("test_framework", "tests", "pyproject.toml"):
+            source = ROOT / part
+            if source.is_dir():
+                shutil.copytree(source, copy / part)
+            else:
+                shutil.copy2(source, copy / part)
+        gate = copy / "test_framework" / "results" / "gate.py"
+        original = gate.read_text("utf-8")
+        if original.count(RETURN) != 1:
+            print(f"gate.py: evaluate's last line is not {RETURN.strip()!r}: update this script")
+            return 2
+        for rule in Rule:
+            label = rule.value.replace(" ", "_")
+            gate.write_text(
+                original.replace(
+                    RETURN,
+                    f"    problems = [p for p in problems if p.rule is not Rule.{rule.name}]\n"
+                    + RETURN,
+                ),
+                "utf-8",
+            )
+            run = subprocess.run(
+                [
+                    sys.executable,
+                    "-m",
+                    "pytest",
+                    "-q",
+                    "-p",
+                    "no:cacheprovider",
+                    TESTS,
+                    "-k",
+                    f"test_rule_{label}_",
+                ],
+                cwd=copy,
+                capture_output=True,
+                text=True,
+                check=False,
+            )
+            failed = re.findall(r"^FAILED \S+::(test_rule_\w+)", run.stdout, re.M)
+            status = run.stdout.strip().splitlines()[-1] if run.stdout.strip() else run.stderr
+            print(f"{rule.name} ({rule.value}) removed: {status}")
+            if not failed:
+                missed.append(rule.name)
+        gate.write_text(original, "utf-8")
+    if missed:
+        print("rules whose removal no test named after them noticed: " + ", ".join(missed))
+        return 1
+    print("every rule's removal fails a test named after it")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
