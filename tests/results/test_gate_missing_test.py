@@ -51,7 +51,7 @@ def missing_lines(out: str) -> list[str]:
 # -- MISSING TEST ----------------------------------------------------------------------------
 
 
-def test_missing_test_passes_when_every_baseline_test_ran_and_counts_against_it(
+def test_rule_missing_test_passes_when_every_baseline_test_ran_and_counts_against_it(
     capsys: pytest.CaptureFixture[str], project: Path
 ) -> None:
     baseline(project, "test_a", "test_b")
@@ -68,7 +68,7 @@ def test_missing_test_passes_when_every_baseline_test_ran_and_counts_against_it(
     assert "baseline: none configured" not in out
 
 
-def test_missing_test_fails_for_a_deleted_or_renamed_test(
+def test_rule_missing_test_fails_for_a_deleted_or_renamed_test(
     capsys: pytest.CaptureFixture[str], project: Path
 ) -> None:
     baseline(project, "test_a", "test_renamed_away")
@@ -84,7 +84,7 @@ def test_missing_test_fails_for_a_deleted_or_renamed_test(
     assert "baseline 2, ran in at least one mode 1 (50 %), missing 1" in out
 
 
-def test_missing_test_fails_for_a_test_whose_marker_was_dropped(
+def test_rule_missing_test_fails_for_a_test_whose_marker_was_dropped(
     capsys: pytest.CaptureFixture[str], project: Path
 ) -> None:
     baseline(project, "test_a", "test_b")
@@ -98,7 +98,7 @@ def test_missing_test_fails_for_a_test_whose_marker_was_dropped(
     ]
 
 
-def test_missing_test_fails_for_a_file_a_mode_no_longer_collects(
+def test_rule_missing_test_fails_for_a_file_a_mode_no_longer_collects(
     capsys: pytest.CaptureFixture[str], project: Path
 ) -> None:
     # collect_ignore or a module-level importorskip: the file is simply absent from the ledger.
@@ -111,7 +111,7 @@ def test_missing_test_fails_for_a_file_a_mode_no_longer_collects(
     ]
 
 
-def test_missing_test_fails_for_a_marker_dropped_on_a_test_the_run_deselected(
+def test_rule_missing_test_fails_for_a_marker_dropped_on_a_test_the_run_deselected(
     capsys: pytest.CaptureFixture[str], project: Path
 ) -> None:
     baseline(project, "test_a", "test_b")
@@ -129,7 +129,7 @@ def test_missing_test_fails_for_a_marker_dropped_on_a_test_the_run_deselected(
     ]
 
 
-def test_missing_test_reports_a_line_that_is_no_node_id_of_the_suite_with_its_text(
+def test_rule_missing_test_reports_a_line_that_is_no_node_id_of_the_suite_with_its_text(
     capsys: pytest.CaptureFixture[str], project: Path
 ) -> None:
     baseline(project, text=f"{nid('test_a')}\ntest_typo.py::tset_a  \n")
@@ -140,7 +140,7 @@ def test_missing_test_reports_a_line_that_is_no_node_id_of_the_suite_with_its_te
     ]
 
 
-def test_missing_test_reads_crlf_comments_spaces_and_duplicates_and_warns_of_the_repeat(
+def test_rule_missing_test_reads_crlf_comments_spaces_and_duplicates_and_warns_of_the_repeat(
     capsys: pytest.CaptureFixture[str], project: Path
 ) -> None:
     text = f"# header\r\n{nid('test_a')}  \r\n\r\n{nid('test_b')}\r\n{nid('test_a')}\r\n"
@@ -153,7 +153,7 @@ def test_missing_test_reads_crlf_comments_spaces_and_duplicates_and_warns_of_the
     assert f"BASELINE:5 repeats {nid('test_a')} (line 2): rewrite the file with" in out
 
 
-def test_missing_test_leaves_a_marked_test_that_ran_nowhere_to_ran_nowhere(
+def test_rule_missing_test_leaves_a_marked_test_that_ran_nowhere_to_ran_nowhere(
     capsys: pytest.CaptureFixture[str], project: Path
 ) -> None:
     baseline(project, "test_a")
@@ -164,7 +164,7 @@ def test_missing_test_leaves_a_marked_test_that_ran_nowhere_to_ran_nowhere(
     assert missing_lines(out) == []
 
 
-def test_missing_test_is_not_judged_when_no_mode_ran(
+def test_rule_missing_test_is_not_judged_when_no_mode_ran(
     capsys: pytest.CaptureFixture[str], project: Path
 ) -> None:
     baseline(project, "test_a")
@@ -175,7 +175,7 @@ def test_missing_test_is_not_judged_when_no_mode_ran(
     assert "baseline 1, ran in at least one mode 0 (0 %), not judged 1" in out
 
 
-def test_missing_test_counts_shards_of_one_mode_together_as_the_whole(
+def test_rule_missing_test_counts_shards_of_one_mode_together_as_the_whole(
     capsys: pytest.CaptureFixture[str], project: Path
 ) -> None:
     names = [f"test_{i}" for i in range(8)]
@@ -251,7 +251,7 @@ def test_a_subset_run_is_named_in_the_verdict_and_judged_for_what_it_covers(
     assert "baseline 2, ran in at least one mode 1 (50 %), not judged 1" in out
 
 
-def test_a_subset_run_fails_under_ci_unless_it_asked_for_a_subset(
+def test_rule_subset_run_fails_under_ci_unless_it_asked_for_a_subset(
     capsys: pytest.CaptureFixture[str], project: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("CI", "true")

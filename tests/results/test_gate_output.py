@@ -118,12 +118,17 @@ def test_the_warnings_name_xpassed_retried_uncollected_and_non_critical_tests_th
 def test_the_verdict_line_counts_the_problems(tmp_path: Path) -> None:
     write(tmp_path, ledger("minimal", [record("test_a")]))
     verdict = verdict_over(tmp_path)
-    assert gate.render_verdict(verdict) == "gate: PASSED"
-    assert gate.render_verdict(verdict, ["parity: x"]) == "warnings (1):\n  parity: x\ngate: PASSED"
+    # No baseline is configured here, which the verdict says once, before the verdict line.
+    none = gate.NO_BASELINE + "\n"
+    assert gate.render_verdict(verdict) == none + "gate: PASSED"
+    assert (
+        gate.render_verdict(verdict, ["parity: x"])
+        == "warnings (1):\n  parity: x\n" + none + "gate: PASSED"
+    )
     one = replace(verdict, problems=(Problem(Rule.FAILED, "t", "failed: x"),))
-    assert gate.render_verdict(one) == "gate: FAILED (1 problem)\n  FAILED: t: failed: x"
+    assert gate.render_verdict(one) == none + "gate: FAILED (1 problem)\n  FAILED: t: failed: x"
     two = replace(one, problems=one.problems * 2)
-    assert gate.render_verdict(two).splitlines()[0] == "gate: FAILED (2 problems)"
+    assert gate.render_verdict(two).splitlines()[1] == "gate: FAILED (2 problems)"
     assert (verdict.exit_code, one.exit_code) == (0, 1)
 
 

@@ -60,7 +60,7 @@ def gate_in(
     return status, capsys.readouterr().out
 
 
-def test_stale_code_passes_a_ledger_of_the_working_tree_and_fails_it_once_a_file_changes(
+def test_rule_stale_code_passes_a_ledger_of_the_working_tree_and_fails_it_once_a_file_changes(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     repo = checkout(tmp_path / "repo")
@@ -87,7 +87,7 @@ def test_stale_code_passes_a_ledger_of_the_working_tree_and_fails_it_once_a_file
     assert status == 0, out
 
 
-def test_stale_code_tells_two_different_uncommitted_changes_apart(tmp_path: Path) -> None:
+def test_rule_stale_code_tells_two_different_uncommitted_changes_apart(tmp_path: Path) -> None:
     repo = checkout(tmp_path / "repo")
     clean = fingerprint(repo)
     (repo / "service.py").write_text("ANSWER = 41\n")
@@ -103,7 +103,7 @@ def test_stale_code_tells_two_different_uncommitted_changes_apart(tmp_path: Path
     assert fingerprint(repo).source == other.source
 
 
-def test_stale_code_fails_a_ledger_written_from_another_checkout(
+def test_rule_stale_code_fails_a_ledger_written_from_another_checkout(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     here = checkout(tmp_path / "here")
@@ -120,7 +120,7 @@ def test_stale_code_fails_a_ledger_written_from_another_checkout(
     assert f"but the working tree here ({here}) is git:{git(here, 'rev-parse', 'HEAD')}:" in out
 
 
-def test_stale_code_fails_a_minimal_run_against_an_installed_copy_that_is_not_the_tree(
+def test_rule_stale_code_fails_a_minimal_run_against_an_installed_copy_that_is_not_the_tree(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     """A real non-editable install (into a folder of its own), then a change to the tree."""
@@ -168,7 +168,7 @@ def test_stale_code_fails_a_minimal_run_against_an_installed_copy_that_is_not_th
     ) in out
 
 
-def test_stale_code_names_the_folder_an_install_came_from_when_it_is_not_the_project(
+def test_rule_stale_code_names_the_folder_an_install_came_from_when_it_is_not_the_project(
     tmp_path: Path,
 ) -> None:
     repo = checkout(tmp_path / "repo")
@@ -181,7 +181,7 @@ def test_stale_code_names_the_folder_an_install_came_from_when_it_is_not_the_pro
     assert code.stale_install.endswith(f", not from {repo}")
 
 
-def test_stale_code_only_warns_where_a_fingerprint_cannot_be_taken(
+def test_rule_stale_code_only_warns_where_a_fingerprint_cannot_be_taken(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     repo = checkout(tmp_path / "repo")
@@ -199,7 +199,7 @@ def test_stale_code_only_warns_where_a_fingerprint_cannot_be_taken(
     assert f"minimal: the code it tested is not known: {outside} is not in a git checkout" in out
 
 
-def test_stale_code_leaves_alone_a_ledger_that_records_no_code(
+def test_rule_stale_code_leaves_alone_a_ledger_that_records_no_code(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     repo = checkout(tmp_path / "repo")
