@@ -2,9 +2,9 @@
 least one test named after it (``test_rule_<rule>_...``). Prints one line per rule; exit 1 when
 some rule's removal fails none of its tests.
 
-A rule is removed by dropping its problems from the verdict (``evaluate`` filters them out), in
-a copy of the tree under a temporary folder, so the working tree is never touched. Run from the
-project's root: ``python mutation/remove_each_rule.py``.
+A rule is removed by dropping its problems from the verdict (``evaluate`` filters them out just
+before its one ``return Verdict(``), in a copy of the tree under a temporary folder, so the
+working tree is never touched. Run from the project's root: ``python mutation/remove_each_rule.py``.
 """
 
 from __future__ import annotations
@@ -18,7 +18,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 TESTS = "tests/results"
-RETURN = "    return Verdict(matrix, tuple(required_modes), tuple(problems), tuple(warnings))\n"
+# evaluate's last statement, the only one of its kind in gate.py: the filter goes before it.
+RETURN = "    return Verdict(\n"
 
 
 def main() -> int:
@@ -37,7 +38,7 @@ def main() -> int:
         gate = copy / "test_framework" / "results" / "gate.py"
         original = gate.read_text("utf-8")
         if original.count(RETURN) != 1:
-            print(f"gate.py: evaluate's last line is not {RETURN.strip()!r}: update this script")
+            print(f"gate.py: evaluate does not end with one {RETURN.strip()!r}: update this script")
             return 2
         for rule in Rule:
             label = rule.value.replace(" ", "_")

@@ -120,6 +120,21 @@ def test_a_required_mode_that_is_absent_fails_and_its_ledger_says_skipped(
     assert led.status is RunStatus.SKIPPED
 
 
+def test_an_absent_mode_that_a_command_exists_only_to_run_fails_naming_that_command(
+    settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    answering(monkeypatch, ABSENT)
+    made = decide_mode(settings, Mode.DOCKER_LOCAL, asked_by="nox -s docker_local")
+    assert made == ModeDecision(
+        Mode.DOCKER_LOCAL,
+        Action.FAIL,
+        "docker_local is what nox -s docker_local runs, but it cannot run here:"
+        " no Docker daemon at /nonexistent.sock",
+        ABSENT,
+    )
+    led = read_ledger(settings.report_dir / "docker_local" / "ledger.json")
+    assert led.status is RunStatus.SKIPPED
+
 def test_the_probe_line_states_mode_status_milliseconds_and_reason() -> None:
     assert ModeDecision(Mode.STAGING_FALLBACK, Action.FAIL, "x", BROKEN).probe_line == (
         "probe staging_fallback: broken in 4.0 ms: step handshake: connection refused"

@@ -168,6 +168,21 @@ def test_rule_stale_code_fails_a_minimal_run_against_an_installed_copy_that_is_n
     ) in out
 
 
+
+def test_rule_stale_code_tells_how_to_fix_a_run_against_an_installed_copy(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    reports = tmp_path / "reports"
+    stale = "its installed copy differs from the working tree in tinypkg/__init__.py"
+    code = CodeRecord(None, None, "not a git checkout", "tinypkg", "1.2.3", False, stale)
+    write_run(reports, code)
+    status, out = gate_in(tmp_path, reports, monkeypatch, capsys)
+    assert status == 1, out
+    assert (
+        "the suite ran against tinypkg 1.2.3 as installed in its environment, not the working"
+        f" tree: {stale}; rerun the mode (the mode sessions reinstall it), or install it editable"
+    ) in out
+
 def test_rule_stale_code_names_the_folder_an_install_came_from_when_it_is_not_the_project(
     tmp_path: Path,
 ) -> None:

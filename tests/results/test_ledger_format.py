@@ -14,9 +14,11 @@ import pytest
 from test_framework.results import ledger as ledger_module
 from test_framework.results.ledger import (
     CollectionError,
+    Deselected,
     Ledger,
     Outcome,
     RunStatus,
+    Selection,
     broken_ledger,
     collected_digest,
     invocation_from_environment,
@@ -75,6 +77,22 @@ REQUIRED: dict[str, Any] = {
     "started_at": 1_700_000_000,
 }
 
+# A selection with every field away from its default.
+SELECTION = Selection(
+    paths=("tests/mission_critical/test_protocol.py::test_calc", ""),
+    suite="tests/mission_critical",
+    keyword="calc and not slow",
+    markexpr="mission_critical",
+    deselect=("tests/mission_critical/test_protocol.py::test_ok",),
+    ignore=("tests/mission_critical/legacy",),
+    ignore_glob=("*_slow.py",),
+    last_failed=True,
+    deselected=(
+        Deselected("tests/mission_critical/test_protocol.py::test_ok", ("mission_critical",)),
+        Deselected("tests/mission_critical/test_protocol.py::test_x"),
+    ),
+    allowed=True,
+)
 
 def test_a_ledger_written_reads_back_equal_field_by_field(tmp_path: Path) -> None:
     path = tmp_path / "reports" / "staging_fallback" / "ledger-shard-2-of-3.json"
@@ -139,6 +157,40 @@ def test_a_ledger_with_only_the_required_fields_reads_as_an_interrupted_unsharde
     )
     assert isinstance(led.started_at, float)
 
+
+
+def test_a_ledgers_selection_reads_back_equal_field_by_field(tmp_path: Path) -> None:
+    path = tmp_path / "ledger.json"
+    write_ledger(dataclasses.replace(FULL, selection=SELECTION), path)
+    assert read_ledger(path).selection == SELECTION
+
+
+def test_a_selection_is_written_under_the_names_the_format_documents() -> None:
+    assert SELECTION.to_json() == {
+        "paths": ["tests/mission_critical/test_protocol.py::test_calc", ""],
+        "suite": "tests/mission_critical",
+        "keyword": "calc and not slow",
+        "markexpr": "mission_critical",
+        "deselect": ["tests/mission_critical/test_protocol.py::test_ok"],
+        "ignore": ["tests/mission_critical/legacy"],
+        "ignore_glob": ["*_slow.py"],
+        "last_failed": True,
+        "deselected": [
+            {
+                "nodeid": "tests/mission_critical/test_protocol.py::test_ok",
+                "markers": ["mission_critical"],
+            },
+            {"nodeid": "tests/mission_critical/test_protocol.py::test_x", "markers": []},
+        ],
+        "allowed": True,
+    }
+
+
+def test_an_empty_selection_object_reads_as_the_whole_suite_with_nothing_left_out() -> None:
+    assert Selection.from_json({}) == Selection()
+    assert Selection.from_json({"deselected": [{"nodeid": "t::a"}]}).deselected == (
+        Deselected("t::a", ()),
+    )
 
 def test_an_empty_shard_object_reads_as_shard_one_of_one() -> None:
     led = Ledger.from_json({**REQUIRED, "shard": {}})
