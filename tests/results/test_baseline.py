@@ -4,6 +4,7 @@ matrix the ledgers make (pure logic; the gate's own tests run it end to end)."""
 from __future__ import annotations
 
 import dataclasses
+import locale
 from pathlib import Path
 
 import pytest
@@ -104,11 +105,38 @@ def test_a_baseline_is_read_with_its_path(tmp_path: Path) -> None:
 
 
 def test_writing_creates_the_folder_and_uses_newlines_only(tmp_path: Path) -> None:
-    path = tmp_path / "deep" / "BASELINE"
+    path = tmp_path / "deep" / "er" / "BASELINE"
     bl.write_baseline(path, ["b::t", "a::t"])
     assert path.read_bytes() == bl.render(["a::t", "b::t"]).encode()
     assert b"\r" not in path.read_bytes()
 
+
+
+def test_rewriting_a_baseline_in_place_replaces_its_list(tmp_path: Path) -> None:
+    path = tmp_path / "tests" / "BASELINE"
+    bl.write_baseline(path, ["a::t", "b::t"])
+    bl.write_baseline(path, ["c::t"])
+    assert bl.read_baseline(path).nodeids == ("c::t",)
+
+
+def test_a_node_id_with_non_ascii_text_is_written_and_read_as_utf8_whatever_the_locale(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "BASELINE"
+    before = locale.setlocale(locale.LC_CTYPE)
+    locale.setlocale(locale.LC_CTYPE, "C")
+    try:
+        bl.write_baseline(path, ["t.py::test_calc[café]"])
+        assert "t.py::test_calc[café]".encode() in path.read_bytes()
+        assert bl.read_baseline(path).nodeids == ("t.py::test_calc[café]",)
+    finally:
+        locale.setlocale(locale.LC_CTYPE, before)
+
+
+def test_reading_a_missing_file_given_no_name_names_its_path(tmp_path: Path) -> None:
+    with pytest.raises(bl.BaselineError, match="^the baseline (.*) does not exist") as caught:
+        bl.read_baseline(tmp_path / "BASELINE")
+    assert str(caught.value).startswith(f"the baseline {tmp_path / 'BASELINE'} does not exist")
 
 def test_compare_lists_what_was_added_and_removed_sorted() -> None:
     difference = bl.compare(["a", "b", "c"], ["d", "b", "a", "e"])
@@ -136,8 +164,12 @@ def test_no_baseline_key_means_none_is_configured(tmp_path: Path) -> None:
 @pytest.mark.parametrize("value", ['""', "3", '"  "'])
 def test_a_baseline_key_that_is_not_a_file_name_is_refused(tmp_path: Path, value: str) -> None:
     (tmp_path / "pyproject.toml").write_text(f"[tool.test_framework]\nbaseline = {value}\n")
-    with pytest.raises(ConfigError, match="baseline must be a file name"):
+    with pytest.raises(ConfigError) as caught:
         bl.configured_path(tmp_path)
+    assert str(caught.value) == (
+        f"{tmp_path / 'pyproject.toml'} [tool.test_framework] baseline must be a file name,"
+        " e.g. tests/mission_critical/BASELINE"
+    )
 
 
 def test_an_absolute_baseline_path_is_kept(tmp_path: Path) -> None:

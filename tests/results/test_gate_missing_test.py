@@ -10,6 +10,7 @@ import pytest
 
 from test_framework.results import gate
 from test_framework.results.ledger import Deselected, Ledger, Outcome, RunStatus, Selection
+from test_framework.results.matrix import build_matrix, load_ledgers
 from tests.support.ledger_samples import ledger, nid, record, sharded, write
 
 SUITE = "tests/mission_critical"
@@ -289,6 +290,14 @@ def test_a_subset_run_outside_ci_passes(
     assert code == 0, out
     assert "subset run: -k a (minimal)" in out
 
+
+
+def test_a_verdict_not_told_it_is_in_ci_passes_a_subset_run_and_names_it(tmp_path: Path) -> None:
+    """What a caller of ``evaluate`` that does not pass ``ci`` (the monitor) gets."""
+    write(tmp_path, whole(ledger("minimal", [record("test_a")]), keyword="a"))
+    verdict = gate.evaluate(build_matrix(load_ledgers([tmp_path])))
+    assert verdict.passed, verdict.problems
+    assert [s.text for s in verdict.subsets] == ["-k a"]
 
 def test_the_whole_suite_passes_under_ci(
     capsys: pytest.CaptureFixture[str], project: Path, monkeypatch: pytest.MonkeyPatch
