@@ -135,6 +135,7 @@ def test_an_absent_mode_that_a_command_exists_only_to_run_fails_naming_that_comm
     led = read_ledger(settings.report_dir / "docker_local" / "ledger.json")
     assert led.status is RunStatus.SKIPPED
 
+
 def test_the_probe_line_states_mode_status_milliseconds_and_reason() -> None:
     assert ModeDecision(Mode.STAGING_FALLBACK, Action.FAIL, "x", BROKEN).probe_line == (
         "probe staging_fallback: broken in 4.0 ms: step handshake: connection refused"

@@ -111,7 +111,6 @@ def test_writing_creates_the_folder_and_uses_newlines_only(tmp_path: Path) -> No
     assert b"\r" not in path.read_bytes()
 
 
-
 def test_rewriting_a_baseline_in_place_replaces_its_list(tmp_path: Path) -> None:
     path = tmp_path / "tests" / "BASELINE"
     bl.write_baseline(path, ["a::t", "b::t"])
@@ -134,9 +133,10 @@ def test_a_node_id_with_non_ascii_text_is_written_and_read_as_utf8_whatever_the_
 
 
 def test_reading_a_missing_file_given_no_name_names_its_path(tmp_path: Path) -> None:
-    with pytest.raises(bl.BaselineError, match="^the baseline (.*) does not exist") as caught:
+    with pytest.raises(bl.BaselineError) as caught:
         bl.read_baseline(tmp_path / "BASELINE")
     assert str(caught.value).startswith(f"the baseline {tmp_path / 'BASELINE'} does not exist")
+
 
 def test_compare_lists_what_was_added_and_removed_sorted() -> None:
     difference = bl.compare(["a", "b", "c"], ["d", "b", "a", "e"])

@@ -291,13 +291,13 @@ def test_a_subset_run_outside_ci_passes(
     assert "subset run: -k a (minimal)" in out
 
 
-
 def test_a_verdict_not_told_it_is_in_ci_passes_a_subset_run_and_names_it(tmp_path: Path) -> None:
     """What a caller of ``evaluate`` that does not pass ``ci`` (the monitor) gets."""
     write(tmp_path, whole(ledger("minimal", [record("test_a")]), keyword="a"))
     verdict = gate.evaluate(build_matrix(load_ledgers([tmp_path])))
     assert verdict.passed, verdict.problems
     assert [s.text for s in verdict.subsets] == ["-k a"]
+
 
 def test_the_whole_suite_passes_under_ci(
     capsys: pytest.CaptureFixture[str], project: Path, monkeypatch: pytest.MonkeyPatch

@@ -154,7 +154,6 @@ def test_with_reports_the_gate_writes_the_html_page_and_junit_per_mode_and_says_
     assert nid("test_a") in index.read_text("utf-8")
 
 
-
 def test_a_reports_folder_that_is_a_file_is_refused_naming_the_option_before_any_verdict(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -185,6 +184,7 @@ def test_a_file_where_a_modes_report_folder_goes_is_refused_naming_the_option(
         f" '{html / 'minimal'}' (it is a file): choose a writable folder\n"
     )
     assert not (html / "index.html").exists()
+
 
 def test_the_help_names_every_option_with_what_it_takes(
     capsys: pytest.CaptureFixture[str],

@@ -168,7 +168,6 @@ def test_rule_stale_code_fails_a_minimal_run_against_an_installed_copy_that_is_n
     ) in out
 
 
-
 def test_rule_stale_code_tells_how_to_fix_a_run_against_an_installed_copy(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -182,6 +181,7 @@ def test_rule_stale_code_tells_how_to_fix_a_run_against_an_installed_copy(
         "the suite ran against tinypkg 1.2.3 as installed in its environment, not the working"
         f" tree: {stale}; rerun the mode (the mode sessions reinstall it), or install it editable"
     ) in out
+
 
 def test_rule_stale_code_names_the_folder_an_install_came_from_when_it_is_not_the_project(
     tmp_path: Path,

@@ -94,6 +94,7 @@ SELECTION = Selection(
     allowed=True,
 )
 
+
 def test_a_ledger_written_reads_back_equal_field_by_field(tmp_path: Path) -> None:
     path = tmp_path / "reports" / "staging_fallback" / "ledger-shard-2-of-3.json"
     write_ledger(FULL, path)
@@ -158,7 +159,6 @@ def test_a_ledger_with_only_the_required_fields_reads_as_an_interrupted_unsharde
     assert isinstance(led.started_at, float)
 
 
-
 def test_a_ledgers_selection_reads_back_equal_field_by_field(tmp_path: Path) -> None:
     path = tmp_path / "ledger.json"
     write_ledger(dataclasses.replace(FULL, selection=SELECTION), path)
@@ -191,6 +191,7 @@ def test_an_empty_selection_object_reads_as_the_whole_suite_with_nothing_left_ou
     assert Selection.from_json({"deselected": [{"nodeid": "t::a"}]}).deselected == (
         Deselected("t::a", ()),
     )
+
 
 def test_an_empty_shard_object_reads_as_shard_one_of_one() -> None:
     led = Ledger.from_json({**REQUIRED, "shard": {}})
