@@ -43,6 +43,7 @@ from test_framework.results.ledger import Outcome
 from test_framework.results.matrix import SKIP_MARKER, build_matrix, load_ledgers
 from test_framework.results.parity import compare
 from test_framework.results.verdict import Rule, Verdict
+from test_framework.runners.pipeline import pytest_argv
 from test_framework.settings import Settings, load_settings
 from test_framework.settings_table import SUITE
 
@@ -164,14 +165,15 @@ class Monitor:
         return selection.mode
 
     def command(self, mode: Mode, report_dir: Path) -> list[str]:
-        command = [
-            sys.executable, "-m", "pytest", self.suite,
-            "--mc-mode", mode.value, "--mc-report-dir", str(report_dir),
-            "-p", "no:cacheprovider", "-q",
-        ]  # fmt: skip
-        workers = self.settings.profile(mode).pacing.workers
-        if workers > 0 and not any(a == "-n" or a.startswith("-n") for a in self.pytest_args):
-            command += ["-n", str(workers)]
+        command = pytest_argv(
+            [sys.executable, "-m", "pytest"],
+            self.settings,
+            mode,
+            self.suite,
+            options=["--mc-report-dir", str(report_dir)],
+            tail=["-q"],
+            workers_given=any(a == "-n" or a.startswith("-n") for a in self.pytest_args),
+        )
         return [*command, *self.pytest_args]
 
     def run_suite(self, current: Round, mode: Mode) -> None:

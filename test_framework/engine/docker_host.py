@@ -110,7 +110,13 @@ def _context_address(config: Path, name: str) -> DaemonAddress:
     for meta in sorted(meta_dir.glob("*/meta.json")):
         try:
             data = json.loads(meta.read_text("utf-8"))
-        except (OSError, ValueError):
+        except (OSError, ValueError) as exc:
+            # One unreadable file must not hide the context another file names.
+            import logging  # here: the probe imports nothing it does not use
+
+            logging.getLogger(__name__).warning(
+                "Docker context metadata %s skipped: cannot be read (%s)", meta, exc
+            )
             continue
         if not isinstance(data, dict) or data.get("Name") != name:
             continue
@@ -134,7 +140,6 @@ class Ping:
     address: DaemonAddress
     ok: bool
     detail: str  # "Docker/20.10.24 (linux), API 1.41", or why it did not answer
-    api_version: str = ""
 
 
 @dataclass(frozen=True)
@@ -174,8 +179,8 @@ def ping(address: DaemonAddress, timeout: float) -> Ping:
     server = reply.headers.get("server", "unknown server")
     api = reply.headers.get("api-version", "")
     if reply.status != 200:
-        return Ping(address, False, f"/_ping answered {reply.status} ({server})", api)
-    return Ping(address, True, f"{server}, API {api or '?'}", api)
+        return Ping(address, False, f"/_ping answered {reply.status} ({server})")
+    return Ping(address, True, f"{server}, API {api or '?'}")
 
 
 def locate_daemon(

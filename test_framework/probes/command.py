@@ -55,7 +55,7 @@ def run(args: argparse.Namespace) -> int:
         print(f"{result.mode:<17} {verdict:<9} {result.elapsed_ms:>8.1f}  {result.reason}")
         if args.steps:
             for step in result.steps:
-                mark = "ok" if step.ok else "FAILED"
+                mark = "FAILED" if not step.ok else "ok" if step.checked else "not checked here"
                 print(f"{'':<17} {mark:<9} {step.elapsed_ms:>8.1f}    {step.name}: {step.detail}")
     if choice:
         print(f"auto would pick: {choice}  ({elapsed_ms:.1f} ms)")

@@ -44,6 +44,11 @@ class _Steps:
         self.steps.append(StepResult(name, ok, _ms(self._step_start), detail))
         self._step_start = time.perf_counter()
 
+    def not_checked(self, name: str, detail: str) -> None:
+        """A step this process cannot take (nox's environment): neither passed nor failed."""
+        self.steps.append(StepResult(name, True, _ms(self._step_start), detail, checked=False))
+        self._step_start = time.perf_counter()
+
     def result(
         self,
         available: bool,
@@ -116,8 +121,8 @@ def _factory_problem(settings: Settings, steps: _Steps, in_session: bool) -> str
                 f" environment (install in [tool.test_framework] gives {install}): install the"
                 f" service there, or fix factory in {TABLE}"
             )
-        steps.add(
-            "factory", True, f"{check.detail}; the session checks it where the service is installed"
+        steps.not_checked(
+            "factory", f"{check.detail}; the session checks it where the service is installed"
         )
         return None
     if check.problem is not None:
@@ -164,7 +169,7 @@ def _asgi_problem(settings: Settings, steps: _Steps, in_session: bool) -> str | 
     check = check_asgi_app(service.asgi_app, working_dir(service, settings.root))
     if not check.found:
         if not in_session:
-            steps.add("asgi app", True, f"{check.detail}; the session checks it")
+            steps.not_checked("asgi app", f"{check.detail}; the session checks it")
             return None
         steps.add("asgi app", False, check.detail)
         return (
@@ -177,7 +182,7 @@ def _asgi_problem(settings: Settings, steps: _Steps, in_session: bool) -> str | 
     steps.add("asgi app", True, check.detail)
     if importlib.util.find_spec(ASGI_SERVER) is None:
         if not in_session:
-            steps.add(ASGI_SERVER, True, "not installed here; the session checks it")
+            steps.not_checked(ASGI_SERVER, "not installed here; the session checks it")
             return None
         steps.add(ASGI_SERVER, False, "not installed")
         return (

@@ -29,6 +29,9 @@ class StepResult:
     ok: bool
     elapsed_ms: float
     detail: str = ""
+    # False: this process cannot see what the step needs (nox's own environment); it did not
+    # fail, and it did not pass either: the session's own probe checks it.
+    checked: bool = True
 
 
 @dataclass(frozen=True)
@@ -63,13 +66,17 @@ class ProbeResult:
             "reason": self.reason,
             "elapsed_ms": round(self.elapsed_ms, 3),
             "details": dict(self.details),
-            "steps": [
-                {
-                    "name": s.name,
-                    "ok": s.ok,
-                    "elapsed_ms": round(s.elapsed_ms, 3),
-                    "detail": s.detail,
-                }
-                for s in self.steps
-            ],
+            "steps": [_step_json(s) for s in self.steps],
         }
+
+
+def _step_json(step: StepResult) -> dict[str, object]:
+    data: dict[str, object] = {
+        "name": step.name,
+        "ok": step.ok,
+        "elapsed_ms": round(step.elapsed_ms, 3),
+        "detail": step.detail,
+    }
+    if not step.checked:
+        data["checked"] = False
+    return data

@@ -291,10 +291,14 @@ def _steps(probe: dict[str, object]) -> str:
         if not isinstance(step, dict):
             continue
         ok = bool(step.get("ok"))
+        checked = step.get("checked", True) is not False
+        mark = ("✓" if checked else "?") if ok else "✗"
         text = (
-            f'<span class="{"yes" if ok else "no"}">{"✓" if ok else "✗"} '
+            f'<span class="{"yes" if ok else "no"}">{mark} '
             f"{_e(step.get('name', '?'))}</span> {float(step.get('elapsed_ms', 0.0)):.0f} ms"
         )
+        if not checked:
+            text += " (not checked here)"
         if not ok and step.get("detail"):
             text += f": {_e(step.get('detail'))}"
         shown.append(text)

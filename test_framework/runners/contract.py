@@ -16,11 +16,9 @@ import argparse
 import importlib.util
 import json
 import os
-import secrets
 import subprocess
 import sys
 import tempfile
-import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
@@ -28,10 +26,11 @@ import test_framework
 from test_framework.errors import ConfigError
 from test_framework.given import OPTION
 from test_framework.modes import ALL_MODES, Mode
-from test_framework.probes.decision import Action, clear_ledgers, decide_mode
+from test_framework.probes.decision import Action
 from test_framework.results import gate
 from test_framework.results.ledger import INVOCATION_ENV
 from test_framework.runners.extras import DISTRIBUTION
+from test_framework.runners.pipeline import gate_argv, new_invocation, prepare_mode, pytest_argv
 from test_framework.service import PRESETS
 from test_framework.settings import Settings, check_url, load_settings, writable_report_dir
 from test_framework.settings_table import (
@@ -123,7 +122,7 @@ def run(args: argparse.Namespace) -> int:
     environ = dict(os.environ)
     if args.url:
         environ[STAGING_WS_URL.env] = check_url("--url", args.url, ("wss", "ws"), OPTION)
-    invocation = time.strftime("%Y%m%d%H%M%S") + "-contract-" + secrets.token_hex(3)
+    invocation = new_invocation("contract")
     with tempfile.TemporaryDirectory(prefix="mc-contract-") as scratch:
         root = Path(scratch)
         (root / "pyproject.toml").write_text(_pyproject(args, suite), "utf-8")
@@ -210,19 +209,16 @@ def _run_mode(
     environ: Mapping[str, str],
     invocation: str,
 ) -> None:
-    clear_ledgers(settings, mode, (1, 1), f"contract run {invocation}")
-    decision = decide_mode(settings, mode, (1, 1), invocation)
+    decision = prepare_mode(settings, mode, (1, 1), invocation, "contract")
     print(decision.probe_line, flush=True)
     if decision.action is not Action.RUN:
         # Its ledger says why; the gate fails the run for a broken or required mode.
         print(decision.message, flush=True)
         return
-    command = [sys.executable, "-m", "pytest", str(suite), "--mc-mode", mode.value]
-    command += ["-c", str(settings.pyproject), "--rootdir", str(settings.root)]
-    command += ["-p", "no:cacheprovider"]
-    workers = settings.profile(mode).pacing.workers
-    if workers > 0:
-        command += ["-n", str(workers)]
+    config = ["-c", str(settings.pyproject), "--rootdir", str(settings.root)]
+    command = pytest_argv(
+        [sys.executable, "-m", "pytest"], settings, mode, str(suite), options=config
+    )
     if modes == [Mode.STAGING_FALLBACK]:
         print(
             f"staging_fallback alone: the {DEPLOYMENT_CONTROL} tests are left out (staging gives"
@@ -241,9 +237,8 @@ def _run_mode(
 
 
 def _gate(settings: Settings, modes: Sequence[Mode], invocation: str) -> int:
-    folders = [str(settings.report_dir / mode.value) for mode in modes]
     required = ",".join(mode.value for mode in settings.required_modes)
-    words = [*folders, "--invocation", invocation, "--required", required]
-    words += ["--reports", str(settings.report_dir)]
+    folders = [mode.value for mode in modes]
+    words = gate_argv(settings.report_dir, folders, invocation, required=required)
     print(flush=True)
     return gate.run(gate.parser().parse_args(words))

@@ -30,10 +30,8 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import secrets
 import shlex
 import sys
-import time
 from collections.abc import Mapping, Sequence
 from importlib import metadata
 from pathlib import Path
@@ -45,9 +43,10 @@ import test_framework
 from test_framework.ci.matrix import GATE_TAG, TAG
 from test_framework.errors import EXIT_USAGE, HarnessError
 from test_framework.modes import ALL_MODES, Mode
-from test_framework.probes.decision import Action, clear_ledgers, decide_mode, shard_from_args
+from test_framework.probes.decision import Action, shard_from_args
 from test_framework.results.ledger import INVOCATION_ENV
 from test_framework.runners.extras import DISTRIBUTION, extra_requirements
+from test_framework.runners.pipeline import gate_argv, new_invocation, prepare_mode, pytest_argv
 from test_framework.runners.working_tree import copied_folders, reinstall_arguments
 from test_framework.settings import Settings, load_settings, writable_report_dir
 
@@ -78,10 +77,6 @@ _HARNESS_REQUIRES = (
     "except m.PackageNotFoundError:\n"
     "    print('null')\n"
 )
-
-
-def _new_invocation() -> str:
-    return time.strftime("%Y%m%d%H%M%S") + "-nox-" + secrets.token_hex(3)
 
 
 class _CommandLine:
@@ -124,7 +119,7 @@ class _Run:
             return
         # A CI pipeline sets it to its own id (GitLab's CI_PIPELINE_ID, GitHub's run id), so
         # that every cell's ledgers carry the one id its gate job judges (docs/ci.md).
-        self.invocation = inherited or _new_invocation()
+        self.invocation = inherited or new_invocation("nox")
         os.environ.pop(GATE_FOLLOWS_ENV, None)
         if self.command_line.parallel and self.command_line.gate_selected:
             os.environ[INVOCATION_ENV] = self.invocation
@@ -153,9 +148,8 @@ class _Run:
         # over all the cells' ledgers in the pipeline's last job.
         if judge and not _names_a_shard(session.posargs):
             self._queue_gate(session)
-        clear_ledgers(settings, mode, shard, f"nox run {self.invocation}")
         self.judged.append(mode.value)
-        decision = decide_mode(settings, mode, shard, self.invocation, asked_by=asked_by)
+        decision = prepare_mode(settings, mode, shard, self.invocation, "nox", asked_by=asked_by)
         session.log(decision.probe_line)
         if decision.action is Action.FAIL:
             session.error(decision.message)
@@ -164,13 +158,9 @@ class _Run:
             session.skip(f"{mode} cannot run here (the probe line above says why)")
 
         self._install(session, settings, mode)
-        workers = settings.profile(mode).pacing.workers
         # The environment's own interpreter: a bare `pytest` would be whatever PATH finds
         # first when the environment lacks one.
-        args = ["python", "-m", "pytest", settings.suite, "--mc-mode", mode.value]
-        args += ["-p", "no:cacheprovider"]
-        if workers > 0:
-            args += ["-n", str(workers)]
+        args = pytest_argv(["python", "-m", "pytest"], settings, mode, settings.suite)
         # The gate writes reports/<mode>/junit.xml from the ledgers, with every mode's tests.
         session.run(*args, *session.posargs, env={INVOCATION_ENV: self.invocation})
 
@@ -343,18 +333,14 @@ def define_sessions(root: Path | str | None = None) -> None:
         settings = run.settings(session)
         # A parallel run's gate runs in a process of its own, after all the modes it requires.
         judged = modes if session.parallel else run.judged
-        folders = [str(settings.report_dir / mode) for mode in judged]
         # Alone (`nox --no-dependencies -s gate`), it judges whatever the report folder holds.
-        invocation = ["--invocation", run.invocation] if judged else []
+        words = gate_argv(settings.report_dir, judged, run.invocation if judged else None)
         session.run(
             sys.executable,
             "-m",
             "test_framework",
             "gate",
-            *(folders or [str(settings.report_dir)]),
-            *invocation,
-            "--reports",
-            str(settings.report_dir),
+            *words,
             env={"PYTHONPATH": _HARNESS_PATH},
             external=True,
         )

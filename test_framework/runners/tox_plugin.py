@@ -19,11 +19,9 @@ from __future__ import annotations
 
 import logging
 import os
-import secrets
 import shlex
 import sys
 import threading
-import time
 from collections.abc import Callable
 from importlib import metadata
 from pathlib import Path
@@ -41,9 +39,10 @@ from tox.tox_env.python.pip.req_file import PythonDeps
 
 from test_framework.errors import HarnessError
 from test_framework.modes import ALL_MODES, Mode
-from test_framework.probes.decision import Action, clear_ledgers, decide_mode, shard_from_args
+from test_framework.probes.decision import Action, shard_from_args
 from test_framework.results.ledger import INVOCATION_ENV
 from test_framework.runners.extras import DISTRIBUTION, extra_requirements
+from test_framework.runners.pipeline import gate_argv, new_invocation, prepare_mode, pytest_argv
 from test_framework.runners.working_tree import copied_folders, reinstall_arguments
 from test_framework.settings import Settings, load_settings, writable_report_dir
 from test_framework.settings_table import SETTINGS
@@ -88,7 +87,7 @@ class _Run:
         self.pos_args: tuple[str, ...] = ()
         # This tox run's id, in every ledger its environments write (MC_INVOCATION_ID, which
         # pass_env hands to pytest): the gate refuses any other as stale.
-        self.invocation = time.strftime("%Y%m%d%H%M%S") + "-tox-" + secrets.token_hex(3)
+        self.invocation = new_invocation("tox")
 
 
 _RUN = _Run()
@@ -111,20 +110,16 @@ def _harness_extra(extra: str) -> list[str]:
 
 
 def _mode_commands(settings: Settings, mode: Mode, pos_args: Iterable[str]) -> list[Command]:
-    args = ["pytest", settings.suite, "--mc-mode", mode.value, "-p", "no:cacheprovider"]
-    workers = settings.profile(mode).pacing.workers
-    if workers > 0:
-        args += ["-n", str(workers)]
+    args = pytest_argv(["pytest"], settings, mode, settings.suite)
     return [Command([*args, *pos_args])]
 
 
 def _gate_commands(settings: Settings, judged: list[str]) -> list[Command]:
     ordered = [mode.value for mode in ALL_MODES if mode.value in judged]
-    folders = [str(settings.report_dir / mode) for mode in ordered] or [str(settings.report_dir)]
-    reports = ["--reports", str(settings.report_dir), "--invocation", _RUN.invocation]
+    words = gate_argv(settings.report_dir, ordered, _RUN.invocation)
     # The gate is standard library only and runs on the interpreter that runs tox, which has
     # the harness (it loaded this plugin): the gate environment installs nothing.
-    return [Command([sys.executable, "-m", "test_framework", "gate", *folders, *reports])]
+    return [Command([sys.executable, "-m", "test_framework", "gate", *words])]
 
 
 class _Seed(MemoryLoader):
@@ -238,13 +233,12 @@ def _decide(tox_env: ToxEnv, mode: Mode) -> None:
         shard = shard_from_args(_RUN.pos_args)
     except HarnessError as exc:
         raise Fail(str(exc)) from None
-    clear_ledgers(settings, mode, shard, f"tox run {_RUN.invocation}")
     if name in JUDGED:
         with _RUN.lock:
             _RUN.judged.append(mode.value)
     # mc-staging exists only to run staging: absent there fails, as nox -s staging does.
     asked_by = f"tox -e {STAGING}" if name == STAGING else ""
-    decision = decide_mode(settings, mode, shard, _RUN.invocation, asked_by=asked_by)
+    decision = prepare_mode(settings, mode, shard, _RUN.invocation, "tox", asked_by=asked_by)
     _LOG.warning("%s", decision.probe_line)
     if decision.action is Action.FAIL:
         raise Fail(decision.message)

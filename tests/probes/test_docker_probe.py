@@ -6,6 +6,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
+import logging
 import socket
 import sys
 import tempfile
@@ -255,6 +256,20 @@ def test_a_current_context_that_does_not_exist_is_reported_with_the_fix(
     assert not result.available
     assert "Docker context 'gone' not found" in result.reason
     assert "docker context use default" in result.reason
+
+
+def test_an_unreadable_context_file_is_skipped_and_the_reason_logged(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    config = tmp_path / "docker-config"
+    write_context(config, "colima", "unix:///run/colima.sock")
+    unreadable = config / "contexts" / "meta" / ("0" * 64)
+    unreadable.mkdir()
+    (unreadable / "meta.json").write_text("{not json")
+    with caplog.at_level(logging.WARNING, logger="test_framework.engine.docker_host"):
+        addresses = candidate_addresses({"DOCKER_CONFIG": str(config)})
+    assert [address.url for address in addresses] == ["unix:///run/colima.sock"]
+    assert f"{unreadable / 'meta.json'} skipped: cannot be read" in caplog.text
 
 
 def test_desktop_rootless_and_podman_sockets_are_candidates_after_the_system_socket(

@@ -137,6 +137,20 @@ def test_a_module_not_importable_here_is_left_to_the_session_which_finds_it_brok
     )
 
 
+def test_a_module_not_importable_here_is_a_step_not_checked_rather_than_passed(
+    project: Path,
+) -> None:
+    outside = probe(project, "team_pkg.servce:start")
+    inside = probe(project, "team_pkg.service:start", in_session=True)
+    assert [(s.name, s.ok, s.checked) for s in outside.steps[:2]] == [
+        ("factory name", True, True),
+        ("factory", True, False),
+    ]
+    assert outside.to_json()["steps"][1]["checked"] is False  # type: ignore[index]
+    assert all(step.checked for step in inside.steps)
+    assert all("checked" not in step for step in inside.to_json()["steps"])  # type: ignore[attr-defined]
+
+
 def test_a_malformed_factory_is_broken(project: Path) -> None:
     result = probe(project, "team_pkg.service")
     assert result.status is ProbeStatus.BROKEN

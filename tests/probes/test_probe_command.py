@@ -39,3 +39,17 @@ def test_a_broken_mode_stops_auto_and_a_mode_that_could_run_is_offered_by_name(
     assert last.startswith("auto would pick: nothing: staging_fallback is configured but unhealthy")
     assert "; run minimal by name with --mc-mode minimal  (" in last
     assert " yes " not in done.stdout
+
+
+def test_a_factory_this_process_cannot_import_is_listed_as_not_checked_here_not_as_passed(
+    tmp_path: Path,
+) -> None:
+    (tmp_path / "pyproject.toml").write_text(
+        '[tool.test_framework.service]\nfactory = "team_pkg_not_here.service:start"\n'
+    )
+    env = isolated_environment({"DOCKER_HOST": "unix:///nonexistent.sock"})
+    argv = [sys.executable, "-m", "test_framework", "probe", "--steps"]
+    done = run_captured(argv, cwd=tmp_path, env=env, timeout=60)
+    factory = [line.split() for line in done.stdout.splitlines() if " factory: " in line]
+    assert factory, done.stdout + done.stderr
+    assert factory[0][:3] == ["not", "checked", "here"], done.stdout

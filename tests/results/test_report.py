@@ -7,6 +7,7 @@ with the reason, except in CI (``CI`` set), where it fails: CI installs Debian's
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import re
 import shutil
@@ -155,6 +156,22 @@ def test_the_report_escapes_what_the_tests_named(tmp_path: Path) -> None:
     assert "<img" not in page
     assert "test_x[&lt;img src=&quot;y&quot;&gt;&amp;]" in page
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page
+
+
+def test_the_report_shows_a_probe_step_not_checked_here_apart_from_a_passed_one(
+    tmp_path: Path,
+) -> None:
+    steps = [
+        {"name": "factory name", "ok": True, "elapsed_ms": 0.1, "detail": "m:f"},
+        {"name": "factory", "ok": True, "elapsed_ms": 0.2, "detail": "x", "checked": False},
+    ]
+    led = ledger("minimal", [record("test_a", Outcome.PASSED)])
+    probe = {**led.probes[0], "steps": steps}
+    write(tmp_path, dataclasses.replace(led, probes=(probe,)))
+    matrix = build_matrix(load_ledgers([tmp_path]))
+    page = report_html.render(evaluate(matrix), compare(matrix))
+    assert "✓ factory name</span>" in page
+    assert "? factory</span> 0 ms (not checked here)" in page
 
 
 def test_junit_names_follow_pytest(tmp_path: Path) -> None:
