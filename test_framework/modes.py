@@ -18,6 +18,12 @@ class Mode(enum.StrEnum):
 AUTO = "auto"
 ALL_MODES: tuple[Mode, ...] = tuple(Mode)
 
+# The nox tag of the mode sessions, by which ci_matrix finds them in `nox -l --json`. The gate
+# session carries it too (so `nox -t mission_critical` selects the gate with them) and GATE_TAG:
+# it judges the cells and is not one.
+SESSION_TAG = "mission_critical"
+GATE_TAG = "gate"
+
 
 def parse_mode(text: str, *, allow_auto: bool = True) -> Mode | None:
     """Return the mode named by ``text``; ``None`` means ``auto``."""

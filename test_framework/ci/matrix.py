@@ -25,13 +25,9 @@ from typing import Any
 from test_framework.ci import renderers
 from test_framework.ci.cell import Cell
 from test_framework.errors import EXIT_USAGE, ConfigError, HarnessError
-from test_framework.modes import ALL_MODES, parse_mode
+from test_framework.modes import ALL_MODES, GATE_TAG, SESSION_TAG, parse_mode
 from test_framework.settings_table import SHARDS
 
-TAG = "mission_critical"
-# The gate session carries the mode sessions' tag too (so `nox -t mission_critical` selects it
-# with them) and this one: it judges the cells and is not one.
-GATE_TAG = "gate"
 MAX_SHARDS = 64
 NOX_TIMEOUT_S = 120.0
 EXIT_STALE = 1
@@ -106,9 +102,9 @@ def harness_sessions() -> list[dict[str, Any]]:
     """
     return [
         {
-            "session": f"{TAG}(mode='{mode.value}')",
-            "name": TAG,
-            "tags": [TAG, mode.value],
+            "session": f"{SESSION_TAG}(mode='{mode.value}')",
+            "name": SESSION_TAG,
+            "tags": [SESSION_TAG, mode.value],
             "call_spec": {"mode": mode.value},
         }
         for mode in ALL_MODES
@@ -119,7 +115,7 @@ def build(
     sessions: Sequence[Mapping[str, Any]],
     default_shards: int = 1,
     shards_per_mode: Mapping[str, int] | None = None,
-    tag: str = TAG,
+    tag: str = SESSION_TAG,
 ) -> list[Cell]:
     """The cells, in the session list's order, each mode's shards in order."""
     per_mode = dict(shards_per_mode or {})
@@ -165,7 +161,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         " CI jobs of the matrix (.gitlab/mission-critical-matrix.yml); cells: the neutral JSON"
         " list of {session, mode, shard, of}",
     )
-    p.add_argument("--tag", default=TAG, help=f"the nox tag of the mode sessions ({TAG})")
+    p.add_argument(
+        "--tag", default=SESSION_TAG, help=f"the nox tag of the mode sessions ({SESSION_TAG})"
+    )
     p.add_argument("--noxfile", type=Path, help="the noxfile (default: nox's own lookup)")
     p.add_argument(
         "--sessions",

@@ -40,9 +40,8 @@ import nox
 from packaging.version import Version
 
 import test_framework
-from test_framework.ci.matrix import GATE_TAG, TAG
 from test_framework.errors import EXIT_USAGE, HarnessError
-from test_framework.modes import ALL_MODES, Mode
+from test_framework.modes import ALL_MODES, GATE_TAG, SESSION_TAG, Mode
 from test_framework.probes.decision import Action, shard_from_args
 from test_framework.results.ledger import INVOCATION_ENV
 from test_framework.runners.extras import DISTRIBUTION, extra_requirements
@@ -95,7 +94,7 @@ class _CommandLine:
             not any(environ.get(name) for name in ("NOX_SESSION", "NOX_TAGS", "NOX_KEYWORDS"))
             and not known.sessions
             and known.keywords is None
-            and TAG in (known.tags or [])
+            and SESSION_TAG in (known.tags or [])
         )
         self.parallel = known.parallel not in ("1", "0")
 
@@ -299,7 +298,7 @@ def define_sessions(root: Path | str | None = None) -> None:
     run = _Run(Path(root).resolve() if root is not None else Path.cwd())
     modes = [mode.value for mode in ALL_MODES]
 
-    @nox.session(name="mission_critical", tags=[TAG], allow_parallel=True)
+    @nox.session(name="mission_critical", tags=[SESSION_TAG], allow_parallel=True)
     @nox.parametrize("mode", [nox.param(mode, tags=[mode]) for mode in modes])
     def mission_critical(session: nox.Session, mode: str) -> None:
         """The mission-critical suite in one mode; skipped, with the reason, where it cannot run."""
@@ -325,7 +324,7 @@ def define_sessions(root: Path | str | None = None) -> None:
         name="gate",
         venv_backend="none",
         default=False,
-        tags=[TAG, GATE_TAG],
+        tags=[SESSION_TAG, GATE_TAG],
         requires=gate_requires,
     )
     def gate(session: nox.Session) -> None:
