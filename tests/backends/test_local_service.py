@@ -169,7 +169,9 @@ def test_a_command_not_ready_in_time_fails_naming_the_timeout_and_stops_the_proc
     assert "raise ready_timeout_s" in message
     assert message.endswith("starting up")
     pids = [int(pid) for pid in (tmp_path / "pids").read_text().split()]
-    assert gone_within(pids, 0) == []
+    # A process past its signal may still be exiting for a moment (its environ is
+    # already unreadable, so the group counts it out): polled, not a timing target.
+    assert gone_within(pids, 2.0) == []
 
 
 def test_an_executable_not_on_path_is_refused_before_anything_starts(

@@ -72,7 +72,9 @@ def test_a_marked_group_is_ended_with_its_children(tmp_path: Path) -> None:
         assert sorted(group_members(leader.pid, "marked-group-test")) == sorted(pids)
         assert end_group(leader.pid, "marked-group-test", 5.0) == "stopped"
         leader.wait(5)
-        assert gone_within(pids, 0) == []
+        # A process past its signal may still be exiting for a moment (its environ is
+        # already unreadable, so the group counts it out): polled, not a timing target.
+        assert gone_within(pids, 2.0) == []
     finally:
         leader.kill()
         leader.wait()

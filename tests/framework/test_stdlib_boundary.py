@@ -79,6 +79,7 @@ STDLIB_ONLY = (
     "test_framework.results.verdict",
     "test_framework.runners",
     "test_framework.runners.working_tree",
+    "test_framework.runners.pipeline",
     "test_framework.scaffold",
     "test_framework.scaffold.command",
     "test_framework.scaffold.templates",
