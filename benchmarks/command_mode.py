@@ -19,6 +19,7 @@ from __future__ import annotations
 import contextlib
 import os
 import secrets
+import select
 import shutil
 import signal
 import socket
@@ -37,6 +38,7 @@ ROOT = Path(__file__).resolve().parents[1]
 EXAMPLE = ROOT / "examples" / "node-chat"
 BARE_POLL_S = 0.005
 START_TIMEOUT_S = 20.0
+STOP_TIMEOUT_S = 15.0
 ORPHAN_TRIES = 10
 ORPHAN_WAIT_S = 2.0
 START_RATIO, START_SLACK_S = 1.15, 0.030
@@ -100,10 +102,19 @@ class BareServer:
     def stop(self) -> float:
         """Seconds from SIGTERM to the group to the process's exit."""
         assert self.process is not None
-        began = time.perf_counter()
-        os.killpg(self.process.pid, signal.SIGTERM)
-        self.process.wait(timeout=15)
-        return time.perf_counter() - began
+        # Woken by the exit itself: ``Popen.wait(timeout)`` polls at doubling intervals (0.5,
+        # 1, 2, 4, 8 ms...), which would round the floor up to its next poll.
+        exited = os.pidfd_open(self.process.pid)
+        try:
+            began = time.perf_counter()
+            os.killpg(self.process.pid, signal.SIGTERM)
+            if not select.select([exited], [], [], STOP_TIMEOUT_S)[0]:
+                raise RuntimeError(f"node server.js did not exit within {STOP_TIMEOUT_S:g} s")
+            seconds = time.perf_counter() - began
+        finally:
+            os.close(exited)
+        self.process.wait()
+        return seconds
 
 
 @dataclass

@@ -2,10 +2,12 @@
 
 The harness starts each local service in a process group of its own, and beside it this file as
 a script (``python -I -S watchdog.py PGID MARKER GRACE``) whose standard input is a pipe only the
-harness's process holds. When that process ends (a clean stop, a crash, SIGKILL), the kernel
-closes the pipe, the read below returns, and the watchdog ends the group: SIGTERM, then SIGKILL
-after ``GRACE`` seconds. A group is only ever signalled while a process in it carries ``MARKER``
-in its environment, so a process group id the system has reused for somebody else is left alone.
+harness's process holds. When that process ends without stopping the service (a crash,
+SIGKILL), the kernel closes the pipe, the read below returns nothing, and the watchdog ends the
+group: SIGTERM, then SIGKILL after ``GRACE`` seconds. A clean stop ends the group itself and then
+writes ``GROUP_ENDED`` to the pipe: the watchdog exits at once, without looking at the group.
+A group is only ever signalled while a process in it carries ``MARKER`` in its environment, so
+a process group id the system has reused for somebody else is left alone.
 
 Why not the kernel's parent-death signal: it reaches only the direct child, and a service
 started through ``npm start`` or a shell has grandchildren that outlive it; it also fires when
@@ -25,6 +27,9 @@ import time
 from pathlib import Path
 
 MARKER_ENV = "MC_SERVICE_MARKER"
+# What the harness writes once it has ended the group itself; end of file without it means the
+# harness is gone.
+GROUP_ENDED = b"ended\n"
 _PROC = Path("/proc")
 _POLL_S = 0.01
 
@@ -38,6 +43,12 @@ def group_members(pgid: int, marker: str) -> list[int]:
         except (ProcessLookupError, PermissionError):
             return []
         return [pgid]
+    try:
+        os.killpg(pgid, 0)
+    except ProcessLookupError:
+        return []  # an empty group: one system call instead of a read of every process
+    except PermissionError:
+        pass  # somebody else's processes are in it; whether any is ours, their marker says
     wanted = f"{MARKER_ENV}={marker}".encode()
     members: list[int] = []
     for entry in _PROC.iterdir():
@@ -82,8 +93,11 @@ def main(argv: list[str]) -> int:
     # for the harness to stop the service, or for the harness to be gone.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGHUP, signal.SIG_IGN)
-    while sys.stdin.buffer.read(4096):
-        pass
+    said = b""
+    while chunk := os.read(sys.stdin.fileno(), 64):
+        said += chunk
+        if said.startswith(GROUP_ENDED):
+            return 0
     end_group(pgid, marker, grace)
     return 0
 

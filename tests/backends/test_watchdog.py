@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 
+from test_framework.backends import watchdog
 from test_framework.backends.watchdog import MARKER_ENV, end_group, group_members
 from tests.backends.test_local_service import PLAIN, alive, gone_within
 from tests.support.environment import ROOT, isolated_environment
@@ -155,3 +156,26 @@ def test_no_service_process_outlives_a_sigkilled_pytest(tmp_path: Path, workers:
         if run.poll() is None:
             os.killpg(run.pid, signal.SIGKILL)
             run.wait()
+
+
+def test_a_watchdog_told_the_group_is_ended_exits_at_once_and_signals_nothing(
+    tmp_path: Path,
+) -> None:
+    env = {**os.environ, MARKER_ENV: "told-ended-test"}
+    leader = subprocess.Popen(["sleep", "60"], env=env, start_new_session=True)
+    script = Path(watchdog.__file__)
+    dog = subprocess.Popen(
+        [sys.executable, "-I", "-S", str(script), str(leader.pid), "told-ended-test", "1"],
+        stdin=subprocess.PIPE,
+    )
+    try:
+        assert dog.stdin is not None
+        dog.stdin.write(watchdog.GROUP_ENDED)
+        dog.stdin.close()
+        assert dog.wait(START_S) == 0
+        assert alive(leader.pid)  # it took the harness's word and looked at nothing
+    finally:
+        dog.kill()
+        dog.wait()
+        leader.kill()
+        leader.wait()
