@@ -59,7 +59,10 @@ ATTEMPTS = 3
 # ``ProbeResult.details["failure"]`` on an unavailable result that got as far as the network.
 FAILURE_DROPPED, FAILURE_TIMEOUT, FAILURE_ANSWER = "dropped", "timeout", "answer"
 TRANSIENT_FAILURES = frozenset({FAILURE_DROPPED, FAILURE_TIMEOUT})
-_DROPS = (ConnectionResetError, ConnectionAbortedError, BrokenPipeError, ssl.SSLEOFError)
+# A peer that closes during the handshake is SSLEOFError with some OpenSSL builds and
+# SSLZeroReturnError with others (Debian bookworm's Python 3.11.2): both are a drop.
+_TLS_DROPS = (ssl.SSLEOFError, ssl.SSLZeroReturnError)
+_DROPS = (ConnectionResetError, ConnectionAbortedError, BrokenPipeError, *_TLS_DROPS)
 
 
 @dataclass
@@ -133,7 +136,7 @@ def describe(exc: BaseException, timeout_s: float, waiting: str = "answer") -> s
         return f"no {what} within {timeout_s:g} s{after} ({STAGING_TIMEOUT.env})"
     if isinstance(exc, ssl.SSLCertVerificationError):
         return f"certificate verification failed: {exc.verify_message}"
-    if isinstance(exc, ssl.SSLEOFError):
+    if isinstance(exc, _TLS_DROPS):
         return "the server dropped the connection during TLS"
     if isinstance(exc, ssl.SSLError):
         return f"TLS error: {exc.reason or exc}"
