@@ -37,18 +37,15 @@ _POLL_S = 0.01
 def group_members(pgid: int, marker: str) -> list[int]:
     """The live processes of group ``pgid`` that carry ``marker``; on a system without
     ``/proc``, the group's leader when it is alive (its marker cannot be read there)."""
-    if not _PROC.is_dir():
-        try:
-            os.killpg(pgid, 0)
-        except (ProcessLookupError, PermissionError):
-            return []
-        return [pgid]
     try:
         os.killpg(pgid, 0)
+        ours_to_signal = True
     except ProcessLookupError:
         return []  # an empty group: one system call instead of a read of every process
     except PermissionError:
-        pass  # somebody else's processes are in it; whether any is ours, their marker says
+        ours_to_signal = False  # somebody else's processes are in it; their markers say more
+    if not _PROC.is_dir():
+        return [pgid] if ours_to_signal else []
     wanted = f"{MARKER_ENV}={marker}".encode()
     members: list[int] = []
     for entry in _PROC.iterdir():

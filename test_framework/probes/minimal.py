@@ -40,14 +40,13 @@ class _Steps:
         self.steps: list[StepResult] = []
         self._step_start = self.started
 
-    def add(self, name: str, ok: bool, detail: str) -> None:
-        self.steps.append(StepResult(name, ok, _ms(self._step_start), detail))
+    def add(self, name: str, ok: bool, detail: str, *, checked: bool = True) -> None:
+        self.steps.append(StepResult(name, ok, _ms(self._step_start), detail, checked))
         self._step_start = time.perf_counter()
 
     def not_checked(self, name: str, detail: str) -> None:
         """A step this process cannot take (nox's environment): neither passed nor failed."""
-        self.steps.append(StepResult(name, True, _ms(self._step_start), detail, checked=False))
-        self._step_start = time.perf_counter()
+        self.add(name, True, detail, checked=False)
 
     def result(
         self,
