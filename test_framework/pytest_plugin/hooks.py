@@ -1,4 +1,4 @@
-"""The pytest plugin: options, markers, the mode decision, the deployment fixtures, the ledger.
+"""The pytest plugin: markers, the mode decision, the deployment fixtures, the ledger.
 
 The controller process (or the only process, without pytest-xdist) probes and selects the mode
 once and hands the decision to every worker, so all workers of a run agree on the mode, the run
@@ -43,6 +43,7 @@ from test_framework.errors import (
 from test_framework.interrupts import how_interrupted, sigterm_as_interrupt
 from test_framework.modes import ALL_MODES, Mode
 from test_framework.profiles import Profile
+from test_framework.pytest_plugin.options import add_options, dest, given_options
 from test_framework.pytest_plugin.recorder import LedgerRecorder
 from test_framework.pytest_plugin.report_redaction import redact_report
 from test_framework.results.code import code_root
@@ -60,7 +61,7 @@ from test_framework.results.ledger import (
     write_ledger,
 )
 from test_framework.settings import Settings, load_settings, writable_report_dir
-from test_framework.settings_table import MODE, PROFILE, PROFILE_OPTION, SETTINGS, Setting
+from test_framework.settings_table import MODE
 
 MARKERS = {
     "mission_critical": "a test of the service's protocol that must run in at least one mode",
@@ -130,44 +131,10 @@ STATE = pytest.StashKey[HarnessState]()
 # Set in the controller when a pytest-xdist worker found tests that need a mode and none chosen.
 NO_MODE = pytest.StashKey[bool]()
 NO_MODE_OUTPUT = "mc_no_mode"
-# The settings of the table that are pytest options (--mc-profile is several, below).
-OPTIONS = tuple(s for s in SETTINGS if s.option and not s.profile and not s.read_by)
-
-
-def _dest(setting: Setting) -> str:
-    return f"mc_{setting.name}"
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
-    group = parser.getgroup("mission-critical", "mission-critical harness (test_framework)")
-    for setting in OPTIONS:
-        group.addoption(
-            setting.option,
-            dest=_dest(setting),
-            metavar=setting.metavar,
-            help=setting.option_help(),
-        )
-    group.addoption(
-        PROFILE_OPTION,
-        dest="mc_profile",
-        action="append",
-        default=[],
-        metavar="KEY=VALUE",
-        help="override a profile setting for every mode, e.g. connect_timeout_s=5 (repeatable;"
-        f" {', '.join(s.name for s in PROFILE)})",
-    )
-    group.addoption(
-        "--shard",
-        dest="mc_shard",
-        metavar="I/N",
-        help="run only shard I of N of the collected tests (deterministic split)",
-    )
-    group.addoption(
-        "--shard-durations",
-        dest="mc_shard_durations",
-        metavar="FILE",
-        help="a ledger or JSON {nodeid: seconds} used to balance --shard by recorded durations",
-    )
+    add_options(parser)
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -184,7 +151,7 @@ def pytest_configure(config: pytest.Config) -> None:
             folder.mkdir(parents=True, exist_ok=True)
             (folder / state.run.worker_id).write_text(str(os.getpid()), "utf-8")
         return
-    if not (config.getoption(_dest(MODE)) or os.environ.get(MODE.env)):
+    if not (config.getoption(dest(MODE)) or os.environ.get(MODE.env)):
         return
     # SIGTERM to this process alone (a CI runner cancelling the job) ends the run as Ctrl-C
     # does: the workers get SIGINT, and the session's end removes the deployment.
@@ -253,28 +220,12 @@ def _adopt(config: pytest.Config, state: HarnessState) -> None:
     register_secret_settings(state.settings.given)
 
 
-def _options(config: pytest.Config) -> dict[str, str]:
-    options: dict[str, str] = {}
-    for setting in OPTIONS:
-        value = config.getoption(_dest(setting))
-        if value is not None:
-            options[setting.name] = str(value)
-    for item in config.getoption("mc_profile"):
-        key, sep, value = str(item).partition("=")
-        if not sep:
-            raise HarnessError(
-                f"{PROFILE_OPTION} {item!r} is not KEY=VALUE: e.g. connect_timeout_s=5"
-            )
-        options[f"profile.{key.strip()}"] = value.strip()
-    return options
-
-
 def _decide(config: pytest.Config) -> HarnessState:
     # Imported here: the probes are only needed by the process that decides.
     from test_framework.probes.runner import probe_modes
     from test_framework.probes.selection import select_mode
 
-    settings = load_settings(config.rootpath, os.environ, _options(config))
+    settings = load_settings(config.rootpath, os.environ, given_options(config))
     writable_report_dir(settings)
     shard = (1, 1)
     if config.getoption("mc_shard"):
@@ -311,7 +262,7 @@ def _decide(config: pytest.Config) -> HarnessState:
 
 def _state_from_workerinput(config: pytest.Config, workerinput: dict[str, Any]) -> HarnessState:
     data = json.loads(workerinput["mc_state"])
-    settings = load_settings(config.rootpath, os.environ, _options(config))
+    settings = load_settings(config.rootpath, os.environ, given_options(config))
     run_data = dict(data["run"])
     run_data["shared_dir"] = Path(run_data["shared_dir"])
     run_data["worker_id"] = str(workerinput.get("workerid", "gw0"))
@@ -359,7 +310,7 @@ def _write_early_ledger(
     or under ``auto`` (none chosen yet) for the modes ``under_auto``. Nothing when the settings
     themselves are wrong, the report folder included: their error is the whole story."""
     try:
-        settings = load_settings(config.rootpath, os.environ, _options(config))
+        settings = load_settings(config.rootpath, os.environ, given_options(config))
         writable_report_dir(settings)
     except HarnessError:
         return
