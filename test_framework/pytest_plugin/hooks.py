@@ -10,30 +10,20 @@ chosen, a ``NoModeSession`` (``no_mode.py``).
 
 from __future__ import annotations
 
-import contextlib
-import json
 import os
-from collections.abc import Iterator
-from dataclasses import dataclass, replace
-from pathlib import Path
 
 import pytest
 
-from test_framework.backends.base import ControllableBackend, Endpoints, RunContext
-from test_framework.backends.factory import make_backend
-from test_framework.backends.staging import staging_credentials
-from test_framework.client.credentials import DEFAULT_USER_PREFIX, Credentials
 from test_framework.client.redaction import register_secret, register_secret_settings
 from test_framework.errors import HarnessError
 from test_framework.interrupts import how_interrupted, sigterm_as_interrupt
 from test_framework.modes import Mode
-from test_framework.profiles import Profile
 from test_framework.pytest_plugin.early_ledger import (
     write_interrupted_ledger,
     write_unavailable_ledger,
 )
 from test_framework.pytest_plugin.markers import register_markers
-from test_framework.pytest_plugin.no_mode import NOT_ACTIVE, NoModeSession
+from test_framework.pytest_plugin.no_mode import NoModeSession
 from test_framework.pytest_plugin.options import add_options, dest
 from test_framework.pytest_plugin.recorder import LedgerRecorder
 from test_framework.pytest_plugin.reruns import configure_reruns
@@ -47,7 +37,6 @@ from test_framework.results.ledger import (
     invocation_from_environment,
     ledger_path,
 )
-from test_framework.settings import Settings
 from test_framework.settings_table import MODE
 
 WORKER_PIDS = "worker-pids"
@@ -148,118 +137,3 @@ def _export_environment(state: HarnessState) -> None:
     os.environ[MODE.env] = state.mode.value
     os.environ["REAL_SERVICES"] = "false" if state.mode is Mode.MINIMAL else "true"
     os.environ["USE_STAGING_SERVICES"] = "true" if state.mode is Mode.STAGING_FALLBACK else "false"
-
-
-# Fixtures -----------------------------------------------------------------------------------
-
-
-def _active(request: pytest.FixtureRequest) -> HarnessState:
-    state = request.config.stash.get(STATE, None)
-    if state is None:
-        pytest.fail(NOT_ACTIVE, pytrace=False)
-    return state
-
-
-@pytest.fixture(scope="session")
-def mc_settings(request: pytest.FixtureRequest) -> Settings:
-    return _active(request).settings
-
-
-@pytest.fixture(scope="session")
-def mc_mode(request: pytest.FixtureRequest) -> Mode:
-    return _active(request).mode
-
-
-@pytest.fixture(scope="session")
-def mc_profile(request: pytest.FixtureRequest) -> Profile:
-    return _active(request).profile
-
-
-@pytest.fixture(scope="session")
-def mc_run(request: pytest.FixtureRequest) -> RunContext:
-    return _active(request).run
-
-
-@pytest.fixture(scope="session")
-def mc_credentials(request: pytest.FixtureRequest) -> Credentials:
-    state = _active(request)
-    if state.mode is Mode.STAGING_FALLBACK:
-        return staging_credentials(state.settings)
-    return Credentials(
-        user_prefix=DEFAULT_USER_PREFIX,
-        password=state.run.test_password,
-        token=state.run.test_token,
-    )
-
-
-@pytest.fixture(scope="session")
-def mc_transcript_dir(request: pytest.FixtureRequest) -> Path:
-    path = _active(request).mode_dir / "transcripts"
-    path.mkdir(parents=True, exist_ok=True)
-    return path
-
-
-@pytest.fixture(scope="session")
-def mc_endpoints(request: pytest.FixtureRequest) -> Endpoints:
-    """The shared deployment of this run, started on first use and stopped at session end."""
-    state = _active(request)
-    if state.endpoints is None:
-        if state.backend is None:
-            state.backend = make_backend(state.mode, state.settings, state.run)
-        # Capture off while starting: a docker build and start-up show progress, not silence.
-        capture = request.config.pluginmanager.getplugin("capturemanager")
-        failure: str | None = None
-        try:
-            with capture.global_and_fixture_disabled() if capture else contextlib.nullcontext():
-                state.endpoints = state.backend.start()
-        except HarnessError as exc:
-            failure = str(exc)
-        if failure is not None or state.endpoints is None:
-            # Outside the except block: otherwise pytest prints the message twice, chained.
-            pytest.fail(failure or "the backend started without endpoints", pytrace=False)
-        os.environ["TEST_WEBSOCKET_URL"] = state.endpoints.ws_url
-        record = state.run.shared_dir / f"endpoints-{state.run.worker_id}.json"
-        record.write_text(json.dumps(state.endpoints.to_json()), "utf-8")
-    return state.endpoints
-
-
-@dataclass
-class DeploymentControl:
-    """A private deployment a ``deployment_control`` test may terminate and restart."""
-
-    backend: ControllableBackend
-    endpoints: Endpoints
-
-    def terminate(self) -> None:
-        self.backend.terminate()
-
-    def restart(self) -> Endpoints:
-        self.endpoints = self.backend.restart()
-        return self.endpoints
-
-
-@pytest.fixture
-def mc_control(request: pytest.FixtureRequest) -> Iterator[DeploymentControl]:
-    state = _active(request)
-    if state.mode is Mode.STAGING_FALLBACK:
-        pytest.skip("staging_fallback gives no control of the deployment")
-    state.control_count += 1
-    private = replace(
-        state.run,
-        run_id=f"{state.run.run_id}c{state.run.worker_id}{state.control_count}".lower(),
-        shared_dir=state.run.shared_dir / f"control-{state.run.worker_id}-{state.control_count}",
-        worker_count=1,
-    )
-    private.shared_dir.mkdir(parents=True, exist_ok=True)
-    backend = make_backend(state.mode, state.settings, private)
-    if not isinstance(backend, ControllableBackend):
-        pytest.skip(f"the {state.mode} backend offers no control of its deployment")
-    try:
-        endpoints = backend.start()
-    except HarnessError as exc:
-        backend.stop()
-        pytest.fail(str(exc), pytrace=False)
-    try:
-        yield DeploymentControl(backend, endpoints)
-    finally:
-        backend.stop()
