@@ -60,6 +60,7 @@ from test_framework.client.pacing import Pacer
 from test_framework.client.transcript import Transcript
 from test_framework.client.websocket import McWebSocket, websocket_url
 from test_framework.errors import HarnessError
+from test_framework.mode_specs import MODE_SPECS
 from test_framework.modes import Mode
 from test_framework.profiles import Profile
 from test_framework.pytest_plugin.no_mode import NOT_ACTIVE
@@ -228,8 +229,8 @@ class DeploymentControl:
 @pytest.fixture
 def mc_control(request: pytest.FixtureRequest) -> Iterator[DeploymentControl]:
     state = _active(request)
-    if state.mode is Mode.STAGING_FALLBACK:
-        pytest.skip("staging_fallback gives no control of the deployment")
+    if not MODE_SPECS[state.mode].controllable:
+        pytest.skip(f"{state.mode} gives no control of the deployment")
     state.control_count += 1
     private = replace(
         state.run,

@@ -19,7 +19,8 @@ import pytest
 
 from test_framework.backends.base import LoggingBackend
 from test_framework.backends.factory import make_backend
-from test_framework.modes import Mode
+from test_framework.mode_specs import MODE_SPECS
+from test_framework.modes import ALL_MODES
 from test_framework.pytest_plugin.markers import record_markers
 from test_framework.pytest_plugin.report_redaction import redact_report
 from test_framework.pytest_plugin.reruns import NO_RERUN_ON
@@ -55,10 +56,11 @@ class HarnessSession:
     ) -> None:
         record_markers(items)
         state = self.state
-        if state.mode is Mode.STAGING_FALLBACK:
+        if not MODE_SPECS[state.mode].controllable:
+            elsewhere = [m for m in reversed(ALL_MODES) if MODE_SPECS[m].controllable]
             reason = (
-                "staging_fallback gives no control of the deployment: this test runs in minimal"
-                " or docker_local"
+                f"{state.mode} gives no control of the deployment: this test runs in"
+                f" {' or '.join(elsewhere)}"
             )
             for item in items:
                 if item.get_closest_marker("deployment_control"):
