@@ -9,7 +9,7 @@ fails, with the fix, when no mode was chosen (``no_mode.MODE_FIXTURES`` names th
 - ``mc_control``: a private deployment a ``deployment_control`` test may terminate and restart
   (a ``DeploymentControl``; skipped in modes that give no control).
 
-The function-scoped fixtures build on them:
+The others build on them:
 
 - ``mc_user``: a factory of unique, valid user ids;
 - ``mc_http``: GET requests to the deployment (``/health``, ``/metrics``, anything);
@@ -138,7 +138,7 @@ def _skip(reason: str) -> NoReturn:
     pytest.skip(reason)
 
 
-# Session fixtures -------------------------------------------------------------------------
+# The fixtures that read the run's decision (no_mode.MODE_FIXTURES) -------------------------
 
 
 def _active(request: pytest.FixtureRequest) -> HarnessState:
@@ -253,7 +253,7 @@ def mc_control(request: pytest.FixtureRequest) -> Iterator[DeploymentControl]:
         backend.stop()
 
 
-# Function-scoped fixtures ------------------------------------------------------------------
+# The fixtures built on them ---------------------------------------------------------------
 
 
 @pytest.fixture(scope="session")
