@@ -23,17 +23,12 @@ from typing import Any
 
 import pytest
 
-from test_framework.backends.base import (
-    Backend,
-    ControllableBackend,
-    Endpoints,
-    LoggingBackend,
-    RunContext,
-)
+from test_framework.backends.base import Backend, ControllableBackend, LoggingBackend, RunContext
 from test_framework.backends.factory import make_backend
 from test_framework.backends.staging import staging_credentials
 from test_framework.client.credentials import DEFAULT_USER_PREFIX, Credentials
 from test_framework.client.redaction import register_secret, register_secret_settings
+from test_framework.endpoints import Endpoints
 from test_framework.errors import (
     BackendUnavailableError,
     ConnectionLostError,

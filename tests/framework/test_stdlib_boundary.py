@@ -38,6 +38,7 @@ STDLIB_ONLY = (
     "test_framework.client.http_client",
     "test_framework.client.redaction",
     "test_framework.client.transcript",
+    "test_framework.endpoints",
     "test_framework.engine",
     "test_framework.engine.compose",
     "test_framework.engine.compose_command",
