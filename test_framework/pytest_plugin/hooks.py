@@ -273,7 +273,7 @@ def _decide(config: pytest.Config) -> HarnessState:
     writable_report_dir(settings)
     shard = (1, 1)
     if config.getoption("mc_shard"):
-        from test_framework.ci.sharding import parse_shard
+        from test_framework.sharding import parse_shard
 
         shard = parse_shard(str(config.getoption("mc_shard")))
     wanted = [settings.mode] if settings.mode is not None else list(ALL_MODES)
@@ -523,7 +523,7 @@ def _selection(config: pytest.Config, state: HarnessState) -> Selection:
 
 
 def _select_shard(config: pytest.Config, items: list[pytest.Item], shard_option: str) -> None:
-    from test_framework.ci.sharding import load_durations, parse_shard, select_shard
+    from test_framework.sharding import load_durations, parse_shard, select_shard
 
     index, count = parse_shard(shard_option)
     durations_file = config.getoption("mc_shard_durations")

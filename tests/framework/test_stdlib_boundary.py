@@ -30,7 +30,6 @@ STDLIB_ONLY = (
     "test_framework.ci.cell",
     "test_framework.ci.matrix",
     "test_framework.ci.renderers",
-    "test_framework.ci.sharding",
     "test_framework.cli",
     "test_framework.client",
     "test_framework.client.availability",
@@ -87,6 +86,7 @@ STDLIB_ONLY = (
     "test_framework.service",
     "test_framework.settings",
     "test_framework.settings_table",
+    "test_framework.sharding",
     "test_framework.wording",
 )
 # The nox helper runs in nox's own interpreter too, which has nox and what nox depends on.
