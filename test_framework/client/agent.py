@@ -38,6 +38,8 @@ from test_framework.endpoints import Endpoints
 from test_framework.errors import ConfigError, ConnectionLostError
 from test_framework.profiles import Profile
 
+__all__ = ["AgentClient", "Connector", "HandshakeRefused", "RunRefused", "RunResult", "Via"]
+
 Message = dict[str, Any]
 Via = Literal["header", "query"]
 T = TypeVar("T")

@@ -27,6 +27,8 @@ from test_framework.errors import ConfigError
 from test_framework.service import TABLE, AuthKind, ServiceSettings
 from test_framework.settings_table import STAGING_AUTH_TOKEN
 
+__all__ = ["AuthFunction", "AuthRequest", "Authenticator"]
+
 
 @dataclass(frozen=True)
 class AuthRequest:

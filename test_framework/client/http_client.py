@@ -28,6 +28,8 @@ from test_framework.endpoints import Endpoints
 from test_framework.errors import ConfigError, ConnectionLostError
 from test_framework.profiles import Profile
 
+__all__ = ["HeldConnection", "HttpClient", "HttpResponse"]
+
 # Request headers whose values are never recorded.
 _SECRET_HEADERS = {"authorization", "cookie"}
 # What a reverse proxy (nginx in staging) answers when the service behind it is down or silent:

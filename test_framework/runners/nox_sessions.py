@@ -49,6 +49,8 @@ from test_framework.runners.pipeline import gate_argv, new_invocation, prepare_m
 from test_framework.runners.working_tree import copied_folders, reinstall_arguments
 from test_framework.settings import Settings, load_settings, writable_report_dir
 
+__all__ = ["define_sessions"]
+
 PARALLEL_COMMAND = "nox -t mission_critical --parallel 3"
 # The first nox whose sessions take allow_parallel= and know they run in parallel
 # (session.parallel, the --parallel-worker children): 2026.8.10 has allow_parallel= but not
