@@ -6,6 +6,21 @@ for that mode (in containers through ``engine``, in-process, or reached at stagi
 talks to it; ``pytest_plugin`` runs the suite and records every test in a ledger; ``results``
 merges the ledgers, gates the build and writes the reports; ``ci`` runs all of it in shards and
 rounds. ``cli`` is ``python -m test_framework``; ``errors`` is the one exception tree.
+
+Imports point one way, down this order; a package imports only those before it, never one
+after it, not even inside a function (``tests/framework/test_import_cycles.py``):
+
+1. the vocabulary, top-level modules that import only one another: ``errors``, ``wording``,
+   ``interrupts``, ``settings_table``, ``given``, ``modes``, ``profiles``, ``service``,
+   ``endpoints`` (how tests reach a deployment), ``launch`` (what minimal mode runs),
+   ``sharding`` (which tests a shard keeps);
+2. ``client`` (its ``redaction`` masks secrets for every layer above);
+3. ``settings``;
+4. ``engine`` and ``results``;
+5. ``probes``;
+6. ``backends`` and ``runners``;
+7. ``pytest_plugin`` and ``ci``;
+8. ``scaffold``; ``cli`` imports each command's module by name, only when chosen.
 """
 
 from __future__ import annotations

@@ -39,7 +39,7 @@ from typing import NoReturn, Protocol
 import pytest
 import pytest_asyncio
 
-from test_framework.backends.base import Endpoints, RunContext
+from test_framework.backends.base import RunContext
 from test_framework.client.agent import AgentClient, Connector, Via
 from test_framework.client.auth import TokenClient
 from test_framework.client.authenticator import Authenticator, AuthRequest
@@ -48,6 +48,7 @@ from test_framework.client.http_client import HttpClient
 from test_framework.client.pacing import Pacer
 from test_framework.client.transcript import Transcript
 from test_framework.client.websocket import McWebSocket, websocket_url
+from test_framework.endpoints import Endpoints
 from test_framework.profiles import Profile
 from test_framework.settings import Settings
 

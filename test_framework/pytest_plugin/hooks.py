@@ -23,17 +23,12 @@ from typing import Any
 
 import pytest
 
-from test_framework.backends.base import (
-    Backend,
-    ControllableBackend,
-    Endpoints,
-    LoggingBackend,
-    RunContext,
-)
+from test_framework.backends.base import Backend, ControllableBackend, LoggingBackend, RunContext
 from test_framework.backends.factory import make_backend
 from test_framework.backends.staging import staging_credentials
 from test_framework.client.credentials import DEFAULT_USER_PREFIX, Credentials
 from test_framework.client.redaction import register_secret, register_secret_settings
+from test_framework.endpoints import Endpoints
 from test_framework.errors import (
     BackendUnavailableError,
     ConnectionLostError,
@@ -278,7 +273,7 @@ def _decide(config: pytest.Config) -> HarnessState:
     writable_report_dir(settings)
     shard = (1, 1)
     if config.getoption("mc_shard"):
-        from test_framework.ci.sharding import parse_shard
+        from test_framework.sharding import parse_shard
 
         shard = parse_shard(str(config.getoption("mc_shard")))
     wanted = [settings.mode] if settings.mode is not None else list(ALL_MODES)
@@ -528,7 +523,7 @@ def _selection(config: pytest.Config, state: HarnessState) -> Selection:
 
 
 def _select_shard(config: pytest.Config, items: list[pytest.Item], shard_option: str) -> None:
-    from test_framework.ci.sharding import load_durations, parse_shard, select_shard
+    from test_framework.sharding import load_durations, parse_shard, select_shard
 
     index, count = parse_shard(shard_option)
     durations_file = config.getoption("mc_shard_durations")

@@ -22,9 +22,9 @@ from typing import Any
 
 import pytest
 
-from test_framework.backends.base import Endpoints
 from test_framework.client.availability import Availability
 from test_framework.client.http_client import HttpClient
+from test_framework.endpoints import Endpoints
 from test_framework.errors import ConnectionLostError
 from test_framework.modes import Mode
 from test_framework.profiles import DEFAULT_PROFILES, RetryPolicy
