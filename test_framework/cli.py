@@ -27,7 +27,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "fail when a mission-critical test ran nowhere, or failed",
     ),
     "cleanup": (
-        "test_framework.engine.cleanup",
+        "test_framework.backends.cleanup_command",
         "remove docker resources of runs whose owner is gone",
     ),
     "monitor": (

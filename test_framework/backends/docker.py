@@ -23,8 +23,9 @@ from typing import TYPE_CHECKING, Any
 
 import filelock
 
-from test_framework.backends.base import Endpoints, RunContext
+from test_framework.backends.base import RunContext
 from test_framework.backends.readiness import answers, expected_answer
+from test_framework.endpoints import Endpoints
 from test_framework.engine.cleanup import (
     prune_images,
     remove_labelled,

@@ -15,7 +15,8 @@ from collections.abc import Awaitable, Callable
 from concurrent.futures import Future
 from typing import Any, Protocol, TypeVar, cast
 
-from test_framework.backends.base import Endpoints, RunContext
+from test_framework.backends.base import RunContext
+from test_framework.endpoints import Endpoints
 from test_framework.errors import ConfigError, ServiceUnavailableError
 from test_framework.modes import Mode
 from test_framework.probes.factory import REQUIRED_KEYWORDS, SIGNATURE

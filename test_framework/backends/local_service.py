@@ -17,15 +17,7 @@ import sys
 import time
 from pathlib import Path
 
-from test_framework.backends.base import Endpoints, RunContext
-from test_framework.backends.launch import (
-    LOOPBACK,
-    Launch,
-    describe,
-    placeholder_values,
-    resolve,
-    working_dir,
-)
+from test_framework.backends.base import RunContext
 from test_framework.backends.process import ServiceProcess, describe_exit
 from test_framework.backends.process_records import (
     ProcessRecord,
@@ -35,7 +27,16 @@ from test_framework.backends.process_records import (
 )
 from test_framework.backends.readiness import answers, expected_answer
 from test_framework.client.availability import AVAILABILITY
+from test_framework.endpoints import Endpoints
 from test_framework.errors import ModeUnavailableError, ServiceUnavailableError
+from test_framework.launch import (
+    LOOPBACK,
+    Launch,
+    describe,
+    placeholder_values,
+    resolve,
+    working_dir,
+)
 from test_framework.service import NO_SERVICE, TABLE, ServiceSettings
 from test_framework.settings import Settings
 

@@ -22,9 +22,9 @@ from pathlib import Path
 from typing import IO
 
 from test_framework.backends import watchdog
-from test_framework.backends.launch import Launch
 from test_framework.client.redaction import redact_text
 from test_framework.errors import ServiceUnavailableError
+from test_framework.launch import Launch
 
 # How often the start looks at the service: a refused connection on loopback costs well under
 # a millisecond, and a service's own start takes tens of them at least.

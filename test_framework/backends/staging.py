@@ -13,9 +13,10 @@ from __future__ import annotations
 import logging
 import time
 
-from test_framework.backends.base import Endpoints, RunContext
+from test_framework.backends.base import RunContext
 from test_framework.client.credentials import DEFAULT_USER_PREFIX, Credentials
 from test_framework.client.redaction import redact_url
+from test_framework.endpoints import Endpoints
 from test_framework.errors import ServiceUnavailableError
 from test_framework.modes import Mode
 from test_framework.probes.result import ProbeResult

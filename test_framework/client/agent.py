@@ -29,14 +29,16 @@ from urllib.parse import urlencode
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidStatus, InvalidURI
 
-from test_framework.backends.base import Endpoints
 from test_framework.client.availability import AVAILABILITY, Availability
 from test_framework.client.http_client import tls_context
 from test_framework.client.pacing import Pacer
 from test_framework.client.redaction import redact_text, redact_url, register_secret
 from test_framework.client.transcript import Transcript
+from test_framework.endpoints import Endpoints
 from test_framework.errors import ConfigError, ConnectionLostError
 from test_framework.profiles import Profile
+
+__all__ = ["AgentClient", "Connector", "HandshakeRefused", "RunRefused", "RunResult", "Via"]
 
 Message = dict[str, Any]
 Via = Literal["header", "query"]

@@ -13,6 +13,8 @@ from test_framework.client.redaction import redact_text, register_secret
 from test_framework.errors import HarnessError
 from test_framework.settings_table import STAGING_AUTH_TOKEN, STAGING_PASSWORD
 
+__all__ = ["CannotMintError", "TokenClient", "TokenError"]
+
 
 class CannotMintError(HarnessError):
     """The credentials hold a ready token but no password, so no token can be made for a user."""

@@ -19,13 +19,15 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from test_framework.backends.base import Endpoints
 from test_framework.client.auth import TokenClient
 from test_framework.client.credentials import Credentials
 from test_framework.client.redaction import register_secret
+from test_framework.endpoints import Endpoints
 from test_framework.errors import ConfigError
 from test_framework.service import TABLE, AuthKind, ServiceSettings
 from test_framework.settings_table import STAGING_AUTH_TOKEN
+
+__all__ = ["AuthFunction", "AuthRequest", "Authenticator"]
 
 
 @dataclass(frozen=True)

@@ -6,6 +6,8 @@ from dataclasses import dataclass, field
 
 from test_framework.client.redaction import register_secret
 
+__all__ = ["Credentials"]
+
 # Starts every user id the suite makes up, unless a deployment names its own (STAGING_TEST_USER).
 DEFAULT_USER_PREFIX = "mc"
 

@@ -21,12 +21,14 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode, urlsplit
 
-from test_framework.backends.base import Endpoints
 from test_framework.client.availability import AVAILABILITY, Availability
 from test_framework.client.redaction import redact_text, redact_url
 from test_framework.client.transcript import Transcript
+from test_framework.endpoints import Endpoints
 from test_framework.errors import ConfigError, ConnectionLostError
 from test_framework.profiles import Profile
+
+__all__ = ["HeldConnection", "HttpClient", "HttpResponse"]
 
 # Request headers whose values are never recorded.
 _SECRET_HEADERS = {"authorization", "cookie"}

@@ -26,6 +26,8 @@ from test_framework.client.transcript import Transcript
 from test_framework.errors import ConnectionLostError
 from test_framework.profiles import Profile
 
+__all__ = ["McWebSocket"]
+
 
 def websocket_url(base: str, path: str | None, query: Mapping[str, str]) -> str:
     """``base`` with its path replaced by ``path`` (when given) and ``query`` added."""

@@ -7,20 +7,16 @@ the machine is touched. A SIGKILLed run cannot clean up after itself; the next r
 
 from __future__ import annotations
 
-import argparse
 import dataclasses
 import functools
 import logging
-import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 from test_framework.engine.docker_host import locate_daemon
 from test_framework.engine.labels import PROJECT_FILTER, RUN_ID, owner_gone
 from test_framework.errors import ModeUnavailableError
-from test_framework.settings_table import DOCKER_HOST
 
 if TYPE_CHECKING:
     import docker
@@ -189,62 +185,3 @@ def remove_labelled(
     if report.removed_anything or report.errors:
         log.warning("docker cleanup: %s", report.summary())
     return report
-
-
-# ``python -m test_framework cleanup`` --------------------------------------------------------
-
-
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    which = parser.add_mutually_exclusive_group()
-    which.add_argument(
-        "--run-id",
-        metavar="ID",
-        help="remove everything of this run (and its private deployments), even if it is alive",
-    )
-    parser.add_argument(
-        "--root",
-        metavar="DIR",
-        type=Path,
-        default=None,
-        help="the project whose report folder records minimal mode's service processes"
-        " (default: the current folder)",
-    )
-    which.add_argument(
-        "--all",
-        action="store_true",
-        help="remove every resource carrying the harness's labels, including live runs'",
-    )
-
-
-def run(args: argparse.Namespace) -> int:
-    """Default: remove the stacks of runs whose owning process is gone, and end the local
-    service process groups (minimal mode) such runs left behind."""
-    _end_local_services(args)
-    host = os.environ.get(DOCKER_HOST.env) or None
-    search = locate_daemon(host, timeout=2.0)
-    if search.found is None:
-        print(f"nothing to clean: {search.explain()}")
-        return 0
-    if args.run_id:
-        report = remove_run(args.run_id, host)
-    elif args.all:
-        report = remove_everything(host)
-    else:
-        report = remove_orphans(host)
-    print(report.summary())
-    return 1 if report.errors else 0
-
-
-def _end_local_services(args: argparse.Namespace) -> None:
-    """minimal mode's local services: each group a gone run recorded (all of one run with
-    ``--run-id``, all recorded with ``--all``) ends, only while it still carries its marker."""
-    from test_framework.backends.process_records import end_leftovers
-    from test_framework.settings import load_settings
-
-    settings = load_settings(args.root)
-    if args.all:
-        lines = end_leftovers(settings.report_dir, every=True)
-    else:
-        lines = end_leftovers(settings.report_dir, run_prefix=args.run_id or "")
-    for line in lines:
-        print(line)

@@ -7,4 +7,4 @@ any session has installed anything.
 
 from __future__ import annotations
 
-__all__ = ["command", "decision", "result", "runner", "selection"]
+__all__ = ["command", "result", "runner", "selection"]

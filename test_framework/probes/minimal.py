@@ -17,7 +17,7 @@ import os
 import socket
 import time
 
-from test_framework.backends.launch import (
+from test_framework.launch import (
     ASGI_EXTRA,
     ASGI_SERVER,
     describe,

@@ -292,8 +292,8 @@ def _auth_function(settings: Settings, out: list[tuple[dict[str, str], dict[str,
     import asyncio
     import inspect
 
-    from test_framework.backends.base import Endpoints
     from test_framework.client.credentials import DEFAULT_USER_PREFIX, Credentials
+    from test_framework.endpoints import Endpoints
 
     reference = settings.service.auth
     module_name, _, attribute = reference.partition(":")

@@ -48,7 +48,7 @@ from typing import NoReturn, Protocol
 import pytest
 import pytest_asyncio
 
-from test_framework.backends.base import ControllableBackend, Endpoints, RunContext
+from test_framework.backends.base import ControllableBackend, RunContext
 from test_framework.backends.factory import make_backend
 from test_framework.backends.staging import staging_credentials
 from test_framework.client.agent import AgentClient, Connector, Via
@@ -59,6 +59,7 @@ from test_framework.client.http_client import HttpClient
 from test_framework.client.pacing import Pacer
 from test_framework.client.transcript import Transcript
 from test_framework.client.websocket import McWebSocket, websocket_url
+from test_framework.endpoints import Endpoints
 from test_framework.errors import HarnessError
 from test_framework.mode_specs import MODE_SPECS
 from test_framework.modes import Mode

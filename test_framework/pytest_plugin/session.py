@@ -111,7 +111,7 @@ class HarnessSession:
         )
 
     def _select_shard(self, items: list[pytest.Item], shard_option: str) -> None:
-        from test_framework.ci.sharding import load_durations, parse_shard, select_shard
+        from test_framework.sharding import load_durations, parse_shard, select_shard
 
         index, count = parse_shard(shard_option)
         durations_file = self.config.getoption("mc_shard_durations")

@@ -14,7 +14,8 @@ from typing import Any
 
 import pytest
 
-from test_framework.backends.base import Backend, Endpoints, RunContext
+from test_framework.backends.base import Backend, RunContext
+from test_framework.endpoints import Endpoints
 from test_framework.modes import ALL_MODES, Mode
 from test_framework.profiles import Profile
 from test_framework.pytest_plugin.options import given_options
@@ -87,7 +88,7 @@ def decide(config: pytest.Config) -> HarnessState:
     writable_report_dir(settings)
     shard = (1, 1)
     if config.getoption("mc_shard"):
-        from test_framework.ci.sharding import parse_shard
+        from test_framework.sharding import parse_shard
 
         shard = parse_shard(str(config.getoption("mc_shard")))
     wanted = [settings.mode] if settings.mode is not None else list(ALL_MODES)

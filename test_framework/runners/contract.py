@@ -27,9 +27,9 @@ from test_framework.errors import ConfigError
 from test_framework.given import OPTION
 from test_framework.mode_specs import MODE_SPECS, Extra
 from test_framework.modes import ALL_MODES, Mode
-from test_framework.probes.decision import Action
 from test_framework.results import gate
 from test_framework.results.ledger import INVOCATION_ENV
+from test_framework.runners.decision import Action
 from test_framework.runners.extras import DISTRIBUTION
 from test_framework.runners.pipeline import gate_argv, new_invocation, prepare_mode, pytest_argv
 from test_framework.service import PRESETS

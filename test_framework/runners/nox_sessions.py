@@ -43,12 +43,14 @@ import test_framework
 from test_framework.errors import EXIT_USAGE, HarnessError
 from test_framework.mode_specs import MODE_SPECS
 from test_framework.modes import ALL_MODES, GATE_TAG, SESSION_TAG, Mode
-from test_framework.probes.decision import Action, shard_from_args
 from test_framework.results.ledger import INVOCATION_ENV
+from test_framework.runners.decision import Action, shard_from_args
 from test_framework.runners.extras import DISTRIBUTION, extra_requirements
 from test_framework.runners.pipeline import gate_argv, new_invocation, prepare_mode, pytest_argv
 from test_framework.runners.working_tree import copied_folders, reinstall_arguments
 from test_framework.settings import Settings, load_settings, writable_report_dir
+
+__all__ = ["define_sessions"]
 
 PARALLEL_COMMAND = "nox -t mission_critical --parallel 3"
 # The first nox whose sessions take allow_parallel= and know they run in parallel

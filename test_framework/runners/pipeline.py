@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from test_framework.modes import Mode
-from test_framework.probes.decision import ModeDecision, clear_ledgers, decide_mode
+from test_framework.runners.decision import ModeDecision, clear_ledgers, decide_mode
 from test_framework.settings import Settings
 
 __all__ = ["gate_argv", "new_invocation", "prepare_mode", "pytest_argv"]

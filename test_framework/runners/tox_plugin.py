@@ -8,7 +8,7 @@ with ``-p``) runs the modes, then the gate. ``mc-staging`` runs staging alone, u
 ``nox -s staging`` does.
 
 A mode environment is probed before anything is installed into it, by the same decision as the
-nox sessions (:mod:`test_framework.probes.decision`): absent is tox's own skip with the probe's
+nox sessions (:mod:`test_framework.runners.decision`): absent is tox's own skip with the probe's
 reason, a required or broken mode fails; a mode that runs gets ``install`` from
 ``[tool.test_framework]``, then the environment's own ``deps``. The plugin owns each
 environment's ``commands``, ``labels``, ``depends`` and ``skip_install``; the project's tox
@@ -40,8 +40,8 @@ from tox.tox_env.python.pip.req_file import PythonDeps
 from test_framework.errors import HarnessError
 from test_framework.mode_specs import MODE_SPECS
 from test_framework.modes import ALL_MODES, Mode
-from test_framework.probes.decision import Action, shard_from_args
 from test_framework.results.ledger import INVOCATION_ENV
+from test_framework.runners.decision import Action, shard_from_args
 from test_framework.runners.extras import DISTRIBUTION, extra_requirements
 from test_framework.runners.pipeline import gate_argv, new_invocation, prepare_mode, pytest_argv
 from test_framework.runners.working_tree import copied_folders, reinstall_arguments

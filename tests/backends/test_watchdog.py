@@ -26,7 +26,7 @@ OWNER = textwrap.dedent(
     """
     import sys, time
     from pathlib import Path
-    from test_framework.backends.launch import Launch
+    from test_framework.launch import Launch
     from test_framework.backends.process import ServiceProcess
 
     folder = Path(sys.argv[1])

@@ -12,10 +12,10 @@ from pathlib import Path
 import pytest
 
 from test_framework.ci import matrix, renderers
-from test_framework.ci.sharding import select_shard
 from test_framework.errors import ConfigError, HarnessError
 from test_framework.results import gate
 from test_framework.results.ledger import RunStatus
+from test_framework.sharding import select_shard
 from tests.support.environment import run_captured
 from tests.support.ledger_samples import ledger, record, write
 from tests.support.workflow_linters import audit, check_schema

@@ -35,7 +35,7 @@ def executable(path: Path, text: str) -> None:
     path.chmod(path.stat().st_mode | stat.S_IXUSR)
 
 
-def test_ci_runs_the_readme_test_command_without_docker_before_it_sets_docker_up(
+def test_ci_runs_the_tests_without_docker_then_sets_docker_up_and_runs_the_nightly_sessions_last(
     tmp_path: Path,
 ) -> None:
     project = tmp_path / "project"
@@ -50,6 +50,8 @@ def test_ci_runs_the_readme_test_command_without_docker_before_it_sets_docker_up
         '#!/bin/sh\n[ "$3" = up ] && : > "$5/env"\n'
         '[ "$2" = test_framework ] && echo "python $*" >> "$CI_RUN_LOG"\nexit 0\n',
     )
+    # The nox the main command installed, which runs the two nightly sessions last.
+    executable(project / ".venv" / "bin" / "nox", '#!/bin/sh\necho "nox $*" >> "$CI_RUN_LOG"\n')
     tools = tmp_path / "bin"
     executable(tools / "chromium", "#!/bin/sh\nexit 0\n")  # so the job installs nothing
     log = tmp_path / "calls.log"
@@ -76,6 +78,7 @@ def test_ci_runs_the_readme_test_command_without_docker_before_it_sets_docker_up
         "setup-staging",
         f"tests {everything}",
         f"main {everything}",
+        "nox -s resilience tests_lowest -- -n 2",
     ]
     assert "the project's tests without Docker" in done.stdout
     assert done.stdout.index("without Docker") < done.stdout.index("docker engine, Compose v2")

@@ -16,7 +16,6 @@ from collections.abc import AsyncIterator, Iterator
 import pytest
 
 from agent_backend.testing import RunningServer, start_in_process
-from test_framework.backends.base import Endpoints
 from test_framework.client.agent import Connector
 from test_framework.client.auth import TokenClient
 from test_framework.client.availability import Availability
@@ -24,6 +23,7 @@ from test_framework.client.credentials import Credentials
 from test_framework.client.http_client import HttpClient
 from test_framework.client.pacing import Pacer
 from test_framework.client.transcript import Transcript
+from test_framework.endpoints import Endpoints
 from test_framework.errors import ConnectionLostError
 from test_framework.mode_specs import DEFAULT_PROFILES
 from test_framework.modes import Mode

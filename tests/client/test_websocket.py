@@ -10,7 +10,6 @@ from collections.abc import AsyncIterator
 
 import pytest
 
-from test_framework.backends.base import Endpoints
 from test_framework.client.agent import Connector, HandshakeRefused
 from test_framework.client.auth import TokenClient
 from test_framework.client.authenticator import Authenticator, AuthRequest
@@ -20,6 +19,7 @@ from test_framework.client.http_client import HttpClient
 from test_framework.client.pacing import Pacer
 from test_framework.client.transcript import Transcript
 from test_framework.client.websocket import McWebSocket, websocket_url
+from test_framework.endpoints import Endpoints
 from test_framework.errors import ConfigError, ConnectionLostError
 from test_framework.mode_specs import DEFAULT_PROFILES
 from test_framework.modes import Mode

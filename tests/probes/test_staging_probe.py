@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 import trustme
 
-from test_framework.backends.base import Endpoints
+from test_framework.endpoints import Endpoints
 from test_framework.errors import ConfigError
 from test_framework.probes.result import ProbeResult, ProbeStatus
 from test_framework.probes.staging import probe_staging

@@ -1,6 +1,6 @@
 """The deployment dies in the middle of a run of the mission-critical suite: the tests after the
 kill fail fast with "backend unavailable since ..." instead of each waiting out its timeout, and
-the whole suite ends within twice the message timeout after the kill.
+none of them takes even half the message timeout.
 
 Each run is ``pytest tests/mission_critical -n 2`` as a child process, with
 ``tests.resilience.deployment_killer`` (see there why the kill is a plugin) killing the
@@ -22,9 +22,9 @@ from typing import Any
 
 import pytest
 
-from test_framework.backends.base import Endpoints
 from test_framework.client.availability import Availability
 from test_framework.client.http_client import HttpClient
+from test_framework.endpoints import Endpoints
 from test_framework.errors import ConnectionLostError
 from test_framework.mode_specs import DEFAULT_PROFILES
 from test_framework.modes import Mode
@@ -103,9 +103,14 @@ def assert_the_rest_failed_fast(run: KilledRun) -> None:
     assert len(failed) - len(fast) <= 4, [t["message"] for t in failed if t not in fast]
     for test in failed:
         assert "timed out after" not in (test["message"] or ""), test
+    # Each fast failure took a fraction of the timeout it would otherwise have waited out. The
+    # run's whole time after the kill is printed, not asserted: it is mostly the machine's
+    # (pytest, xdist and the stack's teardown), and on a loaded 2-core machine it has reached
+    # 19-23 s where a quiet one takes 7-11 s.
+    slow = [test for test in fast if test["duration_s"] >= MESSAGE_TIMEOUT_S / 2]
+    assert not slow, [(test["nodeid"], test["duration_s"]) for test in slow]
     after_kill = run.ended_at - run.last_kill
     print(f"{len(fast)} of {len(failed)} failures fast; exited {after_kill:.1f} s after the kill")
-    assert after_kill < 2 * MESSAGE_TIMEOUT_S, f"{after_kill:.1f} s after the kill"
 
 
 def test_closing_the_in_process_service_mid_run_fails_the_rest_fast(tmp_path: Path) -> None:

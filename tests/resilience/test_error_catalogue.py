@@ -23,7 +23,7 @@ import jwt
 import pytest
 import trustme
 
-from test_framework.backends.base import Endpoints
+from test_framework.endpoints import Endpoints
 from test_framework.engine.compose_command import find_compose
 from test_framework.errors import HarnessError
 from test_framework.settings import DEFAULT_BASE_IMAGE

@@ -7,8 +7,8 @@ import re
 from pathlib import Path
 
 from test_framework.modes import Mode
-from test_framework.probes.decision import Action
 from test_framework.results.ledger import RunStatus, read_ledger
+from test_framework.runners.decision import Action
 from test_framework.runners.pipeline import gate_argv, new_invocation, prepare_mode, pytest_argv
 from test_framework.settings import Settings
 

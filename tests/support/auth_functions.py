@@ -3,9 +3,9 @@
 
 from __future__ import annotations
 
-from test_framework.backends.base import Endpoints
 from test_framework.client.authenticator import AuthRequest
 from test_framework.client.credentials import Credentials
+from test_framework.endpoints import Endpoints
 
 
 async def bearer_header(

@@ -6,7 +6,6 @@ import json
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 
-from test_framework.ci.sharding import select_shard
 from test_framework.results.ledger import (
     CollectionError,
     Ledger,
@@ -17,6 +16,7 @@ from test_framework.results.ledger import (
     ledger_path,
     write_ledger,
 )
+from test_framework.sharding import select_shard
 
 MC = ("mission_critical",)
 FILE = "tests/mission_critical/test_protocol.py"

@@ -8,8 +8,9 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from test_framework.backends.base import Endpoints, RunContext
+from test_framework.backends.base import RunContext
 from test_framework.backends.inprocess import InProcessBackend
+from test_framework.endpoints import Endpoints
 from test_framework.settings import load_settings
 
 

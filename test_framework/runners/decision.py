@@ -12,7 +12,6 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from test_framework.ci.sharding import parse_shard
 from test_framework.modes import Mode
 from test_framework.probes.result import ProbeResult
 from test_framework.probes.runner import probe_modes
@@ -20,6 +19,7 @@ from test_framework.results.ledger import broken_ledger, ledger_path, skipped_le
 from test_framework.results.leftovers import clear_for_new_run
 from test_framework.settings import Settings
 from test_framework.settings_table import REQUIRED_MODES
+from test_framework.sharding import parse_shard
 
 
 class Action(enum.StrEnum):

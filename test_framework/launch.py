@@ -1,6 +1,7 @@
 """What minimal mode runs for a ``command`` or an ``asgi_app``: the words, the folder, the
-environment, the executable found on the PATH. Nothing here starts anything, so the probe uses
-it too. Standard library only.
+environment, the executable found on the PATH. Nothing here starts anything: the local service
+backend starts what this says, and the minimal probe checks it, so it sits below both. Standard
+library only.
 """
 
 from __future__ import annotations

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from test_framework.backends.base import Endpoints
+from test_framework.endpoints import Endpoints
 
 
 @pytest.mark.parametrize("ca_bundle", [None, Path("/etc/ssl/staging-ca.pem")])

@@ -14,16 +14,16 @@ import pytest
 
 from test_framework.errors import ConfigError
 from test_framework.modes import Mode
-from test_framework.probes import decision
-from test_framework.probes.decision import (
+from test_framework.probes.result import ProbeResult
+from test_framework.results.ledger import RunStatus, read_ledger
+from test_framework.runners import decision
+from test_framework.runners.decision import (
     Action,
     ModeDecision,
     clear_ledgers,
     decide_mode,
     shard_from_args,
 )
-from test_framework.probes.result import ProbeResult
-from test_framework.results.ledger import RunStatus, read_ledger
 from test_framework.settings import Settings
 
 AVAILABLE = ProbeResult(Mode.MINIMAL, True, "factory answers", 2.5)

@@ -6,7 +6,8 @@ agree without talking to each other. With recorded durations the split is greedy
 longest-processing-time (each test, longest first, goes to the least loaded shard), so shards
 take about the same time; without them every test weighs the same.
 
-Standard library only: the gate and the CI matrix builder import it outside any session.
+Standard library only: the nox and tox runners parse ``--shard`` with it before a session has
+installed anything. Below ``runners``, ``pytest_plugin`` and ``ci``, which all use it.
 """
 
 from __future__ import annotations

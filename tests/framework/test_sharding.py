@@ -6,13 +6,13 @@ from pathlib import Path
 
 import pytest
 
-from test_framework.ci.sharding import (
+from test_framework.errors import ConfigError, HarnessError
+from test_framework.sharding import (
     assign_shards,
     load_durations,
     parse_shard,
     select_shard,
 )
-from test_framework.errors import ConfigError, HarnessError
 
 IDS = [f"tests/mission_critical/test_x.py::test_{i:02d}" for i in range(23)]
 
