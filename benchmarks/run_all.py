@@ -543,8 +543,9 @@ def plain_backend() -> Iterator[tuple[str, str]]:
 def minimal_profile_variables() -> dict[str, str]:
     """``MC_<KEY>`` for every profile setting, at the minimal profile's values: the baseline
     then differs from minimal only in where the server runs and who started it."""
+    from test_framework.mode_specs import DEFAULT_PROFILES
     from test_framework.modes import Mode
-    from test_framework.profiles import DEFAULT_PROFILES, FIELDS
+    from test_framework.profiles import FIELDS
 
     profile = DEFAULT_PROFILES[Mode.MINIMAL]
     variables = {}

@@ -129,25 +129,3 @@ _PLACES: dict[str, tuple[str, str]] = {
     "latency_budget_s": ("", "latency_budget_s"),
 }
 FIELDS: dict[str, Field] = {s.name: Field(*_PLACES[s.name], s) for s in PROFILE}
-
-
-def _profile(
-    mode: Mode, timeouts: Timeouts, retry: RetryPolicy, pacing: Pacing, latency_budget_s: float
-) -> Profile:
-    return Profile(mode, timeouts, retry, 20.0, pacing, latency_budget_s)
-
-
-_UNPACED = Pacing(workers=2, max_connections=0, connections_per_s=0, messages_per_s=0)
-DEFAULT_PROFILES: dict[Mode, Profile] = {
-    Mode.DOCKER_LOCAL: _profile(
-        Mode.DOCKER_LOCAL, Timeouts(10.0, 15.0), RetryPolicy(3, 0.5), _UNPACED, 0.25
-    ),
-    Mode.STAGING_FALLBACK: _profile(
-        Mode.STAGING_FALLBACK,
-        Timeouts(30.0, 45.0),
-        RetryPolicy(5, 2.0),
-        Pacing(workers=2, max_connections=10, connections_per_s=20, messages_per_s=50),
-        1.0,
-    ),
-    Mode.MINIMAL: _profile(Mode.MINIMAL, Timeouts(5.0, 10.0), RetryPolicy(2, 0.1), _UNPACED, 0.25),
-}

@@ -18,8 +18,9 @@ from urllib.parse import urlsplit, urlunsplit
 
 from test_framework.errors import ConfigError
 from test_framework.given import DEFAULT, ENVIRONMENT, OPTION, Given, in_pyproject, typed
+from test_framework.mode_specs import DEFAULT_PROFILES
 from test_framework.modes import ALL_MODES, AUTO, Mode, parse_mode, parse_mode_list
-from test_framework.profiles import DEFAULT_PROFILES, Profile
+from test_framework.profiles import Profile
 from test_framework.service import ServiceSettings, parse_service
 from test_framework.settings_table import (
     ALLOW_SUBSET,

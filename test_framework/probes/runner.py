@@ -7,11 +7,9 @@ import time
 from collections.abc import Iterable
 from typing import Protocol
 
+from test_framework.mode_specs import MODE_SPECS
 from test_framework.modes import ALL_MODES, Mode
-from test_framework.probes.docker import probe_docker
-from test_framework.probes.minimal import probe_minimal
 from test_framework.probes.result import ProbeResult
-from test_framework.probes.staging import probe_staging
 from test_framework.settings import Settings
 
 
@@ -23,11 +21,8 @@ class Probe(Protocol):
     def __call__(self, settings: Settings, *, in_session: bool = False) -> ProbeResult: ...
 
 
-PROBES: dict[Mode, Probe] = {
-    Mode.DOCKER_LOCAL: probe_docker,
-    Mode.STAGING_FALLBACK: probe_staging,
-    Mode.MINIMAL: probe_minimal,
-}
+# Each mode's probe, as the mode table names it.
+PROBES: dict[Mode, Probe] = {mode: spec.probe_function() for mode, spec in MODE_SPECS.items()}
 
 
 def probe_modes(

@@ -1,8 +1,15 @@
-"""Function-scoped fixtures for mission-critical tests (registered by
-``test_framework.pytest_plugin.hooks``).
+"""The fixtures of mission-critical tests (registered by ``test_framework.pytest_plugin.hooks``).
 
-They build on the plugin's session fixtures (``mc_profile``, ``mc_endpoints``,
-``mc_credentials``, ``mc_transcript_dir``, ``mc_run``):
+The session fixtures give the run's decision (``HarnessState``) and its deployment: each
+fails, with the fix, when no mode was chosen (``no_mode.MODE_FIXTURES`` names them):
+
+- ``mc_settings``, ``mc_mode``, ``mc_profile``, ``mc_run``, ``mc_credentials``,
+  ``mc_transcript_dir``;
+- ``mc_endpoints``: the run's shared deployment, started on first use;
+- ``mc_control``: a private deployment a ``deployment_control`` test may terminate and restart
+  (a ``DeploymentControl``; skipped in modes that give no control).
+
+The others build on them:
 
 - ``mc_user``: a factory of unique, valid user ids;
 - ``mc_http``: GET requests to the deployment (``/health``, ``/metrics``, anything);
@@ -26,30 +33,39 @@ to ``mc_transcript_dir/<nodeid>.json`` and named in the report's ``user_properti
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import itertools
+import json
 import os
 import re
 import secrets
 from collections.abc import AsyncIterator, Awaitable, Iterator, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import NoReturn, Protocol
 
 import pytest
 import pytest_asyncio
 
-from test_framework.backends.base import RunContext
+from test_framework.backends.base import ControllableBackend, RunContext
+from test_framework.backends.factory import make_backend
+from test_framework.backends.staging import staging_credentials
 from test_framework.client.agent import AgentClient, Connector, Via
 from test_framework.client.auth import TokenClient
 from test_framework.client.authenticator import Authenticator, AuthRequest
-from test_framework.client.credentials import Credentials
+from test_framework.client.credentials import DEFAULT_USER_PREFIX, Credentials
 from test_framework.client.http_client import HttpClient
 from test_framework.client.pacing import Pacer
 from test_framework.client.transcript import Transcript
 from test_framework.client.websocket import McWebSocket, websocket_url
 from test_framework.endpoints import Endpoints
+from test_framework.errors import HarnessError
+from test_framework.mode_specs import MODE_SPECS
+from test_framework.modes import Mode
 from test_framework.profiles import Profile
+from test_framework.pytest_plugin.no_mode import NOT_ACTIVE
+from test_framework.pytest_plugin.state import STATE, HarnessState
 from test_framework.settings import Settings
 
 USER_ID_PATTERN = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
@@ -121,6 +137,124 @@ def transcript_name(nodeid: str) -> str:
 
 def _skip(reason: str) -> NoReturn:
     pytest.skip(reason)
+
+
+# The fixtures that read the run's decision (no_mode.MODE_FIXTURES) -------------------------
+
+
+def _active(request: pytest.FixtureRequest) -> HarnessState:
+    state = request.config.stash.get(STATE, None)
+    if state is None:
+        pytest.fail(NOT_ACTIVE, pytrace=False)
+    return state
+
+
+@pytest.fixture(scope="session")
+def mc_settings(request: pytest.FixtureRequest) -> Settings:
+    return _active(request).settings
+
+
+@pytest.fixture(scope="session")
+def mc_mode(request: pytest.FixtureRequest) -> Mode:
+    return _active(request).mode
+
+
+@pytest.fixture(scope="session")
+def mc_profile(request: pytest.FixtureRequest) -> Profile:
+    return _active(request).profile
+
+
+@pytest.fixture(scope="session")
+def mc_run(request: pytest.FixtureRequest) -> RunContext:
+    return _active(request).run
+
+
+@pytest.fixture(scope="session")
+def mc_credentials(request: pytest.FixtureRequest) -> Credentials:
+    state = _active(request)
+    if state.mode is Mode.STAGING_FALLBACK:
+        return staging_credentials(state.settings)
+    return Credentials(
+        user_prefix=DEFAULT_USER_PREFIX,
+        password=state.run.test_password,
+        token=state.run.test_token,
+    )
+
+
+@pytest.fixture(scope="session")
+def mc_transcript_dir(request: pytest.FixtureRequest) -> Path:
+    path = _active(request).mode_dir / "transcripts"
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+@pytest.fixture(scope="session")
+def mc_endpoints(request: pytest.FixtureRequest) -> Endpoints:
+    """The shared deployment of this run, started on first use and stopped at session end."""
+    state = _active(request)
+    if state.endpoints is None:
+        if state.backend is None:
+            state.backend = make_backend(state.mode, state.settings, state.run)
+        # Capture off while starting: a docker build and start-up show progress, not silence.
+        capture = request.config.pluginmanager.getplugin("capturemanager")
+        failure: str | None = None
+        try:
+            with capture.global_and_fixture_disabled() if capture else contextlib.nullcontext():
+                state.endpoints = state.backend.start()
+        except HarnessError as exc:
+            failure = str(exc)
+        if failure is not None or state.endpoints is None:
+            # Outside the except block: otherwise pytest prints the message twice, chained.
+            pytest.fail(failure or "the backend started without endpoints", pytrace=False)
+        os.environ["TEST_WEBSOCKET_URL"] = state.endpoints.ws_url
+        record = state.run.shared_dir / f"endpoints-{state.run.worker_id}.json"
+        record.write_text(json.dumps(state.endpoints.to_json()), "utf-8")
+    return state.endpoints
+
+
+@dataclass
+class DeploymentControl:
+    """A private deployment a ``deployment_control`` test may terminate and restart."""
+
+    backend: ControllableBackend
+    endpoints: Endpoints
+
+    def terminate(self) -> None:
+        self.backend.terminate()
+
+    def restart(self) -> Endpoints:
+        self.endpoints = self.backend.restart()
+        return self.endpoints
+
+
+@pytest.fixture
+def mc_control(request: pytest.FixtureRequest) -> Iterator[DeploymentControl]:
+    state = _active(request)
+    if not MODE_SPECS[state.mode].controllable:
+        pytest.skip(f"{state.mode} gives no control of the deployment")
+    state.control_count += 1
+    private = replace(
+        state.run,
+        run_id=f"{state.run.run_id}c{state.run.worker_id}{state.control_count}".lower(),
+        shared_dir=state.run.shared_dir / f"control-{state.run.worker_id}-{state.control_count}",
+        worker_count=1,
+    )
+    private.shared_dir.mkdir(parents=True, exist_ok=True)
+    backend = make_backend(state.mode, state.settings, private)
+    if not isinstance(backend, ControllableBackend):
+        pytest.skip(f"the {state.mode} backend offers no control of its deployment")
+    try:
+        endpoints = backend.start()
+    except HarnessError as exc:
+        backend.stop()
+        pytest.fail(str(exc), pytrace=False)
+    try:
+        yield DeploymentControl(backend, endpoints)
+    finally:
+        backend.stop()
+
+
+# The fixtures built on them ---------------------------------------------------------------
 
 
 @pytest.fixture(scope="session")

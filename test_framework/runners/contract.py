@@ -25,6 +25,7 @@ from pathlib import Path
 import test_framework
 from test_framework.errors import ConfigError
 from test_framework.given import OPTION
+from test_framework.mode_specs import MODE_SPECS, Extra
 from test_framework.modes import ALL_MODES, Mode
 from test_framework.results import gate
 from test_framework.results.ledger import INVOCATION_ENV
@@ -45,10 +46,9 @@ from test_framework.settings_table import (
 PRESET = "agent-events"
 assert PRESET in PRESETS
 FLAGS = "--factory MODULE:CALLABLE, --compose-file FILE or --url WS_URL"
-# extra -> (the module it installs, what it is). The suite imports PyJWT: it makes and inspects
-# tokens on the client side.
-EXTRA_MODULES = {"contract": ("jwt", "PyJWT"), "docker": ("docker", "the Docker SDK")}
-# Staging gives no control of the deployment: these tests need minimal or docker_local.
+# The suite imports PyJWT: it makes and inspects tokens on the client side.
+CONTRACT_EXTRA = Extra("contract", "jwt", "PyJWT")
+# A mode whose deployment cannot be controlled (staging) cannot run these tests.
 DEPLOYMENT_CONTROL = "deployment_control"
 
 
@@ -154,13 +154,17 @@ def _asked_modes(args: argparse.Namespace) -> list[Mode]:
 def _require_extras(modes: Sequence[Mode]) -> None:
     """Refuse before anything runs when this interpreter lacks what the suite or a mode needs:
     a test that cannot import PyJWT would fail as an error, not say what to install."""
-    extras = ["contract"] + (["docker"] if Mode.DOCKER_LOCAL in modes else [])
+    extras = [CONTRACT_EXTRA]
+    for mode in modes:
+        extra = MODE_SPECS[mode].extra
+        if extra is not None and extra not in extras:
+            extras.append(extra)
+    names = ",".join(extra.name for extra in extras)
     for extra in extras:
-        module, what = EXTRA_MODULES[extra]
-        if importlib.util.find_spec(module) is None:
+        if importlib.util.find_spec(extra.module) is None:
             raise ConfigError(
-                f"the contract run needs {what} (the harness's {extra!r} extra), which"
-                f' {sys.executable} cannot import: pip install "{DISTRIBUTION}[{",".join(extras)}]"'
+                f"the contract run needs {extra.what} (the harness's {extra.name!r} extra), which"
+                f' {sys.executable} cannot import: pip install "{DISTRIBUTION}[{names}]"'
             )
 
 
@@ -219,7 +223,8 @@ def _run_mode(
     command = pytest_argv(
         [sys.executable, "-m", "pytest"], settings, mode, str(suite), options=config
     )
-    if modes == [Mode.STAGING_FALLBACK]:
+    controllable = any(MODE_SPECS[asked].controllable for asked in modes)
+    if not controllable:
         print(
             f"staging_fallback alone: the {DEPLOYMENT_CONTROL} tests are left out (staging gives"
             " no control of the deployment); add --factory or --compose-file to run them",
@@ -229,7 +234,7 @@ def _run_mode(
     # The code under test is the folder the command runs in (the factory's module is imported
     # from there, or installed from it), not the temporary project: its ledger records that.
     env = {**environ, INVOCATION_ENV: invocation, CODE_ROOT.env: str(Path.cwd())}
-    if modes == [Mode.STAGING_FALLBACK]:
+    if not controllable:
         # A subset the command chose and said so above: the gate names it, and under CI
         # does not fail it for being one.
         env[ALLOW_SUBSET.env] = "true"

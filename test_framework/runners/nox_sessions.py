@@ -41,6 +41,7 @@ from packaging.version import Version
 
 import test_framework
 from test_framework.errors import EXIT_USAGE, HarnessError
+from test_framework.mode_specs import MODE_SPECS
 from test_framework.modes import ALL_MODES, GATE_TAG, SESSION_TAG, Mode
 from test_framework.results.ledger import INVOCATION_ENV
 from test_framework.runners.decision import Action, shard_from_args
@@ -183,8 +184,8 @@ class _Run:
             )
 
     def _install(self, session: nox.Session, settings: Settings, mode: Mode) -> None:
-        """Install ``install`` (and docker_local's extra) into the session's environment, under
-        ``-R`` too when it lacks them.
+        """Install ``install`` (and the mode's extra of the harness) into the session's
+        environment, under ``-R`` too when it lacks them.
 
         nox creates a session's environment before the session runs, so a mode its probe
         skipped leaves an empty one behind, and ``-R`` (no install into a reused environment)
@@ -202,8 +203,10 @@ class _Run:
                 " fix factory in [tool.test_framework.service], or add the service to"
                 " install in [tool.test_framework]"
             )
-        if mode is Mode.DOCKER_LOCAL:
-            _ensure(session, _docker_extra(session), ["docker"], "the harness's docker extra")
+        extra = MODE_SPECS[mode].extra
+        if extra is not None:
+            requirements = _harness_extra(session, extra.name)
+            _ensure(session, requirements, [extra.module], f"the harness's {extra.name} extra")
         _reinstall_copies(session, settings.root, packages)
 
 
@@ -259,9 +262,9 @@ def _missing_modules(session: nox.Session, needed: list[str]) -> list[str]:
     return output.split() if isinstance(output, str) else []
 
 
-def _docker_extra(session: nox.Session) -> list[str]:
-    """The requirements of the harness's ``docker`` extra, from the harness the session's
-    environment installed (its version, not the one nox runs with)."""
+def _harness_extra(session: nox.Session, extra: str) -> list[str]:
+    """The requirements of the harness's ``extra``, from the harness the session's environment
+    installed (its version, not the one nox runs with)."""
     output = session.run(
         "python", "-I", "-c", _HARNESS_REQUIRES, DISTRIBUTION, silent=True, log=False
     )
@@ -273,7 +276,7 @@ def _docker_extra(session: nox.Session) -> list[str]:
             f"{session.virtualenv.location} has test_framework but not the distribution"
             f" {DISTRIBUTION}: install the harness by install in [tool.test_framework]"
         )
-    return extra_requirements(requires, "docker")
+    return extra_requirements(requires, extra)
 
 
 def check_nox_version(installed: str) -> None:

@@ -38,6 +38,7 @@ from tox.tox_env.python.pip.pip_install import Pip
 from tox.tox_env.python.pip.req_file import PythonDeps
 
 from test_framework.errors import HarnessError
+from test_framework.mode_specs import MODE_SPECS
 from test_framework.modes import ALL_MODES, Mode
 from test_framework.results.ledger import INVOCATION_ENV
 from test_framework.runners.decision import Action, shard_from_args
@@ -261,8 +262,9 @@ def tox_on_install(
     with _RUN.lock:
         settings = _RUN.settings[tox_env.name]
     lines = list(settings.install)
-    if mode is Mode.DOCKER_LOCAL:
-        lines += _harness_extra("docker")
+    extra = MODE_SPECS[mode].extra
+    if extra is not None:
+        lines += _harness_extra(extra.name)
     # What install names goes in before whatever tox installs, through the environment's own
     # installer (pip, or uv under tox-uv), which installs only what changed, as for deps; so
     # also into an environment tox recreates part way.

@@ -25,8 +25,9 @@ from test_framework.client.pacing import Pacer
 from test_framework.client.transcript import Transcript
 from test_framework.endpoints import Endpoints
 from test_framework.errors import ConnectionLostError
+from test_framework.mode_specs import DEFAULT_PROFILES
 from test_framework.modes import Mode
-from test_framework.profiles import DEFAULT_PROFILES, Profile, RetryPolicy, Timeouts
+from test_framework.profiles import Profile, RetryPolicy, Timeouts
 
 PASSWORD = "client-test-password"
 

@@ -21,8 +21,9 @@ from test_framework.client.transcript import Transcript
 from test_framework.client.websocket import McWebSocket, websocket_url
 from test_framework.endpoints import Endpoints
 from test_framework.errors import ConfigError, ConnectionLostError
+from test_framework.mode_specs import DEFAULT_PROFILES
 from test_framework.modes import Mode
-from test_framework.profiles import DEFAULT_PROFILES, Profile, RetryPolicy, Timeouts
+from test_framework.profiles import Profile, RetryPolicy, Timeouts
 from test_framework.service import ServiceSettings
 from tests.support.echo_service import EchoService, serve_echo
 

@@ -51,6 +51,7 @@ STDLIB_ONLY = (
     "test_framework.errors",
     "test_framework.given",
     "test_framework.launch",
+    "test_framework.mode_specs",
     "test_framework.modes",
     "test_framework.probes",
     "test_framework.probes.command",

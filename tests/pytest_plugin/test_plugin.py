@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from test_framework.pytest_plugin import hooks
+from test_framework.pytest_plugin import fixtures, no_mode
 from tests.support.fake_staging import Behaviour, FakeStaging
 from tests.support.projects import harness_project
 
@@ -253,7 +253,7 @@ def test_tests_needing_a_mode_without_one_are_one_usage_error_before_any_test(
     project.makepyfile(test_plain=NEEDS_A_MODE)
     result = project.runpytest_subprocess(*workers)
     assert result.ret == pytest.ExitCode.USAGE_ERROR
-    assert [line for line in result.errlines if line.strip()] == [f"ERROR: {hooks.NOT_ACTIVE}"]
+    assert [line for line in result.errlines if line.strip()] == [f"ERROR: {no_mode.NOT_ACTIVE}"]
     assert "no execution mode chosen" not in result.stdout.str()  # not once per test
     assert "passed" not in result.stdout.str()
     assert not (project.path / "out").exists()
@@ -277,14 +277,15 @@ def test_a_fixture_asked_for_at_run_time_without_a_mode_fails_with_the_fix(
 
 
 def test_every_fixture_of_the_plugin_is_known_to_need_a_mode() -> None:
-    tree = ast.parse(Path(hooks.__file__).read_text("utf-8"))
-    fixtures = {
+    tree = ast.parse(Path(fixtures.__file__).read_text("utf-8"))
+    reading_the_mode = {
         node.name
         for node in tree.body
         if isinstance(node, ast.FunctionDef)
         and any("fixture" in ast.unparse(decorator) for decorator in node.decorator_list)
+        and "_active(" in ast.unparse(node)
     }
-    assert fixtures == hooks.MODE_FIXTURES
+    assert reading_the_mode == no_mode.MODE_FIXTURES
 
 
 def test_a_requested_mode_that_cannot_run_is_a_usage_error_and_leaves_a_ledger(

@@ -25,7 +25,7 @@ from pathlib import Path
 import pytest
 
 from test_framework.engine.labels import RUN_ID
-from test_framework.pytest_plugin.hooks import STATE
+from test_framework.pytest_plugin.state import STATE
 
 _finished = 0
 

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from test_framework.pytest_plugin.hooks import STATE
+from test_framework.pytest_plugin.state import STATE
 
 
 # After test_framework.pytest_plugin.hooks has decided the run's secrets

@@ -26,8 +26,9 @@ from test_framework.client.availability import Availability
 from test_framework.client.http_client import HttpClient
 from test_framework.endpoints import Endpoints
 from test_framework.errors import ConnectionLostError
+from test_framework.mode_specs import DEFAULT_PROFILES
 from test_framework.modes import Mode
-from test_framework.profiles import DEFAULT_PROFILES, RetryPolicy
+from test_framework.profiles import RetryPolicy
 from tests.support.background import serving
 from tests.support.docker_resources import NOTHING, child_environment, require_docker, resources
 from tests.support.requirements import require_nginx
