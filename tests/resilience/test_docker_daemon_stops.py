@@ -2,7 +2,7 @@
 within bounds, and once the daemon is back the next run removes what the first one left.
 
 Stopping dockerd affects everything on the machine that uses Docker, so the test runs only with
-``MC_ALLOW_DOCKERD_STOP=1`` (``.ci/run`` sets it), holds
+``ALLOW_DOCKERD_STOP=1`` (``.ci/run`` sets it), holds
 ``flock /tmp/mc-dockerd.lock`` (the machine's convention) from before the stop until the daemon
 answers again, restarts it exactly as ``.ci/setup-docker.sh`` does, and restores it even when the
 test fails.
@@ -73,9 +73,9 @@ def daemon_to_stop() -> Iterator[int]:
     require_docker()
     # Opt-in: on a developer's machine the daemon is often another tool's (systemd, Docker
     # Desktop), and its other containers would stop with it.
-    if os.environ.get("MC_ALLOW_DOCKERD_STOP") != "1":
+    if os.environ.get("ALLOW_DOCKERD_STOP") != "1":
         pytest.skip(
-            "stops this machine's Docker daemon for about 10 s: set MC_ALLOW_DOCKERD_STOP=1"
+            "stops this machine's Docker daemon for about 10 s: set ALLOW_DOCKERD_STOP=1"
             " to run it (.ci/run does)"
         )
     if os.geteuid() != 0:
