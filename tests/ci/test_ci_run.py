@@ -7,6 +7,7 @@ import os
 import shutil
 import stat
 from pathlib import Path
+from subprocess import CompletedProcess
 
 from tests.support.environment import run_captured
 
@@ -35,9 +36,8 @@ def executable(path: Path, text: str) -> None:
     path.chmod(path.stat().st_mode | stat.S_IXUSR)
 
 
-def test_ci_runs_the_tests_without_docker_then_sets_docker_up_and_runs_the_nightly_sessions_last(
-    tmp_path: Path,
-) -> None:
+def run_ci(tmp_path: Path, **extra: str) -> tuple[Path, Path, CompletedProcess[str]]:
+    """.ci/run in a stub project; returns the project, the log of calls, and the run."""
     project = tmp_path / "project"
     (project / ".ci").mkdir(parents=True)
     shutil.copy(ROOT / ".ci" / "run", project / ".ci" / "run")
@@ -65,9 +65,17 @@ def test_ci_runs_the_tests_without_docker_then_sets_docker_up_and_runs_the_night
         CI="true",
         MC_REQUIRED_MODES="minimal",
         PATH=f"{tools}{os.pathsep}{env.get('PATH', '')}",
+        **extra,
     )
     done = run_captured(["bash", str(project / ".ci" / "run")], env=env, timeout=60)
     assert done.returncode == 0, done.stdout + done.stderr
+    return project, log, done
+
+
+def test_ci_runs_the_tests_without_docker_then_sets_docker_up_and_runs_the_nightly_sessions_last(
+    tmp_path: Path,
+) -> None:
+    _, log, done = run_ci(tmp_path)
     everything = "DOCKER_HOST=unset CI=true REQUIRED=minimal,docker_local,staging_fallback"
     assert log.read_text("utf-8").splitlines() == [
         # A user's machine: no daemon reachable, no CI or required-mode rule to fail a skip.
@@ -82,3 +90,12 @@ def test_ci_runs_the_tests_without_docker_then_sets_docker_up_and_runs_the_night
     ]
     assert "the project's tests without Docker" in done.stdout
     assert done.stdout.index("without Docker") < done.stdout.index("docker engine, Compose v2")
+
+
+def test_ci_leaves_the_nightly_sessions_out_and_says_so_when_they_would_start_too_late(
+    tmp_path: Path,
+) -> None:
+    _, log, done = run_ci(tmp_path, CI_NIGHTLY_LATEST_START_S="-1")
+    assert "nox -s resilience tests_lowest -- -n 2" not in log.read_text("utf-8")
+    assert "nightly sessions NOT run:" in done.stdout
+    assert "past their latest start (-1s)" in done.stdout
