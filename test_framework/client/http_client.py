@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import json
+import os
 import ssl
 import urllib.error
 import urllib.request
@@ -39,8 +41,19 @@ _GATEWAY_FAILURES = frozenset({502, 504})
 
 
 def tls_context(ca_bundle: Path | None) -> ssl.SSLContext:
-    """A verifying client context that trusts ``ca_bundle`` (or the system store without one)."""
-    return ssl.create_default_context(cafile=str(ca_bundle) if ca_bundle else None)
+    """A verifying client context that trusts ``ca_bundle`` (or the system store without one).
+
+    One per bundle and per process: loading a trust store takes 10-20 ms, which every test's
+    client would otherwise pay. A bundle rewritten meanwhile (a new modification time) gets a
+    fresh context; a missing one raises here, as ``ssl`` does."""
+    if ca_bundle is None:
+        return _context(None, 0)
+    return _context(str(ca_bundle), os.stat(ca_bundle).st_mtime_ns)
+
+
+@functools.lru_cache(maxsize=8)
+def _context(cafile: str | None, mtime_ns: int) -> ssl.SSLContext:
+    return ssl.create_default_context(cafile=cafile)
 
 
 @dataclass(frozen=True)
