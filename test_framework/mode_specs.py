@@ -45,6 +45,9 @@ class ModeSpec:
     extra: Extra | None = None
     # Whether a test may terminate and restart the deployment (``deployment_control``).
     controllable: bool = True
+    # The kinds of service start whose backend is set starting while pytest collects (a
+    # ``backends.base.EarlyStartBackend``): a local process, with nothing shared to wait for.
+    early_start: frozenset[StartKind] = frozenset()
     profile: Profile = field(kw_only=True)
 
     def probe_function(self) -> Any:
@@ -102,6 +105,7 @@ MODE_SPECS: Mapping[Mode, ModeSpec] = types.MappingProxyType(
             backend_by_start=types.MappingProxyType(
                 {StartKind.COMMAND: _LOCAL_SERVICE, StartKind.ASGI_APP: _LOCAL_SERVICE}
             ),
+            early_start=frozenset({StartKind.COMMAND, StartKind.ASGI_APP}),
             profile=_profile(
                 Mode.MINIMAL, Timeouts(5.0, 10.0), RetryPolicy(2, 0.1), _UNPACED, 0.25
             ),

@@ -41,6 +41,21 @@ class LoggingBackend(Backend, Protocol):
 
 
 @runtime_checkable
+class EarlyStartBackend(Backend, Protocol):
+    """A deployment that can be set starting while pytest collects, so that its start-up
+    overlaps the collection instead of delaying the first test that needs it."""
+
+    def begin(self) -> None:
+        """Set the deployment starting and return at once; ``start`` waits until it is ready
+        and raises what went wrong here."""
+        ...
+
+    def abandon(self) -> None:
+        """The run was interrupted before any test waited for the start: end it, saying so."""
+        ...
+
+
+@runtime_checkable
 class ControllableBackend(Backend, Protocol):
     """A deployment the harness controls, for tests marked ``deployment_control``."""
 

@@ -15,6 +15,7 @@ import secrets
 import socket
 import sys
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 from test_framework.backends.base import RunContext
@@ -43,6 +44,15 @@ from test_framework.settings import Settings
 log = logging.getLogger(__name__)
 
 
+@dataclass(frozen=True)
+class _Spawned:
+    """A service process started and recorded, not yet known to be ready."""
+
+    process: ServiceProcess
+    launch: Launch
+    port: int
+
+
 class LocalServiceBackend:
     """``start`` runs the service and returns once it is ready; ``stop`` ends its group."""
 
@@ -55,9 +65,21 @@ class LocalServiceBackend:
         self._endpoints: Endpoints | None = None
         self._exit_message: str | None = None
         self._start_failure: str | None = None
+        self._spawned: _Spawned | None = None  # by ``begin``, not yet waited for
         self._starts = 0
 
-    # -- the Backend protocol ------------------------------------------------------------------
+    # -- the Backend protocol, and its early start ---------------------------------------------
+
+    def begin(self) -> None:
+        """Spawn the service and return at once; ``start`` then waits until it is ready.
+        What goes wrong here (no such command, no such folder) is raised by ``start``."""
+        begun = self._spawned or self._endpoints or self._start_failure
+        if begun is not None or self.settings.service.start_kind is None:
+            return
+        try:
+            self._spawned = self._spawn()
+        except ServiceUnavailableError as exc:
+            self._start_failure = str(exc)
 
     def start(self) -> Endpoints:
         if self._endpoints is not None:
@@ -70,12 +92,21 @@ class LocalServiceBackend:
         if service.start_kind is None:
             raise ModeUnavailableError(NO_SERVICE)
         try:
-            return self._start(service)
+            spawned, self._spawned = self._spawned or self._spawn(), None
+            return self._until_ready(service, spawned)
         except ServiceUnavailableError as exc:
             self._start_failure = str(exc)
             raise
 
-    def _start(self, service: ServiceSettings) -> Endpoints:
+    def abandon(self) -> None:
+        """The run was interrupted before a test waited for what ``begin`` spawned: end its
+        group, saying so in one line (as an interrupted ``start`` does)."""
+        spawned, self._spawned = self._spawned, None
+        if spawned is not None:
+            self._stop_process()
+            _say_interrupted(spawned.launch)
+
+    def _spawn(self) -> _Spawned:
         for line in end_leftovers(self.settings.report_dir):
             log.warning("minimal: a run left a service behind: %s", line)
         launch, port = self._launch()
@@ -94,6 +125,10 @@ class LocalServiceBackend:
             log=str(launch.log_path),
         )
         write_record(self.settings.report_dir, self._record)
+        return _Spawned(process, launch, port)
+
+    def _until_ready(self, service: ServiceSettings, spawned: _Spawned) -> Endpoints:
+        process, launch, port = spawned.process, spawned.launch, spawned.port
         http_url = f"http://{LOOPBACK}:{port}"
         ready_log = re.compile(service.ready_log) if service.ready_log else None
         try:
@@ -108,7 +143,7 @@ class LocalServiceBackend:
             raise
         except KeyboardInterrupt:
             self._stop_process()
-            print(f"\ninterrupted while starting {launch.name}: its process group was ended")
+            _say_interrupted(launch)
             raise
         log.info("%s ready on %s in %.3f s", launch.name, http_url, seconds)
         self._endpoints = Endpoints(
@@ -132,6 +167,7 @@ class LocalServiceBackend:
     def stop(self) -> None:
         """Stop this worker's service (SIGTERM to its group, SIGKILL after stop_timeout_s)."""
         self._endpoints = None
+        self._spawned = None
         self._stop_process()
 
     def end_run(self) -> None:
@@ -236,6 +272,10 @@ class LocalServiceBackend:
         if self._record is not None:
             remove_record(self.settings.report_dir, self._record)
             self._record = None
+
+
+def _say_interrupted(launch: Launch) -> None:
+    print(f"\ninterrupted while starting {launch.name}: its process group was ended")
 
 
 def _free_port() -> int:

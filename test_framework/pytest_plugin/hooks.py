@@ -48,22 +48,32 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 def pytest_configure(config: pytest.Config) -> None:
     register_markers(config)
+    session = _configure(config)
+    if session is not None:
+        session.begin_early()
+    # After the early start: importing the fixtures (websockets, the clients) then overlaps a
+    # local service's start-up.
     config.pluginmanager.import_plugin("test_framework.pytest_plugin.fixtures")
+
+
+def _configure(config: pytest.Config) -> HarnessSession | None:
+    """This process's decision, made (or, in a worker, received) and adopted: its plugin
+    object, or None when no mode was asked for."""
     workerinput = getattr(config, "workerinput", None)
     if workerinput is not None:
         if "mc_state" not in workerinput:
             config.pluginmanager.register(NoModeSession(), "mc-no-mode")
-            return
+            return None
         state = HarnessState.from_workerinput(config, workerinput)
-        _adopt(config, state)
+        session = _adopt(config, state)
         # Where the controller finds this worker to pass a SIGTERM on to it as Ctrl-C.
         folder = state.run.shared_dir / WORKER_PIDS
         folder.mkdir(parents=True, exist_ok=True)
         (folder / state.run.worker_id).write_text(str(os.getpid()), "utf-8")
-        return
+        return session
     if not (config.getoption(dest(MODE)) or os.environ.get(MODE.env)):
         config.pluginmanager.register(NoModeSession(), "mc-no-mode")
-        return
+        return None
     # SIGTERM to this process alone (a CI runner cancelling the job) ends the run as Ctrl-C
     # does: the workers get SIGINT, and the session's end removes the deployment.
     sigterm_as_interrupt(lambda: _worker_pids(config))
@@ -75,7 +85,7 @@ def pytest_configure(config: pytest.Config) -> None:
     except KeyboardInterrupt as exc:
         write_interrupted_ledger(config, how_interrupted(exc))
         raise
-    _adopt(config, state)
+    session = _adopt(config, state)
     # Imported here: only the process that writes the ledger needs it.
     from test_framework.results.leftovers import clear_for_new_run
 
@@ -109,6 +119,7 @@ def pytest_configure(config: pytest.Config) -> None:
     state.recorder.flush()
     # The recorder's report hooks run in this process only: it alone writes the ledger.
     config.pluginmanager.register(state.recorder, "mc-ledger-recorder")
+    return session
 
 
 def _worker_pids(config: pytest.Config) -> list[int]:
@@ -120,7 +131,7 @@ def _worker_pids(config: pytest.Config) -> list[int]:
     return [int(path.read_text("utf-8")) for path in folder.glob("gw*")]
 
 
-def _adopt(config: pytest.Config, state: HarnessState) -> None:
+def _adopt(config: pytest.Config, state: HarnessState) -> HarnessSession:
     """Make ``state`` this process's decision, and register the plugin that works with it."""
     config.stash[STATE] = state
     _export_environment(state)
@@ -129,7 +140,9 @@ def _adopt(config: pytest.Config, state: HarnessState) -> None:
     register_secret(state.run.jwt_secret)
     register_secret(state.run.test_token)
     register_secret_settings(state.settings.given)
-    config.pluginmanager.register(HarnessSession(config, state), "mc-session")
+    session = HarnessSession(config, state)
+    config.pluginmanager.register(session, "mc-session")
+    return session
 
 
 def _export_environment(state: HarnessState) -> None:

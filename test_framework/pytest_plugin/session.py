@@ -2,8 +2,9 @@
 
 Registered at ``pytest_configure`` in every process of the run (the controller and each
 pytest-xdist worker), as pytest-xdist registers its ``DSession``. Workers start the deployment
-lazily (the ``mc_endpoints`` fixture); the controller writes the ledger from the reports it
-receives, and removes what the run leaves behind.
+when the first test asks for it (the ``mc_endpoints`` fixture); a local service is set starting
+as soon as the decision is made, so that its start-up overlaps the collection. The controller
+writes the ledger from the reports it receives, and removes what the run leaves behind.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from typing import Any
 
 import pytest
 
-from test_framework.backends.base import LoggingBackend
+from test_framework.backends.base import EarlyStartBackend, LoggingBackend
 from test_framework.backends.factory import make_backend
 from test_framework.mode_specs import MODE_SPECS
 from test_framework.modes import ALL_MODES
@@ -26,6 +27,18 @@ from test_framework.pytest_plugin.report_redaction import redact_report
 from test_framework.pytest_plugin.reruns import NO_RERUN_ON
 from test_framework.pytest_plugin.state import HarnessState
 from test_framework.results.ledger import Deselected, Selection, collected_digest
+
+# pytest's options under which it runs no test: --collect-only, --help, --version, --markers,
+# --fixtures, --fixtures-per-test, --setup-plan.
+_NO_TESTS = (
+    "collectonly",
+    "help",
+    "version",
+    "markers",
+    "showfixtures",
+    "show_fixtures_per_test",
+    "setupplan",
+)
 
 
 class HarnessSession:
@@ -47,6 +60,23 @@ class HarnessSession:
                 f"  {probe['reason']}"
             )
         return lines
+
+    def begin_early(self) -> None:
+        """A local service is set starting once the run's decision is made (at the end of
+        ``pytest_configure``), as Playwright's ``webServer`` starts before the tests: a Node
+        service's 100-200 ms start-up then overlaps the fixtures' imports, pytest's header and
+        the collection. Not in pytest-xdist's controller, nor when pytest runs no test."""
+        config, state = self.config, self.state
+        controller = getattr(config.option, "dist", "no") != "no" and not hasattr(
+            config, "workerinput"
+        )
+        if controller or any(getattr(config.option, name, False) for name in _NO_TESTS):
+            return
+        if state.settings.service.start_kind not in MODE_SPECS[state.mode].early_start:
+            return
+        state.backend = make_backend(state.mode, state.settings, state.run)
+        assert isinstance(state.backend, EarlyStartBackend), state.backend
+        state.backend.begin()
 
     # Collection ---------------------------------------------------------------------------
 
@@ -186,6 +216,18 @@ class HarnessSession:
             self._close_run(int(pytest.ExitCode.INTERRUPTED), complete=False)
             print(f"\ninterrupted while the session ended; ledger (incomplete): {recorder.path}")
             return None
+
+    def pytest_keyboard_interrupt(self, excinfo: pytest.ExceptionInfo[BaseException]) -> None:
+        """Ctrl-C before any test waited for the early start (while pytest configured or
+        collected): its group is ended, in one line, as an interrupted ``start`` says."""
+        if isinstance(self.state.backend, EarlyStartBackend):
+            self.state.backend.abandon()
+
+    def pytest_unconfigure(self, config: pytest.Config) -> None:
+        """An early start whose session never ended (a usage error in a later plugin's
+        ``pytest_configure``) is ended here, not left to the watchdog."""
+        if isinstance(self.state.backend, EarlyStartBackend):
+            self.state.backend.stop()  # a second stop does nothing
 
     def _close_run(self, exit_status: int, *, complete: bool) -> None:
         """The controller's last word on a run: the final ledger, then nothing of it left

@@ -20,6 +20,7 @@ from test_framework.settings import load_settings
 from tests.support.runs import run_context
 
 PLAIN = Path(__file__).resolve().parents[1] / "support" / "plain_service.py"
+START_S = 60.0  # generous: only proves "does not hang" on a shared machine
 
 
 def alive(pid: int) -> bool:
@@ -51,6 +52,16 @@ def gone_within(pids: list[int], seconds: float) -> list[int]:
     while time.monotonic() < deadline and any(alive(pid) for pid in pids):
         time.sleep(0.02)
     return [pid for pid in pids if alive(pid)]
+
+
+def read_pids(path: Path, count: int) -> list[int]:
+    deadline = time.monotonic() + START_S
+    while time.monotonic() < deadline:
+        pids = path.read_text().split() if path.exists() else []
+        if len(pids) >= count:
+            return [int(pid) for pid in pids]
+        time.sleep(0.02)
+    raise AssertionError(f"{path} did not get {count} pids within {START_S} s")
 
 
 def project(folder: Path, command: list[str], **keys: object) -> Path:
@@ -222,3 +233,48 @@ def test_terminate_stops_the_service_and_restart_serves_again_on_a_new_port(
         assert reply.status == 200
     assert second.details["pid"] != first.details["pid"]
     assert Path(second.details["log"]).name == "service-start2.log"
+
+
+def test_begin_spawns_once_and_start_then_waits_for_that_same_process(
+    tmp_path: Path, backends: list[LocalServiceBackend]
+) -> None:
+    pid_file = tmp_path / "pids"
+    backend = backend_for(project(tmp_path, plain("--pid-file", str(pid_file))), backends)
+    backend.begin()
+    backend.begin()  # a second call starts nothing more
+    endpoints = backend.start()
+
+    assert pid_file.read_text().split() == [endpoints.details["pid"]]
+    assert len(read_records(tmp_path / "out")) == 1
+
+
+def test_begin_never_raises_and_start_raises_what_went_wrong_in_it(
+    tmp_path: Path, backends: list[LocalServiceBackend]
+) -> None:
+    backend = backend_for(project(tmp_path, ["no-such-chat-server", "{port}"]), backends)
+    backend.begin()
+    with pytest.raises(ServiceUnavailableError, match="'no-such-chat-server' is not on PATH"):
+        backend.start()
+
+
+def test_a_begun_start_that_no_test_waited_for_is_ended_by_stop_and_by_abandon(
+    tmp_path: Path, backends: list[LocalServiceBackend], capsys: pytest.CaptureFixture[str]
+) -> None:
+    for ending in ("stop", "abandon"):
+        pid_file = tmp_path / f"pids-{ending}"
+        folder = tmp_path / ending
+        folder.mkdir()
+        backend = backend_for(
+            project(folder, plain("--child", "--pid-file", str(pid_file))), backends
+        )
+        backend.begin()
+        pids = read_pids(pid_file, 2)
+        getattr(backend, ending)()
+        assert gone_within(pids, 0) == [], ending
+        assert read_records(folder / "out") == [], ending
+    said = capsys.readouterr().out.strip().splitlines()
+    assert said == [
+        f"interrupted while starting local command: {sys.executable} {PLAIN} --port"
+        f" {{port}} --child --pid-file {tmp_path / 'pids-abandon'}: its process group"
+        " was ended"
+    ]

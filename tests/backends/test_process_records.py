@@ -15,8 +15,7 @@ from test_framework.backends.local_service import LocalServiceBackend
 from test_framework.backends.process_records import ProcessRecord, read_records, write_record
 from test_framework.backends.watchdog import MARKER_ENV
 from test_framework.settings import load_settings
-from tests.backends.test_local_service import PLAIN, alive, gone_within, project
-from tests.backends.test_watchdog import read_pids
+from tests.backends.test_local_service import PLAIN, alive, gone_within, project, read_pids
 from tests.support.environment import isolated_environment, run_captured
 from tests.support.runs import run_context
 

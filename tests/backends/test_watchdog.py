@@ -16,11 +16,10 @@ import pytest
 
 from test_framework.backends import watchdog
 from test_framework.backends.watchdog import MARKER_ENV, end_group, group_members
-from tests.backends.test_local_service import PLAIN, alive, gone_within
+from tests.backends.test_local_service import PLAIN, START_S, alive, gone_within, read_pids
 from tests.support.environment import ROOT, isolated_environment
 
 ORPHAN_WINDOW_S = 2.0  # the issue's "0 service processes alive 2 s later"
-START_S = 60.0  # generous: only proves "does not hang" on a shared machine
 
 OWNER = textwrap.dedent(
     """
@@ -41,16 +40,6 @@ OWNER = textwrap.dedent(
     time.sleep(600)
     """
 )
-
-
-def read_pids(path: Path, count: int) -> list[int]:
-    deadline = time.monotonic() + START_S
-    while time.monotonic() < deadline:
-        pids = path.read_text().split() if path.exists() else []
-        if len(pids) >= count:
-            return [int(pid) for pid in pids]
-        time.sleep(0.02)
-    raise AssertionError(f"{path} did not get {count} pids within {START_S} s")
 
 
 def test_a_group_without_the_marker_is_never_signalled(tmp_path: Path) -> None:

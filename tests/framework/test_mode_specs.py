@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from test_framework.backends.base import ControllableBackend
+from test_framework.backends.base import ControllableBackend, EarlyStartBackend
 from test_framework.mode_specs import DEFAULT_PROFILES, MODE_SPECS, ModeSpec
 from test_framework.modes import ALL_MODES, Mode
 from test_framework.probes import runner
@@ -61,6 +61,15 @@ def test_a_mode_is_controllable_exactly_when_its_backends_can_be_controlled(mode
     assert {issubclass(cls, ControllableBackend) for cls in backend_classes(spec)} == {
         spec.controllable
     }
+
+
+@pytest.mark.parametrize("mode", ALL_MODES)
+def test_a_record_starts_early_only_those_kinds_whose_backend_can_begin(mode: Mode) -> None:
+    spec = MODE_SPECS[mode]
+    for kind in StartKind:
+        assert issubclass(spec.backend_class(kind), EarlyStartBackend) == (
+            kind in spec.early_start
+        ), kind
 
 
 def test_minimal_starts_a_factory_in_process_and_a_command_or_app_as_a_local_service() -> None:

@@ -13,8 +13,8 @@ import textwrap
 import time
 from pathlib import Path
 
-from tests.backends.test_local_service import PLAIN, gone_within
-from tests.backends.test_watchdog import read_pids
+from test_framework.backends.process_records import read_records
+from tests.backends.test_local_service import PLAIN, gone_within, read_pids
 from tests.support.environment import isolated_environment, run_captured
 
 RUN_TIMEOUT_S = 120.0  # generous: the machine is shared; only proves "does not hang"
@@ -155,3 +155,86 @@ def test_ctrl_c_during_the_start_ends_the_service_and_says_so_in_one_line(tmp_pa
     assert lines[0].startswith(f"interrupted while starting local command: {sys.executable} ")
     assert lines[0].endswith(": its process group was ended")
     assert gone_within(pids, 0) == []
+
+
+WAITS_FOR_THE_SERVICE_AT_IMPORT = """
+import os
+import signal
+import time
+from pathlib import Path
+
+import pytest
+pytestmark = pytest.mark.mission_critical
+
+# Collection imports this module: the service must be on its way already.
+PIDS = Path({pid_file!r})
+deadline = time.monotonic() + 30
+while not (PIDS.is_file() and PIDS.read_text().endswith("\\n")) and time.monotonic() < deadline:
+    time.sleep(0.01)
+if not PIDS.is_file():
+    raise RuntimeError("the service was not started while pytest collected")
+if {interrupt!r}:
+    os.kill(os.getpid(), signal.SIGINT)
+
+def test_one(mc_endpoints):
+    assert mc_endpoints.http_url
+"""
+
+
+def test_the_service_starts_while_pytest_collects_before_any_test_asks_for_it(
+    tmp_path: Path,
+) -> None:
+    pid_file = tmp_path / "pids"
+    tests = WAITS_FOR_THE_SERVICE_AT_IMPORT.format(pid_file=str(pid_file), interrupt=False)
+    command = [sys.executable, str(PLAIN), "--port", "{port}", "--pid-file", str(pid_file)]
+    folder = make_project(tmp_path, command, tests)
+    done = pytest_run(folder)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "1 passed" in done.stdout
+
+
+def test_ctrl_c_while_pytest_collects_ends_the_service_begun_and_says_so_in_one_line(
+    tmp_path: Path,
+) -> None:
+    pid_file = tmp_path / "pids"
+    tests = WAITS_FOR_THE_SERVICE_AT_IMPORT.format(pid_file=str(pid_file), interrupt=True)
+    command = [sys.executable, str(PLAIN), "--port", "{port}", "--child"]
+    folder = make_project(tmp_path, [*command, "--pid-file", str(pid_file)], tests)
+    done = pytest_run(folder)
+    output = done.stdout + done.stderr
+    assert done.returncode == 2, output
+    lines = [line for line in output.splitlines() if "interrupted while starting" in line]
+    assert len(lines) == 1, output
+    assert lines[0].endswith(": its process group was ended")
+    assert gone_within(read_pids(pid_file, 2), 0) == []
+
+
+def test_collect_only_starts_no_service(tmp_path: Path) -> None:
+    marker = tmp_path / "started"
+    script = f"open({str(marker)!r}, 'w')"
+    folder = make_project(tmp_path, [sys.executable, "-c", script], TWO_TESTS)
+    done = pytest_run(folder, "--collect-only")
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "2 tests collected" in done.stdout
+    assert not marker.exists()
+    assert list((folder / "out").rglob("service*.log")) == []  # not even spawned
+
+
+def test_a_usage_error_after_the_early_start_ends_the_service_and_removes_its_record(
+    tmp_path: Path,
+) -> None:
+    pid_file = tmp_path / "pids"
+    tests = WAITS_FOR_THE_SERVICE_AT_IMPORT.format(pid_file=str(pid_file), interrupt=False)
+    command = [sys.executable, str(PLAIN), "--port", "{port}", "--pid-file", str(pid_file)]
+    folder = make_project(tmp_path, command, tests)
+    # After the harness's own pytest_configure, which set the service starting.
+    (folder / "conftest.py").write_text(
+        "import pytest\n\n"
+        "@pytest.hookimpl(trylast=True)\n"
+        "def pytest_configure(config):\n"
+        "    raise pytest.UsageError('a later plugin refuses this configuration')\n"
+    )
+    done = pytest_run(folder)
+    assert done.returncode == 4, done.stdout + done.stderr
+    assert "a later plugin refuses this configuration" in done.stderr
+    assert read_records(folder / "out") == []
