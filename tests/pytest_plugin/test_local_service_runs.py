@@ -181,13 +181,19 @@ def test_one(mc_endpoints):
 """
 
 
-def test_the_service_starts_while_pytest_collects_before_any_test_asks_for_it(
+def early_start_project(tmp_path: Path, *, interrupt: bool, child: bool = False) -> Path:
+    """A project whose test module, imported by the collection, waits for the service's pid
+    file (``tmp_path / "pids"``), then sends itself SIGINT if ``interrupt``."""
+    pid_file = tmp_path / "pids"
+    tests = WAITS_FOR_THE_SERVICE_AT_IMPORT.format(pid_file=str(pid_file), interrupt=interrupt)
+    command = [sys.executable, str(PLAIN), "--port", "{port}", "--pid-file", str(pid_file)]
+    return make_project(tmp_path, [*command, "--child"] if child else command, tests)
+
+
+def test_the_service_starts_before_pytest_collects_and_before_any_test_asks_for_it(
     tmp_path: Path,
 ) -> None:
-    pid_file = tmp_path / "pids"
-    tests = WAITS_FOR_THE_SERVICE_AT_IMPORT.format(pid_file=str(pid_file), interrupt=False)
-    command = [sys.executable, str(PLAIN), "--port", "{port}", "--pid-file", str(pid_file)]
-    folder = make_project(tmp_path, command, tests)
+    folder = early_start_project(tmp_path, interrupt=False)
     done = pytest_run(folder)
     assert done.returncode == 0, done.stdout + done.stderr
     assert "1 passed" in done.stdout
@@ -196,17 +202,14 @@ def test_the_service_starts_while_pytest_collects_before_any_test_asks_for_it(
 def test_ctrl_c_while_pytest_collects_ends_the_service_begun_and_says_so_in_one_line(
     tmp_path: Path,
 ) -> None:
-    pid_file = tmp_path / "pids"
-    tests = WAITS_FOR_THE_SERVICE_AT_IMPORT.format(pid_file=str(pid_file), interrupt=True)
-    command = [sys.executable, str(PLAIN), "--port", "{port}", "--child"]
-    folder = make_project(tmp_path, [*command, "--pid-file", str(pid_file)], tests)
+    folder = early_start_project(tmp_path, interrupt=True, child=True)
     done = pytest_run(folder)
     output = done.stdout + done.stderr
     assert done.returncode == 2, output
     lines = [line for line in output.splitlines() if "interrupted while starting" in line]
     assert len(lines) == 1, output
     assert lines[0].endswith(": its process group was ended")
-    assert gone_within(read_pids(pid_file, 2), 0) == []
+    assert gone_within(read_pids(tmp_path / "pids", 2), 0) == []
 
 
 def test_collect_only_starts_no_service(tmp_path: Path) -> None:
@@ -223,10 +226,7 @@ def test_collect_only_starts_no_service(tmp_path: Path) -> None:
 def test_a_usage_error_after_the_early_start_ends_the_service_and_removes_its_record(
     tmp_path: Path,
 ) -> None:
-    pid_file = tmp_path / "pids"
-    tests = WAITS_FOR_THE_SERVICE_AT_IMPORT.format(pid_file=str(pid_file), interrupt=False)
-    command = [sys.executable, str(PLAIN), "--port", "{port}", "--pid-file", str(pid_file)]
-    folder = make_project(tmp_path, command, tests)
+    folder = early_start_project(tmp_path, interrupt=False)
     # After the harness's own pytest_configure, which set the service starting.
     (folder / "conftest.py").write_text(
         "import pytest\n\n"
