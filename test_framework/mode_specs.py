@@ -45,8 +45,8 @@ class ModeSpec:
     extra: Extra | None = None
     # Whether a test may terminate and restart the deployment (``deployment_control``).
     controllable: bool = True
-    # The kinds of service start whose backend is set starting while pytest collects (a
-    # ``backends.base.EarlyStartBackend``): a local process, with nothing shared to wait for.
+    # The kinds of service start whose backend is set starting as soon as the run's mode is
+    # decided (a ``backends.base.EarlyStartBackend``): a local process, nothing shared.
     early_start: frozenset[StartKind] = frozenset()
     profile: Profile = field(kw_only=True)
 

@@ -42,7 +42,7 @@ class LoggingBackend(Backend, Protocol):
 
 @runtime_checkable
 class EarlyStartBackend(Backend, Protocol):
-    """A deployment that can be set starting while pytest collects, so that its start-up
+    """A deployment that can be set starting before pytest collects, so that its start-up
     overlaps the collection instead of delaying the first test that needs it."""
 
     def begin(self) -> None:
